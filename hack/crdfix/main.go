@@ -1,0 +1,133 @@
+// Command crdfix completes the CRD schemas controller-gen writes from upstream Go types,
+// where upstream markers say less than a structural schema needs. `make manifests` runs it
+// on config/crd/bases right after controller-gen; it rewrites each file in place and is
+// idempotent.
+//
+// The one fix: a key of an x-kubernetes-list-type=map list must be required or have a
+// default, or the apiserver refuses the CRD. Upstream marks some keys +optional (the type
+// of every workload condition, for one) because its own validation requires them in code;
+// crdfix marks such keys required, which is what that code enforces.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: crdfix DIR (the directory of generated CRD YAML files)")
+		os.Exit(2)
+	}
+	files, err := filepath.Glob(filepath.Join(os.Args[1], "*.yaml"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, f := range files {
+		if err := fixFile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "crdfix: %s: %v\n", f, err)
+			os.Exit(1)
+		}
+	}
+}
+
+func fixFile(path string) error {
+	in, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(in, &crd); err != nil {
+		return err
+	}
+	for i := range crd.Spec.Versions {
+		if s := crd.Spec.Versions[i].Schema; s != nil && s.OpenAPIV3Schema != nil {
+			requireListMapKeys(s.OpenAPIV3Schema)
+			boundLabelValues(s.OpenAPIV3Schema)
+		}
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&crd)
+	if err != nil {
+		return err
+	}
+	// A generated CRD carries neither status nor a creation time; keep the file that way.
+	delete(obj, "status")
+	unstructured.RemoveNestedField(obj, "metadata", "creationTimestamp")
+	out, err := yaml.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append([]byte("---\n"), out...), 0o644)
+}
+
+// requireListMapKeys walks s and, for every map-type list, adds each key that has no
+// default to the items' required properties.
+func requireListMapKeys(s *apiextensionsv1.JSONSchemaProps) {
+	if s == nil {
+		return
+	}
+	if s.XListType != nil && *s.XListType == "map" && s.Items != nil && s.Items.Schema != nil {
+		item := s.Items.Schema
+		for _, key := range s.XListMapKeys {
+			prop, ok := item.Properties[key]
+			if ok && prop.Default == nil && !slices.Contains(item.Required, key) {
+				item.Required = append(item.Required, key)
+			}
+		}
+		slices.Sort(item.Required)
+	}
+	for k, p := range s.Properties {
+		requireListMapKeys(&p)
+		s.Properties[k] = p
+	}
+	if s.Items != nil {
+		requireListMapKeys(s.Items.Schema)
+	}
+	if s.AdditionalProperties != nil {
+		requireListMapKeys(s.AdditionalProperties.Schema)
+	}
+}
+
+const (
+	// labelValueMaxLength is the longest label value upstream accepts (a DNS label).
+	labelValueMaxLength = 63
+	// matchLabelsMaxProperties bounds a selector's matchLabels. Upstream sets no bound;
+	// this one is far beyond any real selector; no real selector comes near it.
+	matchLabelsMaxProperties = 1024
+)
+
+// boundLabelValues caps the values of every labels and matchLabels map at the length
+// upstream enforces, and the size of matchLabels. Without bounds, the CEL cost estimate of
+// a rule that compares a selector with template labels assumes a request's worth of
+// megabyte strings, and the apiserver refuses the CRD.
+func boundLabelValues(s *apiextensionsv1.JSONSchemaProps) {
+	if s == nil {
+		return
+	}
+	for k, p := range s.Properties {
+		if (k == "labels" || k == "matchLabels") && p.AdditionalProperties != nil && p.AdditionalProperties.Schema != nil && p.AdditionalProperties.Schema.Type == "string" {
+			p.AdditionalProperties.Schema.MaxLength = ptr(int64(labelValueMaxLength))
+			if k == "matchLabels" {
+				p.MaxProperties = ptr(int64(matchLabelsMaxProperties))
+			}
+		}
+		boundLabelValues(&p)
+		s.Properties[k] = p
+	}
+	if s.Items != nil {
+		boundLabelValues(s.Items.Schema)
+	}
+	if s.AdditionalProperties != nil {
+		boundLabelValues(s.AdditionalProperties.Schema)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The foreground part of `make run`: the manager (and, once it exists, the node agent)
+# against $KUBECONFIG, until Ctrl-C. One run per state directory: a second one says who
+# holds it and exits. The lock is flock(2)'s, so it dies with its holder and never goes stale.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE_DIR=${STATE_DIR:-$ROOT/.kybern}
+METRICS_ADDR=${METRICS_ADDR:-:8080}
+HEALTH_ADDR=${HEALTH_ADDR:-:8081}
+mkdir -p "$STATE_DIR"
+
+exec 9>>"$STATE_DIR/run.lock"
+if ! flock -n 9; then
+  echo "kybern: make run is already running here (pid $(cat "$STATE_DIR/run.pid" 2>/dev/null || echo unknown)); stop it with Ctrl-C in its terminal first" >&2
+  exit 1
+fi
+echo $$ >"$STATE_DIR/run.pid"
+
+# require_free fails the run when something already listens on the port of ADDR
+# ([host]:port) on loopback, naming the make variable that moves it.
+require_free() {
+  local what=$1 var=$2 addr=$3 port=${3##*:}
+  [[ $addr == 0 || -z $port ]] && return 0
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "kybern: port $port for the manager's $what is in use by another process; free it or run: make run $var=:<free port>" >&2
+    exit 1
+  fi
+}
+require_free metrics METRICS_ADDR "$METRICS_ADDR"
+require_free "health probes" HEALTH_ADDR "$HEALTH_ADDR"
+
+pids=()
+stop() {
+  trap - INT TERM
+  echo "kybern: stopping (the control plane keeps running; make envtest-down stops it)" >&2
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop INT TERM
+
+"$ROOT/bin/manager" --kubeconfig "$KUBECONFIG" --leader-elect=false \
+  --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" &
+pids+=($!)
+
+# Whichever process ends first ends the run.
+status=0
+wait -n "${pids[@]}" || status=$?
+stop
+exit "$status"

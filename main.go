@@ -1,0 +1,139 @@
+// Command manager is kybern's control plane: one controller-runtime manager running the
+// workload controllers, the scheduler, the garbage collector, node lifecycle, endpoints
+// and the autoscaler against a kube-apiserver.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	autoscalingv1alpha1 "github.com/kybern/kybern/api/autoscaling/v1alpha1"
+	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers"
+)
+
+// flags are the manager's command-line settings beyond the --zap-* logging flags.
+type flags struct {
+	metricsAddr           string
+	probeAddr             string
+	leaderElect           bool
+	leaderElectionID      string
+	leaderElectionNS      string
+	leaseDuration         time.Duration
+	qps                   float64
+	burst                 int
+	controllers           controllers.Options
+	gracefulShutdownLimit time.Duration
+}
+
+func (f *flags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz endpoints bind to; 0 disables them.")
+	fs.BoolVar(&f.leaderElect, "leader-elect", true, "Elect a leader through a Lease so that only one of several replicas acts. make run turns it off.")
+	fs.StringVar(&f.leaderElectionID, "leader-election-id", "kybern-manager", "Name of the leader election Lease.")
+	fs.StringVar(&f.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster, and must be set outside one.")
+	fs.DurationVar(&f.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a follower waits before taking over a lease that was not renewed.")
+	fs.Float64Var(&f.qps, "kube-api-qps", 50, "Queries per second to the apiserver, across all controllers.")
+	fs.IntVar(&f.burst, "kube-api-burst", 100, "Burst of queries to the apiserver above --kube-api-qps.")
+	fs.DurationVar(&f.gracefulShutdownLimit, "graceful-shutdown-timeout", 30*time.Second, "How long controllers may take to finish their work on shutdown.")
+	f.controllers.Concurrency.BindFlags(fs)
+}
+
+func (f *flags) validate() error {
+	if f.qps <= 0 {
+		return fmt.Errorf("--kube-api-qps=%v: must be greater than 0", f.qps)
+	}
+	if f.burst < 1 {
+		return fmt.Errorf("--kube-api-burst=%d: must be at least 1", f.burst)
+	}
+	if f.leaderElect && f.leaderElectionNS == "" {
+		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
+			return errors.New("--leader-election-namespace is required outside a cluster; set it, or pass --leader-elect=false as make run does")
+		}
+	}
+	return f.controllers.Concurrency.Validate()
+}
+
+func main() {
+	var f flags
+	f.bind(flag.CommandLine)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	if err := run(f); err != nil {
+		log.Error(err, "Manager failed")
+		os.Exit(1)
+	}
+}
+
+func run(f flags) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(corev1alpha1.AddToScheme(scheme))
+	utilruntime.Must(appsv1alpha1.AddToScheme(scheme))
+	utilruntime.Must(batchv1alpha1.AddToScheme(scheme))
+	utilruntime.Must(autoscalingv1alpha1.AddToScheme(scheme))
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("no kubeconfig: set --kubeconfig or KUBECONFIG, or run in a cluster: %w", err)
+	}
+	cfg.QPS = float32(f.qps)
+	cfg.Burst = f.burst
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
+		HealthProbeBindAddress:  f.probeAddr,
+		LeaderElection:          f.leaderElect,
+		LeaderElectionID:        f.leaderElectionID,
+		LeaderElectionNamespace: f.leaderElectionNS,
+		LeaseDuration:           &f.leaseDuration,
+		GracefulShutdownTimeout: &f.gracefulShutdownLimit,
+	})
+	if err != nil {
+		return describeManagerError(err, f)
+	}
+	if err := controllers.SetupWithManager(mgr, f.controllers); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("Starting manager", "host", cfg.Host, "leaderElection", f.leaderElect)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// describeManagerError names the flag that fixes an error the user can fix.
+func describeManagerError(err error, f flags) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: another process holds --metrics-bind-address=%s or --health-probe-bind-address=%s; stop it or choose other addresses", err, f.metricsAddr, f.probeAddr)
+	}
+	return err
+}
+
+// inClusterNamespaceFile holds the pod's namespace when the manager runs in a cluster.
+const inClusterNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
