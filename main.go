@@ -19,10 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
-	autoscalingv1alpha1 "github.com/kybern/kybern/api/autoscaling/v1alpha1"
-	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
-	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/api"
 	"github.com/kybern/kybern/controllers"
 )
 
@@ -89,10 +86,7 @@ func run(f flags) error {
 	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(corev1alpha1.AddToScheme(scheme))
-	utilruntime.Must(appsv1alpha1.AddToScheme(scheme))
-	utilruntime.Must(batchv1alpha1.AddToScheme(scheme))
-	utilruntime.Must(autoscalingv1alpha1.AddToScheme(scheme))
+	utilruntime.Must(api.AddToScheme(scheme))
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

@@ -68,13 +68,32 @@ func fixFile(path string) error {
 	return os.WriteFile(path, append([]byte("---\n"), out...), 0o644)
 }
 
-// requireListMapKeys walks s and, for every map-type list, adds each key that has no
-// default to the items' required properties.
-func requireListMapKeys(s *apiextensionsv1.JSONSchemaProps) {
+// walk calls fix on s and on every schema below it, parents before children. The name is
+// the property name s has in its parent object, or "" for list items and map values.
+func walk(name string, s *apiextensionsv1.JSONSchemaProps, fix func(name string, s *apiextensionsv1.JSONSchemaProps)) {
 	if s == nil {
 		return
 	}
-	if s.XListType != nil && *s.XListType == "map" && s.Items != nil && s.Items.Schema != nil {
+	fix(name, s)
+	for k, p := range s.Properties {
+		walk(k, &p, fix)
+		s.Properties[k] = p
+	}
+	if s.Items != nil {
+		walk("", s.Items.Schema, fix)
+	}
+	if s.AdditionalProperties != nil {
+		walk("", s.AdditionalProperties.Schema, fix)
+	}
+}
+
+// requireListMapKeys adds each key of every map-type list below s that has no default to
+// the items' required properties.
+func requireListMapKeys(s *apiextensionsv1.JSONSchemaProps) {
+	walk("", s, func(_ string, s *apiextensionsv1.JSONSchemaProps) {
+		if s.XListType == nil || *s.XListType != "map" || s.Items == nil || s.Items.Schema == nil {
+			return
+		}
 		item := s.Items.Schema
 		for _, key := range s.XListMapKeys {
 			prop, ok := item.Properties[key]
@@ -83,51 +102,34 @@ func requireListMapKeys(s *apiextensionsv1.JSONSchemaProps) {
 			}
 		}
 		slices.Sort(item.Required)
-	}
-	for k, p := range s.Properties {
-		requireListMapKeys(&p)
-		s.Properties[k] = p
-	}
-	if s.Items != nil {
-		requireListMapKeys(s.Items.Schema)
-	}
-	if s.AdditionalProperties != nil {
-		requireListMapKeys(s.AdditionalProperties.Schema)
-	}
+	})
 }
 
 const (
 	// labelValueMaxLength is the longest label value upstream accepts (a DNS label).
 	labelValueMaxLength = 63
 	// matchLabelsMaxProperties bounds a selector's matchLabels. Upstream sets no bound;
-	// this one is far beyond any real selector; no real selector comes near it.
+	// no real selector comes near this one.
 	matchLabelsMaxProperties = 1024
 )
 
-// boundLabelValues caps the values of every labels and matchLabels map at the length
-// upstream enforces, and the size of matchLabels. Without bounds, the CEL cost estimate of
-// a rule that compares a selector with template labels assumes a request's worth of
-// megabyte strings, and the apiserver refuses the CRD.
+// boundLabelValues caps the values of every labels and matchLabels map below s at the
+// length upstream enforces, and the size of matchLabels. Without bounds, the CEL cost
+// estimate of a rule that compares a selector with template labels assumes a request's
+// worth of megabyte strings, and the apiserver refuses the CRD.
 func boundLabelValues(s *apiextensionsv1.JSONSchemaProps) {
-	if s == nil {
-		return
-	}
-	for k, p := range s.Properties {
-		if (k == "labels" || k == "matchLabels") && p.AdditionalProperties != nil && p.AdditionalProperties.Schema != nil && p.AdditionalProperties.Schema.Type == "string" {
-			p.AdditionalProperties.Schema.MaxLength = ptr(int64(labelValueMaxLength))
-			if k == "matchLabels" {
-				p.MaxProperties = ptr(int64(matchLabelsMaxProperties))
-			}
+	walk("", s, func(name string, s *apiextensionsv1.JSONSchemaProps) {
+		if name != "labels" && name != "matchLabels" {
+			return
 		}
-		boundLabelValues(&p)
-		s.Properties[k] = p
-	}
-	if s.Items != nil {
-		boundLabelValues(s.Items.Schema)
-	}
-	if s.AdditionalProperties != nil {
-		boundLabelValues(s.AdditionalProperties.Schema)
-	}
+		if s.AdditionalProperties == nil || s.AdditionalProperties.Schema == nil || s.AdditionalProperties.Schema.Type != "string" {
+			return
+		}
+		s.AdditionalProperties.Schema.MaxLength = ptr(int64(labelValueMaxLength))
+		if name == "matchLabels" {
+			s.MaxProperties = ptr(int64(matchLabelsMaxProperties))
+		}
+	})
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 )
@@ -88,7 +89,7 @@ var _ = Describe("The samples", func() {
 			if gvk.Kind == "EndpointSlice" {
 				apiVersion = "discovery.k8s.io/v1"
 			}
-			native, err := clientScheme().New(schema.FromAPIVersionAndKind(apiVersion, gvk.Kind))
+			native, err := clientgoscheme.Scheme.New(schema.FromAPIVersionAndKind(apiVersion, gvk.Kind))
 			Expect(err).NotTo(HaveOccurred(), s.file)
 			b, err := os.ReadFile(s.file)
 			Expect(err).NotTo(HaveOccurred())

@@ -25,7 +25,7 @@ func freeAddr() string {
 }
 
 func startManager(args ...string) *gexec.Session {
-	cmd := exec.Command(managerBin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd := exec.Command(managerBin, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	return s

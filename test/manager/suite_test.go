@@ -4,7 +4,6 @@ package manager_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -13,13 +12,13 @@ import (
 	. "github.com/onsi/gomega"
 
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/kybern/kybern/test/testenv"
 )
 
 var (
-	testEnv    *envtest.Environment
+	env        *testenv.Env
 	clientset  *kubernetes.Clientset
-	kubeconfig string
 	managerBin string
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -32,30 +31,20 @@ func TestManager(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
-	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(), "KUBEBUILDER_ASSETS is unset: run `make test`")
-
 	managerBin = filepath.Join(GinkgoT().TempDir(), "manager")
 	build := exec.Command("go", "build", "-o", managerBin, ".")
-	build.Dir = filepath.Join("..", "..")
+	build.Dir = testenv.RepoRoot()
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
 
-	testEnv = &envtest.Environment{}
-	cfg, err := testEnv.Start()
+	env, err = testenv.Start(GinkgoT().TempDir())
 	Expect(err).NotTo(HaveOccurred())
-	clientset = kubernetes.NewForConfigOrDie(cfg)
-
-	admin, err := testEnv.ControlPlane.AddUser(envtest.User{Name: "manager-test", Groups: []string{"system:masters"}}, nil)
-	Expect(err).NotTo(HaveOccurred())
-	kc, err := admin.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
-	kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
-	Expect(os.WriteFile(kubeconfig, kc, 0o600)).To(Succeed())
+	clientset = kubernetes.NewForConfigOrDie(env.Config)
 })
 
 var _ = AfterSuite(func() {
 	cancel()
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
 	}
 })
