@@ -7,6 +7,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE_DIR=${STATE_DIR:-$ROOT/.kybern}
 METRICS_ADDR=${METRICS_ADDR:-:8080}
 HEALTH_ADDR=${HEALTH_ADDR:-:8081}
+MANAGER=${MANAGER:-$ROOT/bin/manager}
 mkdir -p "$STATE_DIR"
 
 exec 9>>"$STATE_DIR/run.lock"
@@ -38,7 +39,7 @@ stop() {
 }
 trap stop INT TERM
 
-"$ROOT/bin/manager" --kubeconfig "$KUBECONFIG" --leader-elect=false \
+"$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect=false \
   --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" &
 pids+=($!)
 
