@@ -3,10 +3,14 @@
 // on config/crd/bases right after controller-gen; it rewrites each file in place and is
 // idempotent.
 //
-// The one fix: a key of an x-kubernetes-list-type=map list must be required or have a
-// default, or the apiserver refuses the CRD. Upstream marks some keys +optional (the type
-// of every workload condition, for one) because its own validation requires them in code;
-// crdfix marks such keys required, which is what that code enforces.
+// The fixes:
+//   - A key of an x-kubernetes-list-type=map list must be required or have a default, or
+//     the apiserver refuses the CRD. Upstream marks some keys +optional (the type of every
+//     workload condition, for one) because its own validation requires them in code; crdfix
+//     marks such keys required, which is what that code enforces.
+//   - Label values get upstream's length bound, so CEL rules over labels fit the cost budget.
+//   - Upstream's defaults, which its Go defaulting functions apply and no marker states,
+//     become schema defaults, so that they are persisted on create as upstream persists them.
 package main
 
 import (
@@ -52,6 +56,9 @@ func fixFile(path string) error {
 		if s := crd.Spec.Versions[i].Schema; s != nil && s.OpenAPIV3Schema != nil {
 			requireListMapKeys(s.OpenAPIV3Schema)
 			boundLabelValues(s.OpenAPIV3Schema)
+			if err := setDefaults(s.OpenAPIV3Schema, defaultsByCRD()[crd.Name]); err != nil {
+				return err
+			}
 		}
 	}
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&crd)

@@ -73,3 +73,33 @@ func TestBoundLabelValues(t *testing.T) {
 		t.Errorf("annotations got maxLength %d; only label values are bounded", *got)
 	}
 }
+
+func TestSetDefaults(t *testing.T) {
+	obj := func(props map[string]apiextensionsv1.JSONSchemaProps) apiextensionsv1.JSONSchemaProps {
+		return apiextensionsv1.JSONSchemaProps{Type: "object", Properties: props}
+	}
+	root := obj(map[string]apiextensionsv1.JSONSchemaProps{
+		"spec": obj(map[string]apiextensionsv1.JSONSchemaProps{
+			"replicas": {Type: "integer"},
+			"containers": {Type: "array", Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: ptr(obj(map[string]apiextensionsv1.JSONSchemaProps{
+				"terminationMessagePolicy": {Type: "string"},
+			}))}},
+		}),
+	})
+	if err := setDefaults(&root, []fieldDefault{{"spec.replicas", `1`}, {"spec.containers[].terminationMessagePolicy", `"File"`}}); err != nil {
+		t.Fatal(err)
+	}
+	spec := root.Properties["spec"]
+	if got := string(spec.Properties["replicas"].Default.Raw); got != `1` {
+		t.Errorf("replicas default = %s", got)
+	}
+	if got := string(spec.Properties["containers"].Items.Schema.Properties["terminationMessagePolicy"].Default.Raw); got != `"File"` {
+		t.Errorf("terminationMessagePolicy default = %s", got)
+	}
+
+	for _, bad := range []string{"spec.replica", "spec.replicas[].x", "status.replicas"} {
+		if err := setDefaults(&root, []fieldDefault{{bad, `1`}}); err == nil {
+			t.Errorf("setDefaults(%s) succeeded; want an error naming the missing field", bad)
+		}
+	}
+}

@@ -32,7 +32,7 @@ type CronJob struct {
 	// +kubebuilder:validation:XValidation:rule="!has(self.successfulJobsHistoryLimit) || self.successfulJobsHistoryLimit >= 0",message="spec.successfulJobsHistoryLimit must be greater than or equal to 0",fieldPath=".successfulJobsHistoryLimit",reason=FieldValueInvalid
 	// +kubebuilder:validation:XValidation:rule="!has(self.failedJobsHistoryLimit) || self.failedJobsHistoryLimit >= 0",message="spec.failedJobsHistoryLimit must be greater than or equal to 0",fieldPath=".failedJobsHistoryLimit",reason=FieldValueInvalid
 	// +kubebuilder:validation:XValidation:rule="!has(self.jobTemplate.spec.completionMode) || self.jobTemplate.spec.completionMode in ['NonIndexed', 'Indexed']",message="spec.jobTemplate.spec.completionMode must be NonIndexed or Indexed",fieldPath=".jobTemplate.spec.completionMode",reason=FieldValueInvalid
-	// +kubebuilder:validation:XValidation:rule="!has(self.jobTemplate.spec.template.spec.restartPolicy) || self.jobTemplate.spec.template.spec.restartPolicy in ['OnFailure', 'Never']",message="spec.jobTemplate.spec.template.spec.restartPolicy must be OnFailure or Never",fieldPath=".jobTemplate.spec.template.spec.restartPolicy",reason=FieldValueInvalid
+	// +kubebuilder:validation:XValidation:rule="has(self.jobTemplate.spec.template.spec.restartPolicy) && self.jobTemplate.spec.template.spec.restartPolicy in ['OnFailure', 'Never']",message="spec.jobTemplate.spec.template.spec.restartPolicy must be OnFailure or Never",fieldPath=".jobTemplate.spec.template.spec.restartPolicy",reason=FieldValueInvalid
 	// +required
 	Spec batchv1.CronJobSpec `json:"spec"`
 
