@@ -1,7 +1,10 @@
 package controllers
 
 import (
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/kybern/kybern/controllers/replicaset"
 )
 
 // Options configures every controller the manager runs.
@@ -18,13 +21,19 @@ type setupFunc func(mgr ctrl.Manager, opts Options) error
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers every controller with mgr, in order. The workload,
-// scheduling and networking controllers join this list as they land.
+// SetupWithManager registers every controller with mgr, in order.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	for _, setup := range []setupFunc{} {
+	for _, setup := range []setupFunc{setupReplicaSet} {
 		if err := setup(mgr, opts); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func setupReplicaSet(mgr ctrl.Manager, opts Options) error {
+	//nolint:staticcheck // The core/v1 recorder's spam filter and aggregation bound the events of a 1000-pod scale-up, as upstream's controllers rely on.
+	recorder := mgr.GetEventRecorderFor("replicaset-controller")
+	return replicaset.NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), recorder, clock.RealClock{}).
+		SetupWithManager(mgr, opts.Concurrency.ReplicaSet)
 }

@@ -5,7 +5,6 @@ package api_test
 
 import (
 	"context"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -40,8 +39,7 @@ var _ = BeforeSuite(func() {
 	k8sClient = env.Client
 
 	By("installing the CRDs as make install does: server-side apply, then wait for Established")
-	run("apply", "--server-side", "--force-conflicts", "--field-manager=kybern-install", "-f", crdDir())
-	run("wait", "--for", "condition=Established", "--timeout=120s", "-f", crdDir())
+	Expect(env.InstallCRDs(ctx)).To(Succeed())
 })
 
 var _ = AfterSuite(func() {
@@ -51,7 +49,6 @@ var _ = AfterSuite(func() {
 	}
 })
 
-func crdDir() string     { return filepath.Join(testenv.RepoRoot(), "config", "crd", "bases") }
 func samplesDir() string { return filepath.Join(testenv.RepoRoot(), "config", "samples") }
 
 // run runs the real kubectl against the test apiserver and returns its combined output,
@@ -64,7 +61,5 @@ func run(args ...string) string {
 
 // tryRun is run that returns kubectl's error instead of failing.
 func tryRun(args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, env.Kubectl, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return env.Kubectl(ctx, args...)
 }

@@ -4,8 +4,11 @@
 package testenv
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 
@@ -29,8 +32,8 @@ type Env struct {
 	Client client.Client
 	// Kubeconfig is the path of an admin kubeconfig file.
 	Kubeconfig string
-	// Kubectl is the path of the kubectl built with the apiserver.
-	Kubectl string
+	// KubectlPath is the path of the kubectl built with the apiserver.
+	KubectlPath string
 }
 
 // Start starts etcd and kube-apiserver from KUBEBUILDER_ASSETS, writing the kubeconfig
@@ -40,7 +43,7 @@ func Start(dir string) (*Env, error) {
 	if assets == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is unset: run make test, or export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)")
 	}
-	e := &Env{env: &envtest.Environment{}, Kubectl: filepath.Join(assets, "kubectl")}
+	e := &Env{env: &envtest.Environment{}, KubectlPath: filepath.Join(assets, "kubectl")}
 	cfg, err := e.env.Start()
 	if err != nil {
 		return nil, err
@@ -74,6 +77,29 @@ func (e *Env) setup(dir string) error {
 	}
 	e.Kubeconfig = filepath.Join(dir, "kubeconfig")
 	return os.WriteFile(e.Kubeconfig, kubeconfig, 0o600)
+}
+
+// InstallCRDs installs config/crd/bases as make install does: server-side apply with the
+// kubectl built beside the apiserver, then a wait until every CRD is Established.
+func (e *Env) InstallCRDs(ctx context.Context) error {
+	dir := filepath.Join(RepoRoot(), "config", "crd", "bases")
+	for _, args := range [][]string{
+		{"apply", "--server-side", "--force-conflicts", "--field-manager=kybern-install", "-f", dir},
+		{"wait", "--for", "condition=Established", "--timeout=120s", "-f", dir},
+	} {
+		if out, err := e.Kubectl(ctx, args...); err != nil {
+			return fmt.Errorf("kubectl %v: %w\n%s", args, err, out)
+		}
+	}
+	return nil
+}
+
+// Kubectl runs the kubectl built beside the apiserver against it and returns its combined
+// output.
+func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, e.KubectlPath, append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // Stop stops the control plane.

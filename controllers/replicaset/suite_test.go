@@ -1,0 +1,70 @@
+package replicaset_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/test/testenv"
+)
+
+var (
+	env     *testenv.Env
+	k8s     client.Client
+	manager *testenv.Manager
+	ctx     context.Context
+	cancel  context.CancelFunc
+)
+
+func TestReplicaSet(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	RunSpecs(t, "ReplicaSet controller suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx, cancel = context.WithCancel(context.Background())
+	var err error
+	env, err = testenv.Start(GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
+	k8s = env.Client
+	Expect(env.InstallCRDs(ctx)).To(Succeed())
+	manager, err = env.StartManager(testenv.DefaultOptions())
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = AfterSuite(func() {
+	cancel()
+	if manager != nil {
+		Expect(manager.Stop()).To(Succeed())
+	}
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+})
+
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "rs-test-"}}
+	ExpectWithOffset(1, k8s.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+// markReady plays the node agent: the pod runs on a node and is Ready since readySince.
+func markReady(p *corev1alpha1.Pod, readySince time.Time) {
+	orig := p.DeepCopy()
+	p.Status.Phase = corev1.PodRunning
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(readySince)}}
+	ExpectWithOffset(1, k8s.Status().Patch(ctx, p, client.MergeFrom(orig))).To(Succeed())
+}
