@@ -4,6 +4,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/replicaset"
 )
 
@@ -23,7 +24,7 @@ type setupFunc func(mgr ctrl.Manager, opts Options) error
 
 // SetupWithManager registers every controller with mgr, in order.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	for _, setup := range []setupFunc{setupReplicaSet} {
+	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment} {
 		if err := setup(mgr, opts); err != nil {
 			return err
 		}
@@ -36,4 +37,11 @@ func setupReplicaSet(mgr ctrl.Manager, opts Options) error {
 	recorder := mgr.GetEventRecorderFor("replicaset-controller")
 	return replicaset.NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), recorder, clock.RealClock{}).
 		SetupWithManager(mgr, opts.Concurrency.ReplicaSet)
+}
+
+func setupDeployment(mgr ctrl.Manager, opts Options) error {
+	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
+	recorder := mgr.GetEventRecorderFor("deployment-controller")
+	r := &deployment.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Clock: clock.RealClock{}}
+	return r.SetupWithManager(mgr, opts.Concurrency.Deployment)
 }

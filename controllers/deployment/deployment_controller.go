@@ -1,0 +1,147 @@
+package deployment
+
+import (
+	"context"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/claim"
+)
+
+// Reconciler reconciles Deployments.
+type Reconciler struct {
+	client.Client
+	// APIReader reads around the cache, to confirm an owner before adopting for it.
+	APIReader client.Reader
+	Recorder  record.EventRecorder
+	Clock     clock.PassiveClock
+}
+
+// SetupWithManager registers the controller; concurrency is how many Deployments it
+// reconciles at once. ReplicaSet events wake their Deployment; so does a pod that is gone
+// or finished, since a Recreate rollout waits for the old pods to stop.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&appsv1alpha1.Deployment{}).
+		Owns(&appsv1alpha1.ReplicaSet{}).
+		Watches(&corev1alpha1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.deploymentOfPod), builder.WithPredicates(podGone)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Named("deployment").
+		Complete(r)
+}
+
+// +kubebuilder:rbac:groups=apps.kybern.io,resources=deployments,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=apps.kybern.io,resources=deployments/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps.kybern.io,resources=deployments/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps.kybern.io,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile moves one Deployment a step along its rollout and writes its status.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	d := &appsv1alpha1.Deployment{}
+	if err := r.Get(ctx, req.NamespacedName, d); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil || selector.Empty() {
+		// The CRD's rules refuse such a selector; one that slipped past cannot be fixed by
+		// retrying, only by the user.
+		r.Recorder.Eventf(d, "Warning", "SelectingAll", "This deployment is selecting all pods: a non-empty spec.selector is required")
+		return ctrl.Result{}, nil
+	}
+	rsList, err := r.claimReplicaSets(ctx, d, selector)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	s := newSyncer(r, d, rsList)
+
+	if d.DeletionTimestamp != nil {
+		return ctrl.Result{}, s.syncStatusOnly(ctx)
+	}
+	s.checkPausedConditions()
+	if d.Spec.Paused || s.isScalingEvent() {
+		return ctrl.Result{}, s.sync(ctx)
+	}
+	if isRollingUpdate(d) {
+		return s.rolloutRolling(ctx)
+	}
+	return s.rolloutRecreate(ctx)
+}
+
+// claimReplicaSets returns the ReplicaSets d controls, oldest first, after adopting
+// matching orphans and releasing those that stopped matching.
+func (r *Reconciler) claimReplicaSets(ctx context.Context, d *appsv1alpha1.Deployment, selector labels.Selector) ([]*appsv1alpha1.ReplicaSet, error) {
+	var list appsv1alpha1.ReplicaSetList
+	if err := r.List(ctx, &list, client.InNamespace(d.Namespace)); err != nil {
+		return nil, err
+	}
+	all := make([]*appsv1alpha1.ReplicaSet, len(list.Items))
+	for i := range list.Items {
+		all[i] = &list.Items[i]
+	}
+	owned, err := claim.Claim(ctx, claim.Owner{
+		Object: d, GVK: appsv1alpha1.GroupVersion.WithKind("Deployment"), Selector: selector,
+		Writer: r.Client, Fresh: r.APIReader,
+	}, all)
+	sort.SliceStable(owned, func(i, j int) bool { return olderRS(owned[i], owned[j]) })
+	return owned, err
+}
+
+// olderRS orders ReplicaSets by creation time, then name.
+func olderRS(a, b *appsv1alpha1.ReplicaSet) bool {
+	if a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.Name < b.Name
+	}
+	return a.CreationTimestamp.Before(&b.CreationTimestamp)
+}
+
+// podGone passes the pod events a Recreate rollout waits for: deletion, and reaching a
+// terminal phase.
+var podGone = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return true },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, cur := e.ObjectOld.(*corev1alpha1.Pod), e.ObjectNew.(*corev1alpha1.Pod)
+		return old.Status.Phase != cur.Status.Phase && (cur.Status.Phase == corev1.PodSucceeded || cur.Status.Phase == corev1.PodFailed)
+	},
+}
+
+// deploymentOfPod maps a pod to the Recreate Deployment controlling its ReplicaSet.
+func (r *Reconciler) deploymentOfPod(ctx context.Context, obj client.Object) []ctrl.Request {
+	ref := metav1.GetControllerOfNoCopy(obj)
+	if ref == nil || ref.Kind != "ReplicaSet" || ref.APIVersion != appsv1alpha1.GroupVersion.String() {
+		return nil
+	}
+	rs := &appsv1alpha1.ReplicaSet{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}, rs); err != nil {
+		if !apierrors.IsNotFound(err) {
+			ctrl.LoggerFrom(ctx).Error(err, "Reading the ReplicaSet of a pod", "pod", client.ObjectKeyFromObject(obj))
+		}
+		return nil
+	}
+	owner := metav1.GetControllerOfNoCopy(rs)
+	if owner == nil || owner.Kind != "Deployment" || owner.APIVersion != appsv1alpha1.GroupVersion.String() {
+		return nil
+	}
+	d := &appsv1alpha1.Deployment{}
+	key := client.ObjectKey{Namespace: rs.Namespace, Name: owner.Name}
+	if err := r.Get(ctx, key, d); err != nil || isRollingUpdate(d) {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: key}}
+}

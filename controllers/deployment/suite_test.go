@@ -1,0 +1,104 @@
+package deployment_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/test/testenv"
+)
+
+var (
+	env     *testenv.Env
+	k8s     client.Client
+	manager *testenv.Manager
+	ctx     context.Context
+	cancel  context.CancelFunc
+)
+
+func TestDeployment(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(60 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	RunSpecs(t, "Deployment controller suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx, cancel = context.WithCancel(context.Background())
+	var err error
+	env, err = testenv.Start(GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
+	k8s = env.Client
+	Expect(env.InstallCRDs(ctx)).To(Succeed())
+	manager, err = env.StartManager(testenv.DefaultOptions())
+	Expect(err).NotTo(HaveOccurred())
+})
+
+var _ = AfterSuite(func() {
+	cancel()
+	if manager != nil {
+		Expect(manager.Stop()).To(Succeed())
+	}
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+})
+
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "deploy-test-"}}
+	ExpectWithOffset(1, k8s.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+// neverReady is an image the kubelet stand-in never makes ready, for stuck rollouts.
+const neverReady = "busybox:never-ready"
+
+// kubelet plays the node agent for one namespace: every pod it sees becomes Running and
+// Ready, except pods whose first container runs neverReady.
+type kubelet struct {
+	ns   string
+	stop context.CancelFunc
+	done sync.WaitGroup
+}
+
+func startKubelet(ns string) *kubelet {
+	c, stop := context.WithCancel(ctx)
+	k := &kubelet{ns: ns, stop: stop}
+	k.done.Go(func() {
+		for c.Err() == nil {
+			var pods corev1alpha1.PodList
+			if err := k8s.List(c, &pods, client.InNamespace(ns)); err == nil {
+				for i := range pods.Items {
+					p := &pods.Items[i]
+					if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodRunning || strings.HasSuffix(p.Spec.Containers[0].Image, "never-ready") {
+						continue
+					}
+					orig := p.DeepCopy()
+					p.Status.Phase = corev1.PodRunning
+					p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
+					_ = k8s.Status().Patch(c, p, client.MergeFrom(orig))
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	return k
+}
+
+func (k *kubelet) Stop() {
+	k.stop()
+	k.done.Wait()
+}
