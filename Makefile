@@ -65,7 +65,7 @@ test: manifests generate fmt vet envtest ## Run every test layer: unit, envtest 
 
 .PHONY: bench
 bench: envtest ## Run the benchmarks.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test ./... -run '^$$' -bench . -benchmem
+	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test ./... -run '^$$' -bench . -benchtime 1x -timeout 60m
 
 ##@ Build
 

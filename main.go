@@ -44,8 +44,8 @@ func (f *flags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.leaderElectionID, "leader-election-id", "kybern-manager", "Name of the leader election Lease.")
 	fs.StringVar(&f.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster, and must be set outside one.")
 	fs.DurationVar(&f.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a follower waits before taking over a lease that was not renewed.")
-	fs.Float64Var(&f.qps, "kube-api-qps", 50, "Queries per second to the apiserver, across all controllers.")
-	fs.IntVar(&f.burst, "kube-api-burst", 100, "Burst of queries to the apiserver above --kube-api-qps.")
+	fs.Float64Var(&f.qps, "kube-api-qps", controllers.DefaultQPS, "Queries per second to the apiserver, across all controllers.")
+	fs.IntVar(&f.burst, "kube-api-burst", controllers.DefaultBurst, "Burst of queries to the apiserver above --kube-api-qps.")
 	fs.DurationVar(&f.gracefulShutdownLimit, "graceful-shutdown-timeout", 30*time.Second, "How long controllers may take to finish their work on shutdown.")
 	f.controllers.Concurrency.BindFlags(fs)
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -33,14 +34,21 @@ func DefaultOptions() controllers.Options {
 	return opts
 }
 
-// StartManager runs the controllers against the env's apiserver until Stop.
+// StartManager runs the controllers against the env's apiserver until Stop, with no
+// client-side rate limit.
 func (e *Env) StartManager(opts controllers.Options) (*Manager, error) {
+	cfg := rest.CopyConfig(e.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	return e.StartManagerWithConfig(cfg, opts)
+}
+
+// StartManagerWithConfig runs the controllers with the client settings of cfg, such as
+// its rate limits and a transport that counts requests.
+func (e *Env) StartManagerWithConfig(cfg *rest.Config, opts controllers.Options) (*Manager, error) {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(api.AddToScheme(scheme))
-	cfg := *e.Config
-	cfg.QPS, cfg.Burst = -1, 0
-	mgr, err := ctrl.NewManager(&cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",

@@ -1,0 +1,175 @@
+// Package bench measures the control plane against a real apiserver (envtest). Run with
+// make bench; each benchmark reports its own figures and the baseline of the same run.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers"
+	"github.com/kybern/kybern/test/testenv"
+)
+
+// countingTransport counts the requests a client sends.
+type countingTransport struct {
+	next  http.RoundTripper
+	count *atomic.Int64
+}
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.count.Add(1)
+	return t.next.RoundTrip(r)
+}
+
+// BenchmarkDeploymentScaleTo1000 scales a Deployment from 0 to 1000 replicas and reports
+// the seconds until 1000 pods exist and the API requests the manager made, with the
+// manager's default client limits and, as the baseline, kube-controller-manager's
+// default of 20 QPS with a burst of 30.
+func BenchmarkDeploymentScaleTo1000(b *testing.B) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		b.Fatal("KUBEBUILDER_ASSETS is unset: run make bench")
+	}
+	env, err := testenv.Start(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Stop()
+	if err := env.InstallCRDs(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	for _, limits := range []struct {
+		name  string
+		qps   float32
+		burst int
+	}{
+		{"client=default", controllers.DefaultQPS, controllers.DefaultBurst},
+		{"client=upstream-default-20qps", 20, 30},
+	} {
+		b.Run(limits.name, func(b *testing.B) {
+			for i := range b.N {
+				secs, requests := scaleTo1000(b, env, limits.qps, limits.burst, fmt.Sprintf("%s-%d", limits.name, i))
+				b.ReportMetric(secs, "s/1000pods")
+				b.ReportMetric(float64(requests), "requests/1000pods")
+			}
+		})
+	}
+}
+
+func scaleTo1000(b *testing.B, env *testenv.Env, qps float32, burst int, name string) (float64, int64) {
+	ctx := context.Background()
+	const replicas = 1000
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
+	if err := env.Client.Create(ctx, ns); err != nil {
+		b.Fatal(err)
+	}
+
+	var requests atomic.Int64
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = qps, burst
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, count: &requests} })
+	mgr, err := env.StartManagerWithConfig(cfg, testenv.DefaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mgr.Stop()
+
+	d := &appsv1alpha1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "scale"}}
+	d.Spec.Replicas = ptr.To[int32](0)
+	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "scale"}}
+	d.Spec.Template.Labels = map[string]string{"app": "scale"}
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "web", Image: "busybox"}}
+	if err := env.Client.Create(ctx, d); err != nil {
+		b.Fatal(err)
+	}
+	waitFor(b, func() bool {
+		var list appsv1alpha1.ReplicaSetList
+		return env.Client.List(ctx, &list, client.InNamespace(ns.Name)) == nil && len(list.Items) == 1
+	})
+
+	scheme := env.Client.Scheme()
+	watcher, err := client.NewWithWatch(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	b.ResetTimer()
+	before := requests.Load()
+	start := time.Now()
+	orig := d.DeepCopy()
+	d.Spec.Replicas = ptr.To[int32](replicas)
+	if err := env.Client.Patch(ctx, d, client.MergeFrom(orig)); err != nil {
+		b.Fatal(err)
+	}
+	if err := countPods(ctx, watcher, ns.Name, replicas, 5*time.Minute); err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	return elapsed.Seconds(), requests.Load() - before
+}
+
+// countPods returns once n pods exist in ns. It watches pod creations and, when the
+// apiserver drops a watch that falls behind a burst, lists and watches again.
+func countPods(ctx context.Context, c client.WithWatch, ns string, n int, limit time.Duration) error {
+	seen := map[string]bool{}
+	deadline := time.After(limit)
+	for {
+		var list corev1alpha1.PodList
+		if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, p := range list.Items {
+			seen[p.Name] = true
+		}
+		if len(seen) >= n {
+			return nil
+		}
+		w, err := c.Watch(ctx, &corev1alpha1.PodList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+		if err != nil {
+			return err
+		}
+		for open := true; open; {
+			select {
+			case e, ok := <-w.ResultChan():
+				if !ok {
+					open = false
+					break
+				}
+				if p, isPod := e.Object.(*corev1alpha1.Pod); isPod && e.Type == watch.Added {
+					seen[p.Name] = true
+				}
+				if len(seen) >= n {
+					w.Stop()
+					return nil
+				}
+			case <-deadline:
+				w.Stop()
+				return fmt.Errorf("%d of %d pods after %s", len(seen), n, limit)
+			}
+		}
+	}
+}
+
+func waitFor(b *testing.B, cond func() bool) {
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatal("timed out")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
