@@ -52,6 +52,17 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 
 // Reconcile moves one Deployment a step along its rollout and writes its status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	result, err := r.reconcile(ctx, req)
+	if apierrors.IsConflict(err) {
+		// The Deployment or a ReplicaSet changed since the cache showed it; the watch event
+		// of the newer version brings this reconcile back.
+		ctrl.LoggerFrom(ctx).V(1).Info("Write conflicted; waiting for the newer object", "error", err.Error())
+		return ctrl.Result{}, nil
+	}
+	return result, err
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	d := &appsv1alpha1.Deployment{}
 	if err := r.Get(ctx, req.NamespacedName, d); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

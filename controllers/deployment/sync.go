@@ -138,7 +138,7 @@ func (s *syncer) createNewRS(ctx context.Context, old []*appsv1alpha1.ReplicaSet
 		return nil, err
 	}
 	if rsReplicas(rs) > 0 {
-		s.Recorder.Eventf(d, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaled up replica set %s to %d", rs.Name, rsReplicas(rs))
+		s.Recorder.Eventf(d, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaled up replica set %s from 0 to %d", rs.Name, rsReplicas(rs))
 	}
 	s.rsList = append(s.rsList, rs)
 	s.setRevision(newRevision)
@@ -219,7 +219,7 @@ func (s *syncer) scaleReplicaSet(ctx context.Context, rs *appsv1alpha1.ReplicaSe
 		if n < rsReplicas(rs) {
 			direction = "down"
 		}
-		s.Recorder.Eventf(s.d, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaled %s replica set %s to %d from %d", direction, rs.Name, n, rsReplicas(rs))
+		s.Recorder.Eventf(s.d, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaled %s replica set %s from %d to %d", direction, rs.Name, rsReplicas(rs), n)
 	}
 	s.replace(rs, updated)
 	*rs = *updated

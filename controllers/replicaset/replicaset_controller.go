@@ -112,7 +112,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// An update, not a merge patch: a patch leaves out fields whose value did not change,
 		// and a status that lacks the required replicas field is refused.
 		rs.Status = status
-		if err := r.Status().Update(ctx, rs); err != nil {
+		switch err := r.Status().Update(ctx, rs); {
+		case apierrors.IsConflict(err):
+			// A newer ReplicaSet exists; its watch event brings this reconcile back.
+			logger.V(1).Info("Status update conflicted; waiting for the newer ReplicaSet")
+		case err != nil:
 			return ctrl.Result{}, fmt.Errorf("updating status: %w", err)
 		}
 		logger.V(1).Info("Updated status", "replicas", status.Replicas, "ready", status.ReadyReplicas, "available", status.AvailableReplicas)
