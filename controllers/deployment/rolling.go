@@ -91,25 +91,7 @@ func (s *syncer) reconcileOldRSs(ctx context.Context, all, old []*appsv1alpha1.R
 // cleanupUnhealthy removes up to budget unavailable pods from the old ReplicaSets, oldest
 // ReplicaSet first, and returns how many it removed.
 func (s *syncer) cleanupUnhealthy(ctx context.Context, old []*appsv1alpha1.ReplicaSet, budget int32) (int32, error) {
-	var removed int32
-	for _, rs := range old {
-		if removed >= budget {
-			break
-		}
-		if rsReplicas(rs) == 0 {
-			continue
-		}
-		unhealthy := rsReplicas(rs) - availableBound(rs)
-		if unhealthy <= 0 {
-			continue
-		}
-		n := min(unhealthy, budget-removed)
-		if _, err := s.scaleReplicaSet(ctx, rs, rsReplicas(rs)-n); err != nil {
-			return removed, err
-		}
-		removed += n
-	}
-	return removed, nil
+	return s.shrinkOld(ctx, old, budget, func(rs *appsv1alpha1.ReplicaSet) int32 { return rsReplicas(rs) - availableBound(rs) })
 }
 
 // scaleDownOld removes available old pods, oldest ReplicaSet first, while more than
@@ -122,16 +104,21 @@ func (s *syncer) scaleDownOld(ctx context.Context, all, old []*appsv1alpha1.Repl
 	if available <= minAvailable {
 		return 0, nil
 	}
-	budget := available - minAvailable
+	return s.shrinkOld(ctx, old, available-minAvailable, rsReplicas)
+}
+
+// shrinkOld removes up to budget pods from the old ReplicaSets, oldest first, at most
+// removable(rs) from each, and returns how many it removed.
+func (s *syncer) shrinkOld(ctx context.Context, old []*appsv1alpha1.ReplicaSet, budget int32, removable func(*appsv1alpha1.ReplicaSet) int32) (int32, error) {
 	var removed int32
 	for _, rs := range old {
 		if removed >= budget {
 			break
 		}
-		if rsReplicas(rs) == 0 {
+		n := min(removable(rs), budget-removed)
+		if rsReplicas(rs) == 0 || n <= 0 {
 			continue
 		}
-		n := min(rsReplicas(rs), budget-removed)
 		if _, err := s.scaleReplicaSet(ctx, rs, rsReplicas(rs)-n); err != nil {
 			return removed, err
 		}

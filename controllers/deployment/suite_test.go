@@ -39,12 +39,9 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
 	var err error
-	env, err = testenv.Start(GinkgoT().TempDir())
+	env, manager, err = testenv.StartWithManager(ctx, GinkgoT().TempDir())
 	Expect(err).NotTo(HaveOccurred())
 	k8s = env.Client
-	Expect(env.InstallCRDs(ctx)).To(Succeed())
-	manager, err = env.StartManager(testenv.DefaultOptions())
-	Expect(err).NotTo(HaveOccurred())
 })
 
 var _ = AfterSuite(func() {
@@ -58,9 +55,9 @@ var _ = AfterSuite(func() {
 })
 
 func newNamespace() string {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "deploy-test-"}}
-	ExpectWithOffset(1, k8s.Create(ctx, ns)).To(Succeed())
-	return ns.Name
+	ns, err := env.NewNamespace(ctx, "deploy-test")
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return ns
 }
 
 // neverReady is an image the kubelet stand-in never makes ready, for stuck rollouts.

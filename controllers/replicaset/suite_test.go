@@ -37,12 +37,9 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
 	var err error
-	env, err = testenv.Start(GinkgoT().TempDir())
+	env, manager, err = testenv.StartWithManager(ctx, GinkgoT().TempDir())
 	Expect(err).NotTo(HaveOccurred())
 	k8s = env.Client
-	Expect(env.InstallCRDs(ctx)).To(Succeed())
-	manager, err = env.StartManager(testenv.DefaultOptions())
-	Expect(err).NotTo(HaveOccurred())
 })
 
 var _ = AfterSuite(func() {
@@ -56,9 +53,9 @@ var _ = AfterSuite(func() {
 })
 
 func newNamespace() string {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "rs-test-"}}
-	ExpectWithOffset(1, k8s.Create(ctx, ns)).To(Succeed())
-	return ns.Name
+	ns, err := env.NewNamespace(ctx, "rs-test")
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return ns
 }
 
 // markReady plays the node agent: the pod runs on a node and is Ready since readySince.

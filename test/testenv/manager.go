@@ -2,8 +2,11 @@ package testenv
 
 import (
 	"context"
+
 	"flag"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -75,4 +78,32 @@ func (m *Manager) Stop() error {
 		return fmt.Errorf("manager: %w", m.err)
 	}
 	return nil
+}
+
+// StartWithManager starts a control plane, installs the CRDs and runs a manager with
+// the default options: what a controller suite needs before its first spec.
+func StartWithManager(ctx context.Context, dir string) (*Env, *Manager, error) {
+	env, err := Start(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := env.InstallCRDs(ctx); err != nil {
+		_ = env.Stop()
+		return nil, nil, err
+	}
+	mgr, err := env.StartManager(DefaultOptions())
+	if err != nil {
+		_ = env.Stop()
+		return nil, nil, err
+	}
+	return env, mgr, nil
+}
+
+// NewNamespace creates a namespace named from prefix, for one test.
+func (e *Env) NewNamespace(ctx context.Context, prefix string) (string, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	if err := e.Client.Create(ctx, ns); err != nil {
+		return "", err
+	}
+	return ns.Name, nil
 }
