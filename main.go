@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -108,7 +110,11 @@ func run(f flags) error {
 	if err != nil {
 		return describeManagerError(err, f)
 	}
-	if err := controllers.SetupWithManager(mgr, f.controllers); err != nil {
+	if err := requireCRDs(mgr.GetRESTMapper()); err != nil {
+		return err
+	}
+	ctx := ctrl.SetupSignalHandler()
+	if err := controllers.SetupWithManager(ctx, mgr, f.controllers); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -118,7 +124,7 @@ func run(f flags) error {
 		return err
 	}
 	ctrl.Log.WithName("setup").Info("Starting manager", "host", cfg.Host, "leaderElection", f.leaderElect)
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }
 
 // describeManagerError names the flag that fixes an error the user can fix.
@@ -127,6 +133,22 @@ func describeManagerError(err error, f flags) error {
 		return fmt.Errorf("%w: another process holds --metrics-bind-address=%s or --health-probe-bind-address=%s; stop it or choose other addresses", err, f.metricsAddr, f.probeAddr)
 	}
 	return err
+}
+
+// requireCRDs fails, naming the fix, when the cluster does not serve kybern's kinds.
+func requireCRDs(mapper meta.RESTMapper) error {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(api.AddToScheme(scheme))
+	for gvk, t := range scheme.AllKnownTypes() {
+		// The scheme also holds the meta kinds (ListOptions, WatchEvent, …) of each group.
+		if !strings.HasPrefix(t.PkgPath(), "github.com/kybern/kybern/api/") || strings.HasSuffix(gvk.Kind, "List") {
+			continue
+		}
+		if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			return fmt.Errorf("the cluster does not serve %s (%s): kybern's CRDs are not installed; run make install, or install the Helm chart: %w", gvk.Kind, gvk.GroupVersion(), err)
+		}
+	}
+	return nil
 }
 
 // inClusterNamespaceFile holds the pod's namespace when the manager runs in a cluster.

@@ -3,6 +3,7 @@ package deployment
 import (
 	"context"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -38,7 +39,7 @@ type Reconciler struct {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.Deployment{}).
-		Owns(&appsv1alpha1.ReplicaSet{}).
+		Watches(&appsv1alpha1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.deploymentsOfReplicaSet)).
 		Watches(&corev1alpha1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.deploymentOfPod), builder.WithPredicates(podGone)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("deployment").
@@ -50,14 +51,18 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 // +kubebuilder:rbac:groups=apps.kybern.io,resources=deployments/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps.kybern.io,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 
+// conflictRetry is how soon a reconcile whose write conflicted runs again, if no watch
+// event of the newer object brings it back sooner.
+const conflictRetry = time.Second
+
 // Reconcile moves one Deployment a step along its rollout and writes its status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	result, err := r.reconcile(ctx, req)
 	if apierrors.IsConflict(err) {
 		// The Deployment or a ReplicaSet changed since the cache showed it; the watch event
 		// of the newer version brings this reconcile back.
-		ctrl.LoggerFrom(ctx).V(1).Info("Write conflicted; waiting for the newer object", "error", err.Error())
-		return ctrl.Result{}, nil
+		ctrl.LoggerFrom(ctx).V(1).Info("Write conflicted; trying again with the newer object", "error", err.Error())
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
 	return result, err
 }
@@ -118,6 +123,30 @@ func olderRS(a, b *appsv1alpha1.ReplicaSet) bool {
 		return a.Name < b.Name
 	}
 	return a.CreationTimestamp.Before(&b.CreationTimestamp)
+}
+
+// deploymentsOfReplicaSet maps a ReplicaSet to the Deployment controlling it or, for an
+// orphan, to every Deployment whose selector matches it, so that one adopts it.
+func (r *Reconciler) deploymentsOfReplicaSet(ctx context.Context, obj client.Object) []ctrl.Request {
+	if ref := metav1.GetControllerOfNoCopy(obj); ref != nil {
+		if ref.Kind != "Deployment" || ref.APIVersion != appsv1alpha1.GroupVersion.String() {
+			return nil
+		}
+		return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: ref.Name}}}
+	}
+	var list appsv1alpha1.DeploymentList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing Deployments for an orphan ReplicaSet", "replicaSet", client.ObjectKeyFromObject(obj))
+		return nil
+	}
+	var out []ctrl.Request
+	for i := range list.Items {
+		sel, err := metav1.LabelSelectorAsSelector(list.Items[i].Spec.Selector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(obj.GetLabels())) {
+			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
 }
 
 // podGone passes the pod events a Recreate rollout waits for: deletion, and reaching a

@@ -14,6 +14,8 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kybern/kybern/test/testenv"
 )
 
 // freeAddr returns a loopback address no one listens on now.
@@ -89,6 +91,17 @@ var _ = Describe("The manager", func() {
 		Entry("zero QPS", "--kube-api-qps=0: must be greater than 0", "--leader-elect=false", "--kube-api-qps=0"),
 		Entry("leader election outside a cluster without a namespace", "--leader-election-namespace is required outside a cluster", "--leader-elect"),
 	)
+
+	It("says the CRDs are missing, and how to install them, on a cluster without them", func() {
+		bare, err := testenv.Start(GinkgoT().TempDir())
+		Expect(err).NotTo(HaveOccurred())
+		defer bare.Stop()
+		cmd := exec.Command(managerBin, "--kubeconfig", bare.Kubeconfig, "--leader-elect=false", "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(s, "30s").Should(gexec.Exit(1))
+		Expect(string(s.Err.Contents())).To(ContainSubstring("kybern's CRDs are not installed; run make install"))
+	})
 
 	It("names both address flags when its port is taken", func() {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -39,6 +39,7 @@ var _ = BeforeSuite(func() {
 
 	env, err = testenv.Start(GinkgoT().TempDir())
 	Expect(err).NotTo(HaveOccurred())
+	Expect(env.InstallCRDs(ctx)).To(Succeed())
 	clientset = kubernetes.NewForConfigOrDie(env.Config)
 })
 

@@ -61,10 +61,11 @@ func (e *Env) StartManagerWithConfig(cfg *rest.Config, opts controllers.Options)
 	if err != nil {
 		return nil, err
 	}
-	if err := controllers.SetupWithManager(mgr, opts); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := controllers.SetupWithManager(ctx, mgr, opts); err != nil {
+		cancel()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{cancel: cancel}
 	m.done.Go(func() { m.err = mgr.Start(ctx) })
 	return m, nil
