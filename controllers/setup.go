@@ -9,6 +9,7 @@ import (
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/garbagecollector"
 	"github.com/kybern/kybern/controllers/replicaset"
+	"github.com/kybern/kybern/controllers/scheduler"
 )
 
 // Options configures every controller the manager runs.
@@ -27,7 +28,7 @@ type setupFunc func(ctx context.Context, mgr ctrl.Manager, opts Options) error
 
 // SetupWithManager registers every controller with mgr, in order.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupGarbageCollector} {
+	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupGarbageCollector, setupScheduler} {
 		if err := setup(ctx, mgr, opts); err != nil {
 			return err
 		}
@@ -52,4 +53,10 @@ func setupDeployment(_ context.Context, mgr ctrl.Manager, opts Options) error {
 func setupGarbageCollector(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	c := &garbagecollector.Collector{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
 	return c.SetupWithManager(ctx, mgr, opts.Concurrency.GarbageCollector)
+}
+
+func setupScheduler(_ context.Context, mgr ctrl.Manager, opts Options) error {
+	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
+	recorder := mgr.GetEventRecorderFor("default-scheduler")
+	return scheduler.NewReconciler(mgr.GetClient(), recorder, clock.RealClock{}).SetupWithManager(mgr, opts.Concurrency.Scheduler)
 }

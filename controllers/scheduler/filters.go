@@ -1,0 +1,231 @@
+package scheduler
+
+import (
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+// nodeInfo is a node with what the pods bound to it take.
+type nodeInfo struct {
+	node      *corev1alpha1.Node
+	requested corev1.ResourceList
+	pods      int64
+	hostPorts map[string]bool
+	// owners counts the node's pods by controller UID, for spreading replicas.
+	owners map[string]int
+}
+
+func newNodeInfo(n *corev1alpha1.Node) *nodeInfo {
+	return &nodeInfo{node: n, requested: corev1.ResourceList{}, hostPorts: map[string]bool{}, owners: map[string]int{}}
+}
+
+// add counts a pod bound to the node.
+func (ni *nodeInfo) add(p *corev1alpha1.Pod) {
+	for name, q := range podRequests(p) {
+		cur := ni.requested[name]
+		cur.Add(q)
+		ni.requested[name] = cur
+	}
+	ni.pods++
+	for _, port := range hostPorts(p) {
+		ni.hostPorts[port] = true
+	}
+	if owner := ownerUID(p); owner != "" {
+		ni.owners[owner]++
+	}
+}
+
+// podRequests sums the requests of a pod's containers, taking the largest init container
+// when it asks for more, as upstream computes a pod's effective request.
+func podRequests(p *corev1alpha1.Pod) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for _, c := range p.Spec.Containers {
+		for name, q := range c.Resources.Requests {
+			cur := out[name]
+			cur.Add(q)
+			out[name] = cur
+		}
+	}
+	for _, c := range p.Spec.InitContainers {
+		for name, q := range c.Resources.Requests {
+			if cur, ok := out[name]; !ok || q.Cmp(cur) > 0 {
+				out[name] = q.DeepCopy()
+			}
+		}
+	}
+	return out
+}
+
+func hostPorts(p *corev1alpha1.Pod) []string {
+	var out []string
+	for _, c := range p.Spec.Containers {
+		for _, port := range c.Ports {
+			if port.HostPort > 0 {
+				proto := port.Protocol
+				if proto == "" {
+					proto = corev1.ProtocolTCP
+				}
+				out = append(out, fmt.Sprintf("%s/%s:%d", proto, port.HostIP, port.HostPort))
+			}
+		}
+	}
+	return out
+}
+
+// fits returns "" when p may run on ni, else upstream's reason for the node failing,
+// which the Unschedulable message counts.
+func fits(p *corev1alpha1.Pod, ni *nodeInfo) string {
+	n := ni.node
+	if !nodeReady(n) {
+		return "node(s) were not ready"
+	}
+	if n.Spec.Unschedulable && !tolerates(p.Spec.Tolerations, corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}) {
+		return "node(s) were unschedulable"
+	}
+	for _, t := range n.Spec.Taints {
+		if (t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute) && !tolerates(p.Spec.Tolerations, t) {
+			return fmt.Sprintf("node(s) had untolerated taint {%s: %s}", t.Key, t.Value)
+		}
+	}
+	if !labels.SelectorFromSet(p.Spec.NodeSelector).Matches(labels.Set(n.Labels)) || !requiredAffinityMatches(p, n) {
+		return "node(s) didn't match Pod's node affinity/selector"
+	}
+	for _, port := range hostPorts(p) {
+		if ni.hostPorts[port] {
+			return "node(s) didn't have free ports for the requested pod ports"
+		}
+	}
+	if reason := insufficient(p, ni); reason != "" {
+		return reason
+	}
+	return ""
+}
+
+// insufficient names the first resource the node lacks for p, as "Insufficient cpu".
+func insufficient(p *corev1alpha1.Pod, ni *nodeInfo) string {
+	alloc := ni.node.Status.Allocatable
+	if maxPods, ok := alloc[corev1.ResourcePods]; ok && ni.pods+1 > maxPods.Value() {
+		return "Too many pods"
+	}
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage} {
+		want, ok := podRequests(p)[name]
+		if !ok || want.IsZero() {
+			continue
+		}
+		free := alloc[name].DeepCopy()
+		used := ni.requested[name]
+		free.Sub(used)
+		if want.Cmp(free) > 0 {
+			return "Insufficient " + string(name)
+		}
+	}
+	return ""
+}
+
+func nodeReady(n *corev1alpha1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// tolerates reports whether any toleration tolerates the taint: an empty effect covers
+// every effect, an empty key with Exists every key, Exists any value, and Equal (the
+// default operator) only the same value.
+func tolerates(tolerations []corev1.Toleration, taint corev1.Taint) bool {
+	for _, t := range tolerations {
+		if t.Effect != "" && t.Effect != taint.Effect {
+			continue
+		}
+		if t.Key != "" && t.Key != taint.Key {
+			continue
+		}
+		switch t.Operator {
+		case corev1.TolerationOpExists:
+			return true
+		case corev1.TolerationOpEqual, "":
+			if t.Key != "" && t.Value == taint.Value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// requiredAffinityMatches reports whether n satisfies p's required node affinity: any one
+// of its terms, each term all of its expressions.
+func requiredAffinityMatches(p *corev1alpha1.Pod, n *corev1alpha1.Node) bool {
+	a := p.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return true
+	}
+	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		if termMatches(term, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// termMatches reports whether a node selector term matches n. An empty term matches
+// nothing, as upstream's.
+func termMatches(term corev1.NodeSelectorTerm, n *corev1alpha1.Node) bool {
+	if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
+		return false
+	}
+	for _, r := range term.MatchExpressions {
+		if !requirementMatches(r, labels.Set(n.Labels)) {
+			return false
+		}
+	}
+	for _, r := range term.MatchFields {
+		if r.Key != "metadata.name" || !requirementMatches(r, labels.Set{"metadata.name": n.Name}) {
+			return false
+		}
+	}
+	return true
+}
+
+func requirementMatches(r corev1.NodeSelectorRequirement, set labels.Set) bool {
+	switch r.Operator {
+	case corev1.NodeSelectorOpGt, corev1.NodeSelectorOpLt:
+		if len(r.Values) != 1 || !set.Has(r.Key) {
+			return false
+		}
+		have, err1 := strconv.ParseInt(set.Get(r.Key), 10, 64)
+		bound, err2 := strconv.ParseInt(r.Values[0], 10, 64)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		if r.Operator == corev1.NodeSelectorOpGt {
+			return have > bound
+		}
+		return have < bound
+	}
+	op := map[corev1.NodeSelectorOperator]selection.Operator{
+		corev1.NodeSelectorOpIn: selection.In, corev1.NodeSelectorOpNotIn: selection.NotIn,
+		corev1.NodeSelectorOpExists: selection.Exists, corev1.NodeSelectorOpDoesNotExist: selection.DoesNotExist,
+	}[r.Operator]
+	req, err := labels.NewRequirement(r.Key, op, r.Values)
+	if err != nil {
+		return false
+	}
+	return req.Matches(set)
+}
+
+// quantityRatio is used/total as a float, 0 for an empty total.
+func quantityRatio(used, total resource.Quantity) float64 {
+	if total.IsZero() {
+		return 0
+	}
+	return float64(used.MilliValue()) / float64(total.MilliValue())
+}
