@@ -49,7 +49,7 @@ func (f *flags) bind(fs *flag.FlagSet) {
 	fs.Float64Var(&f.qps, "kube-api-qps", controllers.DefaultQPS, "Queries per second to the apiserver, across all controllers.")
 	fs.IntVar(&f.burst, "kube-api-burst", controllers.DefaultBurst, "Burst of queries to the apiserver above --kube-api-qps.")
 	fs.DurationVar(&f.gracefulShutdownLimit, "graceful-shutdown-timeout", 30*time.Second, "How long controllers may take to finish their work on shutdown.")
-	f.controllers.Concurrency.BindFlags(fs)
+	f.controllers.BindFlags(fs)
 }
 
 func (f *flags) validate() error {
@@ -64,7 +64,7 @@ func (f *flags) validate() error {
 			return errors.New("--leader-election-namespace is required outside a cluster; set it, or pass --leader-elect=false as make run does")
 		}
 	}
-	return f.controllers.Concurrency.Validate()
+	return f.controllers.Validate()
 }
 
 func main() {

@@ -2,12 +2,19 @@ package controllers
 
 import (
 	"context"
+	"flag"
+	"fmt"
+	"time"
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/garbagecollector"
+	"github.com/kybern/kybern/controllers/nodelifecycle"
 	"github.com/kybern/kybern/controllers/replicaset"
 	"github.com/kybern/kybern/controllers/scheduler"
 )
@@ -15,6 +22,30 @@ import (
 // Options configures every controller the manager runs.
 type Options struct {
 	Concurrency Concurrency
+	// NodeMonitorGracePeriod is how long a node's Lease may go unrenewed before the node
+	// is unreachable.
+	NodeMonitorGracePeriod time.Duration
+	// DefaultUnreachableTolerationSeconds is how long a pod that states no toleration of
+	// the unreachable taint stays on an unreachable node.
+	DefaultUnreachableTolerationSeconds int64
+}
+
+// BindFlags registers every option as a flag, with upstream's names and defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	o.Concurrency.BindFlags(fs)
+	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "How long a node's Lease may go unrenewed before the node is marked unreachable.")
+	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "How long a pod that states no toleration of node.kubernetes.io/unreachable stays on an unreachable node before it is evicted.")
+}
+
+// Validate names the first flag whose value cannot work.
+func (o *Options) Validate() error {
+	if o.NodeMonitorGracePeriod <= 0 {
+		return fmt.Errorf("--node-monitor-grace-period=%s: must be positive", o.NodeMonitorGracePeriod)
+	}
+	if o.DefaultUnreachableTolerationSeconds < 0 {
+		return fmt.Errorf("--default-unreachable-toleration-seconds=%d: must not be negative", o.DefaultUnreachableTolerationSeconds)
+	}
+	return o.Concurrency.Validate()
 }
 
 // setupFunc registers one controller with the manager; ctx bounds the informers it starts.
@@ -28,7 +59,7 @@ type setupFunc func(ctx context.Context, mgr ctrl.Manager, opts Options) error
 
 // SetupWithManager registers every controller with mgr, in order.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupGarbageCollector, setupScheduler} {
+	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupGarbageCollector, setupScheduler, setupNodeLifecycle} {
 		if err := setup(ctx, mgr, opts); err != nil {
 			return err
 		}
@@ -59,4 +90,17 @@ func setupScheduler(_ context.Context, mgr ctrl.Manager, opts Options) error {
 	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
 	recorder := mgr.GetEventRecorderFor("default-scheduler")
 	return scheduler.NewReconciler(mgr.GetClient(), recorder, clock.RealClock{}).SetupWithManager(mgr, opts.Concurrency.Scheduler)
+}
+
+func setupNodeLifecycle(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1alpha1.Pod{}, "spec.nodeName", func(o client.Object) []string {
+		return []string{o.(*corev1alpha1.Pod).Spec.NodeName}
+	}); err != nil {
+		return err
+	}
+	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
+	recorder := mgr.GetEventRecorderFor("node-controller")
+	r := &nodelifecycle.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Clock: clock.RealClock{},
+		GracePeriod: opts.NodeMonitorGracePeriod, DefaultTolerationSeconds: opts.DefaultUnreachableTolerationSeconds}
+	return r.SetupWithManager(mgr)
 }

@@ -20,10 +20,16 @@ import (
 func newNode(name, cpu string, labels map[string]string) *corev1alpha1.Node {
 	n := &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	Expect(k8s.Create(ctx, n)).To(Succeed())
-	n.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("110")}
-	n.Status.Capacity = n.Status.Allocatable
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	Expect(k8s.Status().Update(ctx, n)).To(Succeed())
+	// Node lifecycle allocates the pod CIDR meanwhile: retry on conflict with a fresh read.
+	Eventually(func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(n), n); err != nil {
+			return err
+		}
+		n.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("110")}
+		n.Status.Capacity = n.Status.Allocatable
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		return k8s.Status().Update(ctx, n)
+	}).Should(Succeed())
 	DeferCleanup(func() { Expect(client.IgnoreNotFound(k8s.Delete(ctx, n))).To(Succeed()) })
 	return n
 }
@@ -76,8 +82,13 @@ var _ = Describe("The scheduler", Ordered, func() {
 
 	It("says why a pod fits nowhere, then binds it once a node that fits appears", func() {
 		tainted := newNode("tainted", "8", nil)
-		tainted.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}
-		Expect(k8s.Update(ctx, tainted)).To(Succeed())
+		Eventually(func() error {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(tainted), tainted); err != nil {
+				return err
+			}
+			tainted.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}
+			return k8s.Update(ctx, tainted)
+		}).Should(Succeed())
 		newNode("tiny", "500m", nil)
 		p := newPod(ns, "waits", "2")
 		Expect(k8s.Create(ctx, p)).To(Succeed())

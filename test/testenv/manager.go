@@ -33,7 +33,7 @@ type Manager struct {
 func DefaultOptions() controllers.Options {
 	var opts controllers.Options
 	fs := flag.NewFlagSet("defaults", flag.PanicOnError)
-	opts.Concurrency.BindFlags(fs)
+	opts.BindFlags(fs)
 	return opts
 }
 

@@ -1,0 +1,258 @@
+package nodelifecycle
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+// LeaseNamespace holds one Lease per node, named after it, renewed by its node agent.
+const LeaseNamespace = "kybern-node-lease"
+
+// Reconciler runs the lifecycle of Nodes.
+type Reconciler struct {
+	client.Client
+	Recorder record.EventRecorder
+	Clock    clock.PassiveClock
+	// GracePeriod is how long a Lease may go unrenewed before its node is unreachable.
+	GracePeriod time.Duration
+	// DefaultTolerationSeconds is how long a pod that states no toleration of the
+	// unreachable taint stays on an unreachable node.
+	DefaultTolerationSeconds int64
+
+	// cidrMu serialises pod CIDR allocation, so that two nodes never get the same one.
+	cidrMu sync.Mutex
+}
+
+// SetupWithManager registers the controller: Node events and Lease renewals wake it.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&corev1alpha1.Node{}).
+		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+			return []ctrl.Request{{NamespacedName: types.NamespacedName{Name: o.GetName()}}}
+		}), builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetNamespace() == LeaseNamespace }))).
+		Named("nodelifecycle").
+		Complete(r)
+}
+
+// +kubebuilder:rbac:groups=core.kybern.io,resources=nodes,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=core.kybern.io,resources=nodes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch
+
+// Reconcile allocates the node's pod CIDR and acts on its heartbeat.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	node := &corev1alpha1.Node{}
+	if err := r.Get(ctx, req.NamespacedName, node); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if node.Spec.PodCIDR == "" {
+		if err := r.allocateCIDR(ctx, node); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	now := r.Clock.Now()
+	renewed, err := r.lastHeartbeat(ctx, node)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	deadline := renewed.Add(r.GracePeriod)
+	if now.Before(deadline) {
+		return ctrl.Result{RequeueAfter: deadline.Sub(now) + time.Second}, r.markReachable(ctx, node)
+	}
+	taintedAt, err := r.markUnreachable(ctx, node, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	next, err := r.evict(ctx, node, taintedAt, now)
+	if err != nil || next.IsZero() {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: next.Sub(now) + time.Second}, nil
+}
+
+// allocateCIDR gives node the first free /24 of the cluster CIDR.
+func (r *Reconciler) allocateCIDR(ctx context.Context, node *corev1alpha1.Node) error {
+	r.cidrMu.Lock()
+	defer r.cidrMu.Unlock()
+	var nodes corev1alpha1.NodeList
+	if err := r.List(ctx, &nodes); err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for _, n := range nodes.Items {
+		if n.Spec.PodCIDR != "" {
+			used[n.Spec.PodCIDR] = true
+		}
+	}
+	cidr, err := nextCIDR(used)
+	if err != nil {
+		r.Recorder.Event(node, corev1.EventTypeWarning, "CIDRNotAvailable", err.Error())
+		return err
+	}
+	orig := node.DeepCopy()
+	node.Spec.PodCIDR, node.Spec.PodCIDRs = cidr, []string{cidr}
+	// Optimistic: a concurrent allocation shows as a conflict, never as two nodes on one CIDR.
+	if err := r.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	r.Recorder.Eventf(node, corev1.EventTypeNormal, "CIDRAssignmentSucceeded", "Node %s was assigned pod CIDR %s", node.Name, cidr)
+	return nil
+}
+
+// lastHeartbeat is when the node agent last renewed the node's Lease, or when the node was
+// created if it never has.
+func (r *Reconciler) lastHeartbeat(ctx context.Context, node *corev1alpha1.Node) (time.Time, error) {
+	lease := &coordinationv1.Lease{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: LeaseNamespace, Name: node.Name}, lease)
+	switch {
+	case apierrors.IsNotFound(err):
+		return node.CreationTimestamp.Time, nil
+	case err != nil:
+		return time.Time{}, err
+	case lease.Spec.RenewTime == nil:
+		return node.CreationTimestamp.Time, nil
+	}
+	return lease.Spec.RenewTime.Time, nil
+}
+
+func unreachableTaints(now time.Time) []corev1.Taint {
+	at := metav1.NewTime(now)
+	return []corev1.Taint{
+		{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoSchedule},
+		{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &at},
+	}
+}
+
+// markUnreachable sets Ready=Unknown and the unreachable taints, and returns when the
+// NoExecute taint was added.
+func (r *Reconciler) markUnreachable(ctx context.Context, node *corev1alpha1.Node, now time.Time) (time.Time, error) {
+	for _, t := range node.Spec.Taints {
+		if t.Key == corev1.TaintNodeUnreachable && t.Effect == corev1.TaintEffectNoExecute && t.TimeAdded != nil {
+			return t.TimeAdded.Time, r.setReadyUnknown(ctx, node, now)
+		}
+	}
+	orig := node.DeepCopy()
+	var kept []corev1.Taint
+	for _, t := range node.Spec.Taints {
+		if t.Key != corev1.TaintNodeUnreachable {
+			kept = append(kept, t)
+		}
+	}
+	node.Spec.Taints = append(kept, unreachableTaints(now)...)
+	if err := r.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return time.Time{}, err
+	}
+	r.Recorder.Eventf(node, corev1.EventTypeNormal, "NodeNotReady", "Node %s status is now: NodeNotReady", node.Name)
+	return now, r.setReadyUnknown(ctx, node, now)
+}
+
+func (r *Reconciler) setReadyUnknown(ctx context.Context, node *corev1alpha1.Node, now time.Time) error {
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionUnknown {
+			return nil
+		}
+	}
+	orig := node.DeepCopy()
+	cond := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, Reason: "NodeStatusUnknown",
+		Message: "Kubelet stopped posting node status.", LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now)}
+	conds := []corev1.NodeCondition{cond}
+	for _, c := range node.Status.Conditions {
+		if c.Type != corev1.NodeReady {
+			conds = append(conds, c)
+		}
+	}
+	node.Status.Conditions = conds
+	return r.Status().Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+}
+
+// markReachable removes the unreachable taints from a node whose Lease is fresh again. Its
+// node agent reports Ready itself.
+func (r *Reconciler) markReachable(ctx context.Context, node *corev1alpha1.Node) error {
+	var kept []corev1.Taint
+	for _, t := range node.Spec.Taints {
+		if t.Key != corev1.TaintNodeUnreachable {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == len(node.Spec.Taints) {
+		return nil
+	}
+	orig := node.DeepCopy()
+	node.Spec.Taints = kept
+	if err := r.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	r.Recorder.Eventf(node, corev1.EventTypeNormal, "NodeReachable", "Node %s renews its lease again", node.Name)
+	return nil
+}
+
+// evict deletes the pods on node whose toleration of the unreachable NoExecute taint,
+// added at taintedAt, has run out, and returns when the next one runs out (zero if none).
+func (r *Reconciler) evict(ctx context.Context, node *corev1alpha1.Node, taintedAt, now time.Time) (time.Time, error) {
+	var pods corev1alpha1.PodList
+	if err := r.List(ctx, &pods, client.MatchingFields{"spec.nodeName": node.Name}); err != nil {
+		return time.Time{}, err
+	}
+	var next time.Time
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp != nil || ownedByStatefulSet(p) {
+			continue
+		}
+		seconds, forever := r.tolerationSeconds(p)
+		if forever {
+			continue
+		}
+		at := taintedAt.Add(time.Duration(seconds) * time.Second)
+		if at.After(now) {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+			continue
+		}
+		if err := r.Delete(ctx, p, client.Preconditions{UID: &p.UID}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+			return next, fmt.Errorf("evicting pod %s/%s from unreachable node %s: %w", p.Namespace, p.Name, node.Name, err)
+		}
+		r.Recorder.Eventf(p, corev1.EventTypeNormal, "TaintManagerEviction", "Marking for deletion Pod %s/%s", p.Namespace, p.Name)
+	}
+	return next, nil
+}
+
+// tolerationSeconds is how long p tolerates the unreachable NoExecute taint; forever is
+// true for a toleration without a limit.
+func (r *Reconciler) tolerationSeconds(p *corev1alpha1.Pod) (seconds int64, forever bool) {
+	for _, t := range p.Spec.Tolerations {
+		if t.Effect != "" && t.Effect != corev1.TaintEffectNoExecute {
+			continue
+		}
+		if (t.Key == "" && t.Operator == corev1.TolerationOpExists) || t.Key == corev1.TaintNodeUnreachable {
+			if t.TolerationSeconds == nil {
+				return 0, true
+			}
+			return max(*t.TolerationSeconds, 0), false
+		}
+	}
+	return r.DefaultTolerationSeconds, false
+}
+
+func ownedByStatefulSet(p *corev1alpha1.Pod) bool {
+	ref := metav1.GetControllerOfNoCopy(p)
+	return ref != nil && ref.Kind == "StatefulSet"
+}

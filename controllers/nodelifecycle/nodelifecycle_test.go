@@ -1,0 +1,126 @@
+package nodelifecycle_test
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/nodelifecycle"
+)
+
+// agent plays a node agent: it registers a Ready node and renews its Lease until stopped.
+type agent struct {
+	node *corev1alpha1.Node
+	stop context.CancelFunc
+	done sync.WaitGroup
+}
+
+func startAgent(name string) *agent {
+	n := &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	Expect(k8s.Create(ctx, n)).To(Succeed())
+	// The controller allocates the pod CIDR meanwhile: retry on conflict with a fresh read.
+	Eventually(func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(n), n); err != nil {
+			return err
+		}
+		n.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("110")}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		return k8s.Status().Update(ctx, n)
+	}).Should(Succeed())
+	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: nodelifecycle.LeaseNamespace, Name: name},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name), LeaseDurationSeconds: ptr.To[int32](3), RenewTime: &metav1.MicroTime{Time: time.Now()}}}
+	Expect(k8s.Create(ctx, lease)).To(Succeed())
+	a := &agent{node: n}
+	a.resume()
+	DeferCleanup(func() {
+		a.pause()
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, n))).To(Succeed())
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, lease))).To(Succeed())
+	})
+	return a
+}
+
+// resume starts renewing the Lease every 500 ms.
+func (a *agent) resume() {
+	c, stop := context.WithCancel(ctx)
+	a.stop = stop
+	a.done.Go(func() {
+		for c.Err() == nil {
+			lease := &coordinationv1.Lease{}
+			if k8s.Get(c, client.ObjectKey{Namespace: nodelifecycle.LeaseNamespace, Name: a.node.Name}, lease) == nil {
+				lease.Spec.RenewTime = &metav1.MicroTime{Time: time.Now()}
+				_ = k8s.Update(c, lease)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+}
+
+func (a *agent) pause() {
+	a.stop()
+	a.done.Wait()
+}
+
+func nodeOf(name string) func() *corev1alpha1.Node {
+	return func() *corev1alpha1.Node {
+		n := &corev1alpha1.Node{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, n)).To(Succeed())
+		return n
+	}
+}
+
+var _ = Describe("Node lifecycle", Ordered, func() {
+	It("gives every node its own /24 of 10.244.0.0/16", func() {
+		a, b := startAgent("cidr-a"), startAgent("cidr-b")
+		Eventually(func() string { return nodeOf(a.node.Name)().Spec.PodCIDR }).Should(MatchRegexp(`^10\.244\.\d+\.0/24$`))
+		Eventually(func() string { return nodeOf(b.node.Name)().Spec.PodCIDR }).Should(MatchRegexp(`^10\.244\.\d+\.0/24$`))
+		Expect(nodeOf(a.node.Name)().Spec.PodCIDR).NotTo(Equal(nodeOf(b.node.Name)().Spec.PodCIDR))
+	})
+
+	It("taints a node whose Lease stops, evicts its pods to another node, and untaints it when it returns", func() {
+		ns, err := env.NewNamespace(ctx, "nl-test")
+		Expect(err).NotTo(HaveOccurred())
+		lost := startAgent("lost")
+		startAgent("kept")
+
+		rs := &appsv1alpha1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
+		rs.Spec.Replicas = ptr.To[int32](4)
+		rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+		rs.Spec.Template.Labels = map[string]string{"app": "web"}
+		rs.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox"}}
+		Expect(k8s.Create(ctx, rs)).To(Succeed())
+		perNode := func() map[string]int {
+			var pods corev1alpha1.PodList
+			Expect(k8s.List(ctx, &pods, client.InNamespace(ns))).To(Succeed())
+			out := map[string]int{}
+			for _, p := range pods.Items {
+				out[p.Spec.NodeName]++
+			}
+			return out
+		}
+		Eventually(perNode).Should(Equal(map[string]int{"lost": 2, "kept": 2}))
+
+		lost.pause()
+		Eventually(func() []corev1.Taint { return nodeOf("lost")().Spec.Taints }).Should(ContainElement(And(
+			HaveField("Key", corev1.TaintNodeUnreachable), HaveField("Effect", corev1.TaintEffectNoExecute))))
+		Eventually(func() []corev1.NodeCondition { return nodeOf("lost")().Status.Conditions }).Should(ContainElement(And(
+			HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionUnknown))))
+		Eventually(perNode).Should(Equal(map[string]int{"kept": 4}))
+		Expect(nodeOf("kept")().Spec.Taints).To(BeEmpty())
+
+		lost.resume()
+		Eventually(func() []corev1.Taint { return nodeOf("lost")().Spec.Taints }).Should(BeEmpty())
+	})
+})
