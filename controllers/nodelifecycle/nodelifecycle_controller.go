@@ -38,6 +38,9 @@ type Reconciler struct {
 
 	// cidrMu serialises pod CIDR allocation, so that two nodes never get the same one.
 	cidrMu sync.Mutex
+	// allocated holds the CIDRs given out, by node, until the cache shows them: a second
+	// allocation right after a first must not trust a cache that lags behind it.
+	allocated map[string]string
 }
 
 // SetupWithManager registers the controller: Node events and Lease renewals wake it.
@@ -96,10 +99,23 @@ func (r *Reconciler) allocateCIDR(ctx context.Context, node *corev1alpha1.Node) 
 		return err
 	}
 	used := map[string]bool{}
+	cached := map[string]string{}
 	for _, n := range nodes.Items {
+		cached[n.Name] = n.Spec.PodCIDR
 		if n.Spec.PodCIDR != "" {
 			used[n.Spec.PodCIDR] = true
 		}
+	}
+	if r.allocated == nil {
+		r.allocated = map[string]string{}
+	}
+	for name, cidr := range r.allocated {
+		// Forget what the cache shows now, and the CIDRs of nodes that are gone.
+		if podCIDR, ok := cached[name]; !ok || podCIDR != "" {
+			delete(r.allocated, name)
+			continue
+		}
+		used[cidr] = true
 	}
 	cidr, err := nextCIDR(used)
 	if err != nil {
@@ -112,6 +128,7 @@ func (r *Reconciler) allocateCIDR(ctx context.Context, node *corev1alpha1.Node) 
 	if err := r.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		return err
 	}
+	r.allocated[node.Name] = cidr
 	r.Recorder.Eventf(node, corev1.EventTypeNormal, "CIDRAssignmentSucceeded", "Node %s was assigned pod CIDR %s", node.Name, cidr)
 	return nil
 }
