@@ -211,10 +211,10 @@ var _ = Describe("The Deployment controller", func() {
 		s := sample(ns)
 		update(d, setImage("busybox:2"))
 		Eventually(func() int { return len(replicaSetsOf(d)) }).Should(Equal(2))
-		Expect(manager.Stop()).To(Succeed())
+		Expect(suite.Manager.Stop()).To(Succeed())
 		time.Sleep(500 * time.Millisecond)
 		var err error
-		manager, err = env.StartManager(testenv.DefaultOptions())
+		suite.Manager, err = env.StartManager(testenv.DefaultOptions())
 		Expect(err).NotTo(HaveOccurred())
 
 		Eventually(rolledOut(d, 10)).Should(Succeed())

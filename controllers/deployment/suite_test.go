@@ -13,19 +13,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/test/testenv"
 )
 
 var (
-	env     *testenv.Env
-	k8s     client.Client
-	manager *testenv.Manager
-	ctx     context.Context
-	cancel  context.CancelFunc
+	suite *testenv.Suite
+	env   *testenv.Env
+	k8s   client.Client
+	ctx   context.Context
 )
 
 func TestDeployment(t *testing.T) {
@@ -36,21 +33,15 @@ func TestDeployment(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	ctx, cancel = context.WithCancel(context.Background())
 	var err error
-	env, manager, err = testenv.StartWithManager(ctx, GinkgoT().TempDir())
+	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, testenv.DefaultOptions(), nil)
 	Expect(err).NotTo(HaveOccurred())
-	k8s = env.Client
+	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
 })
 
 var _ = AfterSuite(func() {
-	cancel()
-	if manager != nil {
-		Expect(manager.Stop()).To(Succeed())
-	}
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
+	if suite != nil {
+		Expect(suite.Stop()).To(Succeed())
 	}
 })
 

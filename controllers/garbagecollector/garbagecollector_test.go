@@ -111,13 +111,13 @@ var _ = Describe("The garbage collector", func() {
 		Expect(k8s.Create(ctx, d)).To(Succeed())
 		Eventually(counts(ns)).Should(Equal([2]int{1, 2}))
 
-		Expect(manager.Stop()).To(Succeed())
+		Expect(suite.Manager.Stop()).To(Succeed())
 		Expect(k8s.Delete(ctx, d, client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
 		Expect(gone(d)()).To(BeTrue())
 		Consistently(counts(ns), "1s").Should(Equal([2]int{1, 2}), "nothing else collects them")
 
 		var err error
-		manager, err = env.StartManager(testenv.DefaultOptions())
+		suite.Manager, err = env.StartManager(testenv.DefaultOptions())
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(counts(ns)).Should(Equal([2]int{0, 0}))
 	})

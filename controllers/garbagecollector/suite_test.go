@@ -9,18 +9,15 @@ import (
 	. "github.com/onsi/gomega"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kybern/kybern/test/testenv"
 )
 
 var (
-	env     *testenv.Env
-	k8s     client.Client
-	manager *testenv.Manager
-	ctx     context.Context
-	cancel  context.CancelFunc
+	suite *testenv.Suite
+	env   *testenv.Env
+	k8s   client.Client
+	ctx   context.Context
 )
 
 func TestGarbageCollector(t *testing.T) {
@@ -31,20 +28,14 @@ func TestGarbageCollector(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	ctx, cancel = context.WithCancel(context.Background())
 	var err error
-	env, manager, err = testenv.StartWithManager(ctx, GinkgoT().TempDir())
+	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, testenv.DefaultOptions(), nil)
 	Expect(err).NotTo(HaveOccurred())
-	k8s = env.Client
+	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
 })
 
 var _ = AfterSuite(func() {
-	cancel()
-	if manager != nil {
-		Expect(manager.Stop()).To(Succeed())
-	}
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
+	if suite != nil {
+		Expect(suite.Stop()).To(Succeed())
 	}
 })

@@ -11,19 +11,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kybern/kybern/controllers/nodelifecycle"
 	"github.com/kybern/kybern/test/testenv"
 )
 
 var (
-	env     *testenv.Env
-	k8s     client.Client
-	manager *testenv.Manager
-	ctx     context.Context
-	cancel  context.CancelFunc
+	suite *testenv.Suite
+	env   *testenv.Env
+	k8s   client.Client
+	ctx   context.Context
 )
 
 func TestNodeLifecycle(t *testing.T) {
@@ -34,28 +31,20 @@ func TestNodeLifecycle(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	ctx, cancel = context.WithCancel(context.Background())
-	var err error
-	env, err = testenv.Start(GinkgoT().TempDir())
-	Expect(err).NotTo(HaveOccurred())
-	k8s = env.Client
-	Expect(env.InstallCRDs(ctx)).To(Succeed())
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nodelifecycle.LeaseNamespace}})).To(Succeed())
 	// Short enough to watch a node go unreachable and its pods be evicted within a test.
 	opts := testenv.DefaultOptions()
 	opts.NodeMonitorGracePeriod = 3 * time.Second
 	opts.DefaultUnreachableTolerationSeconds = 2
-	manager, err = env.StartManager(opts)
+	var err error
+	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, opts, func(ctx context.Context, env *testenv.Env) error {
+		return env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nodelifecycle.LeaseNamespace}})
+	})
 	Expect(err).NotTo(HaveOccurred())
+	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
 })
 
 var _ = AfterSuite(func() {
-	cancel()
-	if manager != nil {
-		Expect(manager.Stop()).To(Succeed())
-	}
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
+	if suite != nil {
+		Expect(suite.Stop()).To(Succeed())
 	}
 })

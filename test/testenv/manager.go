@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"errors"
+	"io"
 
 	"flag"
 	"fmt"
@@ -16,6 +18,8 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kybern/kybern/api"
@@ -81,25 +85,6 @@ func (m *Manager) Stop() error {
 	return nil
 }
 
-// StartWithManager starts a control plane, installs the CRDs and runs a manager with
-// the default options: what a controller suite needs before its first spec.
-func StartWithManager(ctx context.Context, dir string) (*Env, *Manager, error) {
-	env, err := Start(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := env.InstallCRDs(ctx); err != nil {
-		_ = env.Stop()
-		return nil, nil, err
-	}
-	mgr, err := env.StartManager(DefaultOptions())
-	if err != nil {
-		_ = env.Stop()
-		return nil, nil, err
-	}
-	return env, mgr, nil
-}
-
 // NewNamespace creates a namespace named from prefix, for one test.
 func (e *Env) NewNamespace(ctx context.Context, prefix string) (string, error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
@@ -107,4 +92,50 @@ func (e *Env) NewNamespace(ctx context.Context, prefix string) (string, error) {
 		return "", err
 	}
 	return ns.Name, nil
+}
+
+// Suite is what a controller's Ginkgo suite runs against: a control plane with the CRDs
+// installed and a manager running every controller.
+type Suite struct {
+	Env *Env
+	// Manager may be stopped and replaced by a spec; Stop stops the current one.
+	Manager *Manager
+	// Ctx lives until Stop.
+	Ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// StartSuite starts a suite's control plane and manager, logging to log. prepare, when
+// not nil, runs once the CRDs are installed and before the manager starts.
+func StartSuite(dir string, log io.Writer, opts controllers.Options, prepare func(context.Context, *Env) error) (*Suite, error) {
+	logf.SetLogger(zap.New(zap.WriteTo(log), zap.UseDevMode(true)))
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Suite{Ctx: ctx, cancel: cancel}
+	var err error
+	if s.Env, err = Start(dir); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := s.Env.InstallCRDs(ctx); err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
+	if prepare != nil {
+		if err := prepare(ctx, s.Env); err != nil {
+			return nil, errors.Join(err, s.Stop())
+		}
+	}
+	if s.Manager, err = s.Env.StartManager(opts); err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
+	return s, nil
+}
+
+// Stop stops the manager, then the control plane.
+func (s *Suite) Stop() error {
+	s.cancel()
+	var err error
+	if s.Manager != nil {
+		err = s.Manager.Stop()
+	}
+	return errors.Join(err, s.Env.Stop())
 }
