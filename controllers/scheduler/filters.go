@@ -114,8 +114,9 @@ func insufficient(p *corev1alpha1.Pod, ni *nodeInfo) string {
 	if maxPods, ok := alloc[corev1.ResourcePods]; ok && ni.pods+1 > maxPods.Value() {
 		return "Too many pods"
 	}
+	requests := podRequests(p)
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage} {
-		want, ok := podRequests(p)[name]
+		want, ok := requests[name]
 		if !ok || want.IsZero() {
 			continue
 		}
