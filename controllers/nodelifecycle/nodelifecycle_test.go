@@ -10,7 +10,6 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,6 +17,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/nodelifecycle"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 // agent plays a node agent: it registers a Ready node and renews its Lease until stopped.
@@ -28,17 +28,8 @@ type agent struct {
 }
 
 func startAgent(name string) *agent {
-	n := &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	Expect(k8s.Create(ctx, n)).To(Succeed())
-	// The controller allocates the pod CIDR meanwhile: retry on conflict with a fresh read.
-	Eventually(func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(n), n); err != nil {
-			return err
-		}
-		n.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("110")}
-		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-		return k8s.Status().Update(ctx, n)
-	}).Should(Succeed())
+	n, err := testenv.RegisterReadyNode(ctx, k8s, name, "4", nil)
+	Expect(err).NotTo(HaveOccurred())
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: nodelifecycle.LeaseNamespace, Name: name},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name), LeaseDurationSeconds: ptr.To[int32](3), RenewTime: &metav1.MicroTime{Time: time.Now()}}}
 	Expect(k8s.Create(ctx, lease)).To(Succeed())
@@ -101,15 +92,7 @@ var _ = Describe("Node lifecycle", Ordered, func() {
 		rs.Spec.Template.Labels = map[string]string{"app": "web"}
 		rs.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox"}}
 		Expect(k8s.Create(ctx, rs)).To(Succeed())
-		perNode := func() map[string]int {
-			var pods corev1alpha1.PodList
-			Expect(k8s.List(ctx, &pods, client.InNamespace(ns))).To(Succeed())
-			out := map[string]int{}
-			for _, p := range pods.Items {
-				out[p.Spec.NodeName]++
-			}
-			return out
-		}
+		perNode := func() (map[string]int, error) { return testenv.PodsPerNode(ctx, k8s, ns) }
 		Eventually(perNode).Should(Equal(map[string]int{"lost": 2, "kept": 2}))
 
 		lost.pause()

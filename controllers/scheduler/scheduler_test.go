@@ -14,22 +14,14 @@ import (
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/test/testenv"
 )
 
-// newNode registers a Ready node with cpu to allocate and the given labels.
+// newNode registers a Ready node with cpu to allocate and the given labels, removed when
+// the spec ends.
 func newNode(name, cpu string, labels map[string]string) *corev1alpha1.Node {
-	n := &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	Expect(k8s.Create(ctx, n)).To(Succeed())
-	// Node lifecycle allocates the pod CIDR meanwhile: retry on conflict with a fresh read.
-	Eventually(func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(n), n); err != nil {
-			return err
-		}
-		n.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse("4Gi"), corev1.ResourcePods: resource.MustParse("110")}
-		n.Status.Capacity = n.Status.Allocatable
-		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-		return k8s.Status().Update(ctx, n)
-	}).Should(Succeed())
+	n, err := testenv.RegisterReadyNode(ctx, k8s, name, cpu, labels)
+	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(client.IgnoreNotFound(k8s.Delete(ctx, n))).To(Succeed()) })
 	return n
 }
@@ -116,15 +108,7 @@ var _ = Describe("The scheduler", Ordered, func() {
 		Expect(k8s.Create(ctx, rs)).To(Succeed())
 
 		// 3 nodes of 1 cpu, 4 pods of 600m: one pod per node, the fourth waits.
-		perNode := func() map[string]int {
-			var pods corev1alpha1.PodList
-			Expect(k8s.List(ctx, &pods, client.InNamespace(ns))).To(Succeed())
-			out := map[string]int{}
-			for _, p := range pods.Items {
-				out[p.Spec.NodeName]++
-			}
-			return out
-		}
+		perNode := func() (map[string]int, error) { return testenv.PodsPerNode(ctx, k8s, ns) }
 		Eventually(perNode).Should(Equal(map[string]int{"n0": 1, "n1": 1, "n2": 1, "": 1}))
 		Consistently(perNode, "2s").Should(Equal(map[string]int{"n0": 1, "n1": 1, "n2": 1, "": 1}))
 	})
