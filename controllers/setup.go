@@ -14,6 +14,7 @@ import (
 
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/garbagecollector"
+	"github.com/kybern/kybern/controllers/internal/placement"
 	"github.com/kybern/kybern/controllers/nodelifecycle"
 	"github.com/kybern/kybern/controllers/replicaset"
 	"github.com/kybern/kybern/controllers/scheduler"
@@ -48,8 +49,9 @@ func (o *Options) Validate() error {
 	return o.Concurrency.Validate()
 }
 
-// setupFunc registers one controller with the manager; ctx bounds the informers it starts.
-type setupFunc func(ctx context.Context, mgr ctrl.Manager, opts Options) error
+// setupFunc registers one controller with the manager; ctx bounds the informers it starts
+// and placer lets it create pods already bound.
+type setupFunc func(ctx context.Context, mgr ctrl.Manager, opts Options, placer placement.Placer) error
 
 // The manager's own needs, whatever controllers run: a Lease for leader election and
 // Events to report what it does.
@@ -57,42 +59,43 @@ type setupFunc func(ctx context.Context, mgr ctrl.Manager, opts Options) error
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers every controller with mgr, in order.
+// SetupWithManager registers the scheduler and then every other controller with mgr; the
+// workload controllers create their pods bound through the scheduler.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupGarbageCollector, setupScheduler, setupNodeLifecycle} {
-		if err := setup(ctx, mgr, opts); err != nil {
+	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
+	sched := scheduler.NewReconciler(mgr.GetClient(), mgr.GetEventRecorderFor("default-scheduler"), clock.RealClock{})
+	if err := sched.SetupWithManager(ctx, mgr, opts.Concurrency.Scheduler); err != nil {
+		return err
+	}
+	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupGarbageCollector, setupNodeLifecycle} {
+		if err := setup(ctx, mgr, opts, sched); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func setupReplicaSet(_ context.Context, mgr ctrl.Manager, opts Options) error {
+func setupReplicaSet(_ context.Context, mgr ctrl.Manager, opts Options, placer placement.Placer) error {
 	//nolint:staticcheck // The core/v1 recorder's spam filter and aggregation bound the events of a 1000-pod scale-up, as upstream's controllers rely on.
 	recorder := mgr.GetEventRecorderFor("replicaset-controller")
-	return replicaset.NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), recorder, clock.RealClock{}).
-		SetupWithManager(mgr, opts.Concurrency.ReplicaSet)
+	r := replicaset.NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), recorder, clock.RealClock{})
+	r.Placer = placer
+	return r.SetupWithManager(mgr, opts.Concurrency.ReplicaSet)
 }
 
-func setupDeployment(_ context.Context, mgr ctrl.Manager, opts Options) error {
+func setupDeployment(_ context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {
 	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
 	recorder := mgr.GetEventRecorderFor("deployment-controller")
 	r := &deployment.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Clock: clock.RealClock{}}
 	return r.SetupWithManager(mgr, opts.Concurrency.Deployment)
 }
 
-func setupGarbageCollector(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+func setupGarbageCollector(ctx context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {
 	c := &garbagecollector.Collector{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
 	return c.SetupWithManager(ctx, mgr, opts.Concurrency.GarbageCollector)
 }
 
-func setupScheduler(_ context.Context, mgr ctrl.Manager, opts Options) error {
-	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
-	recorder := mgr.GetEventRecorderFor("default-scheduler")
-	return scheduler.NewReconciler(mgr.GetClient(), recorder, clock.RealClock{}).SetupWithManager(mgr, opts.Concurrency.Scheduler)
-}
-
-func setupNodeLifecycle(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+func setupNodeLifecycle(ctx context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1alpha1.Pod{}, "spec.nodeName", func(o client.Object) []string {
 		return []string{o.(*corev1alpha1.Pod).Spec.NodeName}
 	}); err != nil {

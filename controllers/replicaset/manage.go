@@ -80,7 +80,12 @@ func (r *Reconciler) deletePods(ctx context.Context, rs *appsv1alpha1.ReplicaSet
 
 func (r *Reconciler) createPod(ctx context.Context, rs *appsv1alpha1.ReplicaSet) error {
 	pod := newPod(rs)
+	placed := func(*corev1alpha1.Pod) {}
+	if r.Placer != nil {
+		placed = r.Placer.Place(ctx, pod)
+	}
 	if err := r.Create(ctx, pod); err != nil {
+		placed(nil)
 		// A terminating namespace refuses every create; its deletion will remove rs too.
 		if apierrors.HasStatusCause(err, "NamespaceTerminating") {
 			return nil
@@ -88,6 +93,7 @@ func (r *Reconciler) createPod(ctx context.Context, rs *appsv1alpha1.ReplicaSet)
 		r.Recorder.Eventf(rs, "Warning", ReasonFailedCreate, "Error creating: %v", err)
 		return err
 	}
+	placed(pod)
 	r.Recorder.Eventf(rs, "Normal", "SuccessfulCreate", "Created pod: %s", pod.Name)
 	return nil
 }

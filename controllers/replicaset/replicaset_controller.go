@@ -18,6 +18,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/claim"
 	"github.com/kybern/kybern/controllers/internal/expectations"
+	"github.com/kybern/kybern/controllers/internal/placement"
 	"github.com/kybern/kybern/controllers/internal/podutil"
 )
 
@@ -31,6 +32,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  record.EventRecorder
 	Clock     clock.PassiveClock
+	// Placer, when set, picks each new pod's node so that the pod is created bound.
+	Placer placement.Placer
 
 	expectations *expectations.Expectations
 }

@@ -5,82 +5,48 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// nodeInfo is a node with what the pods bound to it take.
-type nodeInfo struct {
-	node      *corev1alpha1.Node
-	requested corev1.ResourceList
-	pods      int64
-	hostPorts map[string]bool
-	// owners counts the node's pods by controller UID, for spreading replicas.
-	owners map[string]int
+// hostPort is a port a container asks the node to bind; an empty ip is normalised to
+// 0.0.0.0, every address.
+type hostPort struct {
+	protocol corev1.Protocol
+	ip       string
+	port     int32
 }
 
-func newNodeInfo(n *corev1alpha1.Node) *nodeInfo {
-	return &nodeInfo{node: n, requested: corev1.ResourceList{}, hostPorts: map[string]bool{}, owners: map[string]int{}}
+// conflicts reports whether two host ports cannot both be bound: same protocol and port,
+// and the same address or either on every address.
+func (h hostPort) conflicts(o hostPort) bool {
+	return h.protocol == o.protocol && h.port == o.port && (h.ip == o.ip || h.ip == "0.0.0.0" || o.ip == "0.0.0.0")
 }
 
-// add counts a pod bound to the node.
-func (ni *nodeInfo) add(p *corev1alpha1.Pod) {
-	for name, q := range podRequests(p) {
-		cur := ni.requested[name]
-		cur.Add(q)
-		ni.requested[name] = cur
-	}
-	ni.pods++
-	for _, port := range hostPorts(p) {
-		ni.hostPorts[port] = true
-	}
-	if owner := ownerUID(p); owner != "" {
-		ni.owners[owner]++
-	}
-}
-
-// podRequests sums the requests of a pod's containers, taking the largest init container
-// when it asks for more, as upstream computes a pod's effective request.
-func podRequests(p *corev1alpha1.Pod) corev1.ResourceList {
-	out := corev1.ResourceList{}
-	for _, c := range p.Spec.Containers {
-		for name, q := range c.Resources.Requests {
-			cur := out[name]
-			cur.Add(q)
-			out[name] = cur
-		}
-	}
-	for _, c := range p.Spec.InitContainers {
-		for name, q := range c.Resources.Requests {
-			if cur, ok := out[name]; !ok || q.Cmp(cur) > 0 {
-				out[name] = q.DeepCopy()
-			}
-		}
-	}
-	return out
-}
-
-func hostPorts(p *corev1alpha1.Pod) []string {
-	var out []string
+func hostPorts(p *corev1alpha1.Pod) []hostPort {
+	var out []hostPort
 	for _, c := range p.Spec.Containers {
 		for _, port := range c.Ports {
-			if port.HostPort > 0 {
-				proto := port.Protocol
-				if proto == "" {
-					proto = corev1.ProtocolTCP
-				}
-				out = append(out, fmt.Sprintf("%s/%s:%d", proto, port.HostIP, port.HostPort))
+			if port.HostPort <= 0 {
+				continue
 			}
+			h := hostPort{protocol: port.Protocol, ip: port.HostIP, port: port.HostPort}
+			if h.protocol == "" {
+				h.protocol = corev1.ProtocolTCP
+			}
+			if h.ip == "" {
+				h.ip = "0.0.0.0"
+			}
+			out = append(out, h)
 		}
 	}
 	return out
 }
 
-// fits returns "" when p may run on ni, else upstream's reason for the node failing,
-// which the Unschedulable message counts.
+// fits returns "" when p may run on ni as far as the node itself goes, else upstream's
+// reason for the node failing, which the Unschedulable message counts.
 func fits(p *corev1alpha1.Pod, ni *nodeInfo) string {
 	n := ni.node
 	if !nodeReady(n) {
@@ -89,29 +55,41 @@ func fits(p *corev1alpha1.Pod, ni *nodeInfo) string {
 	if n.Spec.Unschedulable && !tolerates(p.Spec.Tolerations, corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}) {
 		return "node(s) were unschedulable"
 	}
-	for _, t := range n.Spec.Taints {
-		if (t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute) && !tolerates(p.Spec.Tolerations, t) {
-			return fmt.Sprintf("node(s) had untolerated taint {%s: %s}", t.Key, t.Value)
-		}
+	if t := untoleratedTaint(p, n); t != nil {
+		return fmt.Sprintf("node(s) had untolerated taint {%s: %s}", t.Key, t.Value)
 	}
-	if !labels.SelectorFromSet(p.Spec.NodeSelector).Matches(labels.Set(n.Labels)) || !requiredAffinityMatches(p, n) {
+	if !nodeAffinityMatches(p, n) {
 		return "node(s) didn't match Pod's node affinity/selector"
 	}
-	for _, port := range hostPorts(p) {
-		if ni.hostPorts[port] {
-			return "node(s) didn't have free ports for the requested pod ports"
+	for _, want := range hostPorts(p) {
+		for used := range ni.hostPorts {
+			if want.conflicts(used) {
+				return "node(s) didn't have free ports for the requested pod ports"
+			}
 		}
 	}
-	if reason := insufficient(p, ni); reason != "" {
-		return reason
+	return insufficient(p, ni)
+}
+
+// untoleratedTaint is n's first NoSchedule or NoExecute taint that p does not tolerate.
+func untoleratedTaint(p *corev1alpha1.Pod, n *corev1alpha1.Node) *corev1.Taint {
+	for i, t := range n.Spec.Taints {
+		if (t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute) && !tolerates(p.Spec.Tolerations, t) {
+			return &n.Spec.Taints[i]
+		}
 	}
-	return ""
+	return nil
+}
+
+// nodeAffinityMatches reports whether n satisfies p's nodeSelector and required node affinity.
+func nodeAffinityMatches(p *corev1alpha1.Pod, n *corev1alpha1.Node) bool {
+	return labels.SelectorFromSet(p.Spec.NodeSelector).Matches(labels.Set(n.Labels)) && requiredAffinityMatches(p, n)
 }
 
 // insufficient names the first resource the node lacks for p, as "Insufficient cpu".
 func insufficient(p *corev1alpha1.Pod, ni *nodeInfo) string {
 	alloc := ni.node.Status.Allocatable
-	if maxPods, ok := alloc[corev1.ResourcePods]; ok && ni.pods+1 > maxPods.Value() {
+	if maxPods, ok := alloc[corev1.ResourcePods]; ok && int64(len(ni.pods))+1 > maxPods.Value() {
 		return "Too many pods"
 	}
 	requests := podRequests(p)
@@ -221,12 +199,4 @@ func requirementMatches(r corev1.NodeSelectorRequirement, set labels.Set) bool {
 		return false
 	}
 	return req.Matches(set)
-}
-
-// quantityRatio is used/total as a float, 0 for an empty total.
-func quantityRatio(used, total resource.Quantity) float64 {
-	if total.IsZero() {
-		return 0
-	}
-	return float64(used.MilliValue()) / float64(total.MilliValue())
 }

@@ -3,9 +3,13 @@ package scheduler
 import (
 	"testing"
 
+	"fmt"
 	corev1 "k8s.io/api/core/v1"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
@@ -80,7 +84,7 @@ func TestPick(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			best, msg := pick(tc.pod, infosOf(tc.nodes...))
+			best, msg := pick(tc.pod, infosOf(tc.nodes...), noNamespaces)
 			got := ""
 			if best != nil {
 				got = best.node.Name
@@ -118,8 +122,85 @@ func TestSpreadsReplicasOfOneOwner(t *testing.T) {
 	}
 	a, b := newNodeInfo(node("a", "4", "4Gi")), newNodeInfo(node("b", "4", "4Gi"))
 	a.add(pod("", owned))
-	best, _ := pick(pod("", owned), []*nodeInfo{a, b})
+	best, _ := pick(pod("", owned), []*nodeInfo{a, b}, noNamespaces)
 	if best.node.Name != "b" {
 		t.Fatalf("a replica went to %s, beside its sibling; want b", best.node.Name)
+	}
+}
+
+// noNamespaces knows no namespace's labels.
+func noNamespaces(string) labels.Set { return nil }
+
+// placed counts pods on ni, each with its own UID, and returns ni.
+func placed(ni *nodeInfo, pods ...*corev1alpha1.Pod) *nodeInfo {
+	for _, p := range pods {
+		if p.UID == "" {
+			p.UID = types.UID(fmt.Sprintf("uid-%d", len(uids)))
+			uids = append(uids, p.UID)
+		}
+		ni.add(p)
+	}
+	return ni
+}
+
+var uids []types.UID
+
+func withLabels(kv ...string) func(*corev1alpha1.Pod) {
+	return func(p *corev1alpha1.Pod) {
+		if p.Labels == nil {
+			p.Labels = map[string]string{}
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			p.Labels[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func inNamespace(ns string) func(*corev1alpha1.Pod) {
+	return func(p *corev1alpha1.Pod) { p.Namespace = ns }
+}
+
+func nodeLabels(kv ...string) func(*corev1alpha1.Node) {
+	return func(n *corev1alpha1.Node) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			n.Labels[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func TestHostPortsConflictOnEveryAddress(t *testing.T) {
+	withPort := func(ip string, port int32, proto corev1.Protocol) func(*corev1alpha1.Pod) {
+		return func(p *corev1alpha1.Pod) {
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: port, HostIP: ip, Protocol: proto}}
+		}
+	}
+	cases := []struct {
+		name          string
+		bound, wanted func(*corev1alpha1.Pod)
+		conflict      bool
+	}{
+		{"same port, both on every address", withPort("", 80, ""), withPort("", 80, corev1.ProtocolTCP), true},
+		{"one address against every address", withPort("127.0.0.1", 80, ""), withPort("0.0.0.0", 80, ""), true},
+		{"two different addresses", withPort("127.0.0.1", 80, ""), withPort("127.0.0.2", 80, ""), false},
+		{"another protocol", withPort("", 80, corev1.ProtocolTCP), withPort("", 80, corev1.ProtocolUDP), false},
+		{"another port", withPort("", 80, ""), withPort("", 81, ""), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ni := placed(newNodeInfo(node("a", "1", "1Gi")), pod("", tc.bound))
+			got := fits(pod("", tc.wanted), ni) != ""
+			if got != tc.conflict {
+				t.Fatalf("conflict = %v, want %v", got, tc.conflict)
+			}
+		})
+	}
+}
+
+func TestPodsWithoutRequestsSpreadByUpstreamDefaults(t *testing.T) {
+	a := placed(newNodeInfo(node("a", "4", "8Gi")), pod(""), pod(""))
+	b := placed(newNodeInfo(node("b", "4", "8Gi")), pod(""))
+	best, _ := pick(pod(""), []*nodeInfo{a, b}, noNamespaces)
+	if best.node.Name != "b" {
+		t.Fatalf("a pod without requests went to %s, the busier node; want b", best.node.Name)
 	}
 }

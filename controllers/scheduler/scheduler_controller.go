@@ -3,12 +3,12 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -16,17 +16,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/controllers/internal/podutil"
 )
 
 // unschedulableRetry is how often a pod that fits nowhere is tried again even when no
 // node or pod event suggests it might fit now, as upstream's periodic flush.
 const unschedulableRetry = 5 * time.Minute
+
+// syncRetry is how soon a pod is tried again while the cache is still being filled at
+// start, when a decision could overcommit a node whose pods it has not seen yet.
+const syncRetry = 100 * time.Millisecond
 
 // Reconciler binds pending pods.
 type Reconciler struct {
@@ -34,24 +37,26 @@ type Reconciler struct {
 	Recorder record.EventRecorder
 	Clock    clock.PassiveClock
 
-	// mu serialises decisions, so that each sees the binds of the ones before it.
-	mu      sync.Mutex
-	assumed assumed
+	cache *cache
 }
 
-// NewReconciler returns a scheduler with no assumed binds.
+// NewReconciler returns a scheduler with an empty cache, filled by the informers once
+// SetupWithManager has registered it.
 func NewReconciler(c client.Client, recorder record.EventRecorder, clk clock.PassiveClock) *Reconciler {
-	return &Reconciler{Client: c, Recorder: recorder, Clock: clk, assumed: assumed{}}
+	return &Reconciler{Client: c, Recorder: recorder, Clock: clk, cache: newCache()}
 }
 
-// SetupWithManager registers the scheduler; concurrency is how many binds run at once.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+// SetupWithManager registers the scheduler and feeds its cache from the manager's
+// informers; concurrency is how many binds run at once.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
+	if err := r.cache.feed(ctx, mgr.GetCache()); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1alpha1.Pod{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return pending(o.(*corev1alpha1.Pod))
 		}))).
-		Watches(&corev1alpha1.Node{}, handler.EnqueueRequestsFromMapFunc(r.pendingPods)).
-		Watches(&corev1alpha1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.pendingPods), builder.WithPredicates(podFreedCapacity)).
+		WatchesRawSource(source.Channel(r.cache.wake, handler.EnqueueRequestsFromMapFunc(r.cache.waitingPods))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("scheduler").
 		Complete(r)
@@ -60,6 +65,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // Reconcile binds one pending pod to the best node it fits on, or says why none fits.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -70,68 +76,84 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !pending(pod) {
 		return ctrl.Result{}, nil
 	}
-	node, why, err := r.decide(ctx, pod)
-	if err != nil {
-		return ctrl.Result{}, err
+	if !r.cache.synced() {
+		return ctrl.Result{RequeueAfter: syncRetry}, nil
 	}
+	node, why := r.decide(ctx, pod, pod.UID)
 	if node == "" {
 		return ctrl.Result{RequeueAfter: unschedulableRetry}, r.markUnschedulable(ctx, pod, why)
 	}
 	patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"nodeName":%q}}`, node))
 	if err := r.Patch(ctx, pod, patch); err != nil {
-		r.forget(pod)
+		r.cache.forget(pod.UID)
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("binding pod %s to node %s: %w", req.NamespacedName, node, err)
 	}
-	r.Recorder.Eventf(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s to %s", req.NamespacedName, node)
+	r.scheduled(pod, node)
 	return ctrl.Result{}, nil
 }
 
-// decide picks pod's node under the decision lock and assumes the bind.
-func (r *Reconciler) decide(ctx context.Context, pod *corev1alpha1.Pod) (string, string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var nodes corev1alpha1.NodeList
-	if err := r.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return "", "", err
+// Place implements placement.Placer: the same decision as Reconcile's, made before the
+// pod exists, so its controller creates it bound.
+func (r *Reconciler) Place(ctx context.Context, pod *corev1alpha1.Pod) func(*corev1alpha1.Pod) {
+	if !pending(pod) || !r.cache.synced() {
+		return func(*corev1alpha1.Pod) {}
 	}
-	var pods corev1alpha1.PodList
-	if err := r.List(ctx, &pods, client.UnsafeDisableDeepCopy); err != nil {
-		return "", "", err
+	r.cache.mu.Lock()
+	key := r.cache.reservationKey()
+	r.cache.mu.Unlock()
+	node, _ := r.decide(ctx, pod, key)
+	if node == "" {
+		return func(*corev1alpha1.Pod) {}
 	}
-	infos := make([]*nodeInfo, len(nodes.Items))
-	byName := map[string]*nodeInfo{}
-	for i := range nodes.Items {
-		infos[i] = newNodeInfo(&nodes.Items[i])
-		byName[nodes.Items[i].Name] = infos[i]
-	}
-	cached := make(map[types.UID]*corev1alpha1.Pod, len(pods.Items))
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		cached[p.UID] = p
-		if ni, ok := byName[p.Spec.NodeName]; ok && podutil.IsActive(p) {
-			ni.add(p)
+	pod.Spec.NodeName = node
+	return func(created *corev1alpha1.Pod) {
+		if created == nil {
+			r.cache.forget(key)
+			return
 		}
+		r.cache.created(key, created)
+		r.scheduled(created, node)
 	}
-	for _, p := range r.assumed.pending(cached, r.Clock.Now()) {
-		if ni, ok := byName[p.Spec.NodeName]; ok {
-			ni.add(p)
-		}
-	}
-	best, why := pick(pod, infos)
-	if best == nil {
-		return "", why, nil
-	}
-	r.assumed.assume(pod, best.node.Name, r.Clock.Now())
-	return best.node.Name, "", nil
 }
 
-func (r *Reconciler) forget(pod *corev1alpha1.Pod) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.assumed, pod.UID)
+// decide picks pod's node and counts pod against it under key, or records that pod
+// waits and returns why no node fits. Both happen under the cache lock, so a node added
+// meanwhile either is seen here or wakes the pod.
+func (r *Reconciler) decide(ctx context.Context, pod *corev1alpha1.Pod, key types.UID) (node, why string) {
+	ns := r.namespaceLabels(ctx)
+	now := r.Clock.Now()
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	best, why := pick(pod, r.cache.candidates(now), ns)
+	name := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	if best == nil {
+		if pod.Name != "" {
+			r.cache.waiting.Insert(name)
+		}
+		return "", why
+	}
+	r.cache.waiting.Delete(name)
+	r.cache.assume(key, pod, best.node.Name, now)
+	return best.node.Name, ""
+}
+
+func (r *Reconciler) scheduled(pod *corev1alpha1.Pod, node string) {
+	r.Recorder.Eventf(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
+}
+
+// namespaceLabels reads namespaces' labels from the manager's cache, for terms with a
+// namespaceSelector; the Namespace informer starts at the first such term.
+func (r *Reconciler) namespaceLabels(ctx context.Context) nsLabels {
+	return func(name string) labels.Set {
+		ns := &corev1.Namespace{}
+		if err := r.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+			return nil
+		}
+		return ns.Labels
+	}
 }
 
 // markUnschedulable sets PodScheduled=False, reason Unschedulable, with why, unless the
@@ -166,35 +188,4 @@ func (r *Reconciler) markUnschedulable(ctx context.Context, pod *corev1alpha1.Po
 func pending(p *corev1alpha1.Pod) bool {
 	return p.Spec.NodeName == "" && p.DeletionTimestamp == nil &&
 		(p.Spec.SchedulerName == "" || p.Spec.SchedulerName == corev1.DefaultSchedulerName)
-}
-
-// podFreedCapacity passes the pod events that may let a waiting pod fit: a bound pod
-// deleted or finished.
-var podFreedCapacity = predicate.Funcs{
-	CreateFunc:  func(event.CreateEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
-	DeleteFunc: func(e event.DeleteEvent) bool {
-		p, ok := e.Object.(*corev1alpha1.Pod)
-		return ok && p.Spec.NodeName != ""
-	},
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		old, cur := e.ObjectOld.(*corev1alpha1.Pod), e.ObjectNew.(*corev1alpha1.Pod)
-		return cur.Spec.NodeName != "" && podutil.IsActive(old) && !podutil.IsActive(cur)
-	},
-}
-
-// pendingPods maps an event that may change where pods fit to every pod that waits.
-func (r *Reconciler) pendingPods(ctx context.Context, _ client.Object) []ctrl.Request {
-	var pods corev1alpha1.PodList
-	if err := r.List(ctx, &pods, client.UnsafeDisableDeepCopy); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing pending pods")
-		return nil
-	}
-	var out []ctrl.Request
-	for i := range pods.Items {
-		if pending(&pods.Items[i]) {
-			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&pods.Items[i])})
-		}
-	}
-	return out
 }

@@ -99,12 +99,7 @@ var _ = Describe("The scheduler", Ordered, func() {
 		for i := range 3 {
 			newNode(fmt.Sprintf("n%d", i), "1", nil)
 		}
-		rs := &appsv1alpha1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
-		rs.Spec.Replicas = ptr.To[int32](4)
-		rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
-		rs.Spec.Template.Labels = map[string]string{"app": "web"}
-		rs.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox",
-			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("600m")}}}}
+		rs := newReplicaSet(ns, "web", 4, "600m")
 		Expect(k8s.Create(ctx, rs)).To(Succeed())
 
 		// 3 nodes of 1 cpu, 4 pods of 600m: one pod per node, the fourth waits.
@@ -112,4 +107,100 @@ var _ = Describe("The scheduler", Ordered, func() {
 		Eventually(perNode).Should(Equal(map[string]int{"n0": 1, "n1": 1, "n2": 1, "": 1}))
 		Consistently(perNode, "2s").Should(Equal(map[string]int{"n0": 1, "n1": 1, "n2": 1, "": 1}))
 	})
+
+	It("creates a ReplicaSet's pods already bound, one write each", func() {
+		newNode("w1", "4", nil)
+		newNode("w2", "4", nil)
+		rs := newReplicaSet(ns, "bound", 6, "100m")
+		Expect(k8s.Create(ctx, rs)).To(Succeed())
+		perNode := func() (map[string]int, error) { return testenv.PodsPerNode(ctx, k8s, ns) }
+		Eventually(perNode).Should(Equal(map[string]int{"w1": 3, "w2": 3}))
+		// A pod bound after its creation has had its spec changed: generation 2.
+		var pods corev1alpha1.PodList
+		Expect(k8s.List(ctx, &pods, client.InNamespace(ns))).To(Succeed())
+		for _, p := range pods.Items {
+			Expect(p.Generation).To(Equal(int64(1)), "pod %s was written twice", p.Name)
+		}
+	})
+
+	It("keeps replicas with required anti-affinity apart, and binds the one left over once a node appears", func() {
+		newNode("h1", "4", nil)
+		newNode("h2", "4", nil)
+		rs := newReplicaSet(ns, "apart", 3, "100m")
+		rs.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{TopologyKey: "kubernetes.io/hostname",
+				LabelSelector: &metav1.LabelSelector{MatchLabels: rs.Spec.Template.Labels}}}}}
+		Expect(k8s.Create(ctx, rs)).To(Succeed())
+		perNode := func() (map[string]int, error) { return testenv.PodsPerNode(ctx, k8s, ns) }
+		Eventually(perNode).Should(Equal(map[string]int{"h1": 1, "h2": 1, "": 1}))
+		Eventually(waitingMessages(ns)).Should(ConsistOf("0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules."))
+
+		newNode("h3", "4", nil)
+		Eventually(perNode).Should(Equal(map[string]int{"h1": 1, "h2": 1, "h3": 1}))
+	})
+
+	It("spreads a ReplicaSet across zones by its topology spread constraint", func() {
+		newNode("z1a", "4", map[string]string{"zone": "z1"})
+		newNode("z1b", "4", map[string]string{"zone": "z1"})
+		newNode("z2a", "4", map[string]string{"zone": "z2"})
+		rs := newReplicaSet(ns, "zones", 4, "100m")
+		rs.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone",
+			WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: rs.Spec.Template.Labels}}}
+		Expect(k8s.Create(ctx, rs)).To(Succeed())
+		perZone := func() (map[string]int, error) {
+			perNode, err := testenv.PodsPerNode(ctx, k8s, ns)
+			zones := map[string]int{}
+			for n, count := range perNode {
+				zones[map[string]string{"z1a": "z1", "z1b": "z1", "z2a": "z2"}[n]] += count
+			}
+			return zones, err
+		}
+		Eventually(perZone).Should(Equal(map[string]int{"z1": 2, "z2": 2}))
+	})
+
+	It("binds a pod that needs a companion once the companion is placed", func() {
+		newNode("c1", "4", nil)
+		newNode("c2", "4", nil)
+		p := newPod(ns, "follower", "100m")
+		p.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{TopologyKey: "kubernetes.io/hostname",
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}}}}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(waitingMessages(ns)).Should(ConsistOf("0/2 nodes are available: 2 node(s) didn't match pod affinity rules."))
+
+		db := newPod(ns, "db", "100m")
+		db.Labels = map[string]string{"app": "db"}
+		Expect(k8s.Create(ctx, db)).To(Succeed())
+		Eventually(nodeOf(db)).ShouldNot(BeEmpty())
+		Eventually(nodeOf(p)).Should(Equal(nodeOf(db)()))
+	})
 })
+
+func newReplicaSet(ns, name string, replicas int32, cpu string) *appsv1alpha1.ReplicaSet {
+	rs := &appsv1alpha1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	rs.Spec.Replicas = ptr.To(replicas)
+	rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}
+	rs.Spec.Template.Labels = map[string]string{"app": name}
+	rs.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox",
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}
+	return rs
+}
+
+// waitingMessages returns the Unschedulable messages of the pods in ns.
+func waitingMessages(ns string) func() ([]string, error) {
+	return func() ([]string, error) {
+		var pods corev1alpha1.PodList
+		if err := k8s.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, p := range pods.Items {
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodScheduled && c.Reason == corev1.PodReasonUnschedulable {
+					out = append(out, c.Message)
+				}
+			}
+		}
+		return out, nil
+	}
+}

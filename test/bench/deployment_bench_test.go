@@ -122,20 +122,34 @@ func scaleTo1000(b *testing.B, env *testenv.Env, qps float32, burst int, name st
 	return elapsed.Seconds(), requests.Load() - before
 }
 
-// countPods returns once n pods exist in ns. It watches pod creations and, when the
-// apiserver drops a watch that falls behind a burst, lists and watches again.
+// countPods returns once n pods exist in ns.
 func countPods(ctx context.Context, c client.WithWatch, ns string, n int, limit time.Duration) error {
-	seen := map[string]bool{}
+	return waitPods(ctx, c, ns, n, limit, func(*corev1alpha1.Pod) bool { return true })
+}
+
+// waitPods returns once n pods in ns satisfy cond. It watches pods and, when the
+// apiserver drops a watch that falls behind a burst, lists and watches again.
+func waitPods(ctx context.Context, c client.WithWatch, ns string, n int, limit time.Duration, cond func(*corev1alpha1.Pod) bool) error {
+	met := map[string]bool{}
+	count := func() int {
+		total := 0
+		for _, ok := range met {
+			if ok {
+				total++
+			}
+		}
+		return total
+	}
 	deadline := time.After(limit)
 	for {
 		var list corev1alpha1.PodList
 		if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			return err
 		}
-		for _, p := range list.Items {
-			seen[p.Name] = true
+		for i := range list.Items {
+			met[list.Items[i].Name] = cond(&list.Items[i])
 		}
-		if len(seen) >= n {
+		if count() >= n {
 			return nil
 		}
 		w, err := c.Watch(ctx, &corev1alpha1.PodList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
@@ -149,16 +163,16 @@ func countPods(ctx context.Context, c client.WithWatch, ns string, n int, limit 
 					open = false
 					break
 				}
-				if p, isPod := e.Object.(*corev1alpha1.Pod); isPod && e.Type == watch.Added {
-					seen[p.Name] = true
+				if p, isPod := e.Object.(*corev1alpha1.Pod); isPod && (e.Type == watch.Added || e.Type == watch.Modified) {
+					met[p.Name] = cond(p)
 				}
-				if len(seen) >= n {
+				if count() >= n {
 					w.Stop()
 					return nil
 				}
 			case <-deadline:
 				w.Stop()
-				return fmt.Errorf("%d of %d pods after %s", len(seen), n, limit)
+				return fmt.Errorf("%d of %d pods after %s", count(), n, limit)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,11 +15,13 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// RegisterReadyNode creates a Node as a node agent registers one: the given labels, cpu
+// RegisterReadyNode creates a Node as a node agent registers one: the hostname label and
+// the given labels, cpu
 // to allocate (with 4Gi of memory and 110 pods) and a Ready condition. Node lifecycle
 // writes the pod CIDR meanwhile, so the status write retries a conflict on a fresh read.
 func RegisterReadyNode(ctx context.Context, c client.Client, name, cpu string, labels map[string]string) (*corev1alpha1.Node, error) {
-	n := &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	n := &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelHostname: name}}}
+	maps.Copy(n.Labels, labels)
 	if err := c.Create(ctx, n); err != nil {
 		return nil, err
 	}
