@@ -108,6 +108,36 @@ var _ = Describe("The scheduler", Ordered, func() {
 		Consistently(perNode, "2s").Should(Equal(map[string]int{"n0": 1, "n1": 1, "n2": 1, "": 1}))
 	})
 
+	It("honours required node affinity, cordoned nodes and host ports", func() {
+		newNode("ssd", "4", map[string]string{"disk": "ssd"})
+		newNode("hdd", "4", map[string]string{"disk": "hdd"})
+		cordoned := newNode("cordoned", "4", map[string]string{"disk": "ssd"})
+		Eventually(func() error {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(cordoned), cordoned); err != nil {
+				return err
+			}
+			cordoned.Spec.Unschedulable = true
+			return k8s.Update(ctx, cordoned)
+		}).Should(Succeed())
+		withPort := func(name string) *corev1alpha1.Pod {
+			p := newPod(ns, name, "100m")
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "disk", Operator: corev1.NodeSelectorOpIn, Values: []string{"ssd"}}}}}}}}
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}
+			return p
+		}
+		first := withPort("first")
+		Expect(k8s.Create(ctx, first)).To(Succeed())
+		Eventually(nodeOf(first)).Should(Equal("ssd"))
+		Expect(k8s.Create(ctx, withPort("second"))).To(Succeed())
+		Eventually(waitingMessages(ns)).Should(ConsistOf("0/3 nodes are available: 1 node(s) didn't have free ports for the requested pod ports, " +
+			"1 node(s) didn't match Pod's node affinity/selector, 1 node(s) were unschedulable."))
+
+		// The port is freed with the pod that held it, and the waiting pod takes it.
+		Expect(k8s.Delete(ctx, first)).To(Succeed())
+		Eventually(nodeOf(&corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "second"}})).Should(Equal("ssd"))
+	})
+
 	It("creates a ReplicaSet's pods already bound, one write each", func() {
 		newNode("w1", "4", nil)
 		newNode("w2", "4", nil)
