@@ -96,9 +96,10 @@ envtest-down: $(CONTROLPLANE) ## Stop the local control plane, keeping its data.
 	@$(CONTROLPLANE) --dir "$(STATE_DIR)" down
 
 .PHONY: install
-install: manifests envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Install the CRDs into the KUBECONFIG cluster, else the local control plane.
+install: manifests envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Install the CRDs and the node Lease namespace into the KUBECONFIG cluster, else the local control plane.
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" apply --server-side --force-conflicts --field-manager=kybern-install -f config/crd/bases
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" wait --for condition=Established --timeout=120s -f config/crd/bases
+	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" apply --server-side --field-manager=kybern-install -f config/cluster
 
 .PHONY: uninstall
 uninstall: envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Remove the CRDs, and every object of their kinds, from the cluster install targets.

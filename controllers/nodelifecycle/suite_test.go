@@ -8,11 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kybern/kybern/controllers/nodelifecycle"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -36,9 +33,7 @@ var _ = BeforeSuite(func() {
 	opts.NodeMonitorGracePeriod = 3 * time.Second
 	opts.DefaultUnreachableTolerationSeconds = 2
 	var err error
-	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, opts, func(ctx context.Context, env *testenv.Env) error {
-		return env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nodelifecycle.LeaseNamespace}})
-	})
+	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, opts, nil)
 	Expect(err).NotTo(HaveOccurred())
 	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
 })

@@ -79,13 +79,15 @@ func (e *Env) setup(dir string) error {
 	return os.WriteFile(e.Kubeconfig, kubeconfig, 0o600)
 }
 
-// InstallCRDs installs config/crd/bases as make install does: server-side apply with the
-// kubectl built beside the apiserver, then a wait until every CRD is Established.
+// InstallCRDs installs config/crd/bases and config/cluster as make install does:
+// server-side apply with the kubectl built beside the apiserver, with a wait until every
+// CRD is Established.
 func (e *Env) InstallCRDs(ctx context.Context) error {
 	dir := filepath.Join(RepoRoot(), "config", "crd", "bases")
 	for _, args := range [][]string{
 		{"apply", "--server-side", "--force-conflicts", "--field-manager=kybern-install", "-f", dir},
 		{"wait", "--for", "condition=Established", "--timeout=120s", "-f", dir},
+		{"apply", "--server-side", "--field-manager=kybern-install", "-f", filepath.Join(RepoRoot(), "config", "cluster")},
 	} {
 		if out, err := e.Kubectl(ctx, args...); err != nil {
 			return fmt.Errorf("kubectl %v: %w\n%s", args, err, out)
