@@ -26,6 +26,8 @@ endif
 # Manager addresses for make run; change them when the defaults are taken.
 METRICS_ADDR ?= :8080
 HEALTH_ADDR ?= :8081
+# SIMULATE_NODES=N makes make run start a node agent with N simulated nodes.
+SIMULATE_NODES ?= 0
 
 .PHONY: all
 all: build
@@ -70,12 +72,13 @@ bench: envtest ## Run the benchmarks.
 ##@ Build
 
 .PHONY: build
-build: generate fmt vet ## Build bin/manager.
+build: generate fmt vet ## Build bin/manager and bin/node-agent.
 	go build -o $(LOCALBIN)/manager .
+	go build -o $(LOCALBIN)/node-agent ./node-agent
 
 .PHONY: run
-run: modules build install ## Run the local control plane (if none is up) and the manager in the foreground.
-	KUBECONFIG="$(TARGET_KUBECONFIG)" STATE_DIR="$(STATE_DIR)" METRICS_ADDR="$(METRICS_ADDR)" HEALTH_ADDR="$(HEALTH_ADDR)" hack/run.sh
+run: modules build install ## Run the local control plane (if none is up), the manager and, with SIMULATE_NODES=N, N simulated nodes, in the foreground.
+	KUBECONFIG="$(TARGET_KUBECONFIG)" STATE_DIR="$(STATE_DIR)" METRICS_ADDR="$(METRICS_ADDR)" HEALTH_ADDR="$(HEALTH_ADDR)" SIMULATE_NODES="$(SIMULATE_NODES)" hack/run.sh
 
 .PHONY: modules
 modules: ## Check that every Go module is in the cache or reachable.

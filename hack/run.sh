@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The foreground part of `make run`: the manager (and, once it exists, the node agent)
-# against $KUBECONFIG, until Ctrl-C. One run per state directory: a second one says who
+# The foreground part of `make run`: the manager and, with SIMULATE_NODES=N, a node agent
+# running N simulated nodes, against $KUBECONFIG, until Ctrl-C. One run per state directory: a second one says who
 # holds it and exits. The lock is flock(2)'s, so it dies with its holder and never goes stale.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -8,6 +8,8 @@ STATE_DIR=${STATE_DIR:-$ROOT/.kybern}
 METRICS_ADDR=${METRICS_ADDR:-:8080}
 HEALTH_ADDR=${HEALTH_ADDR:-:8081}
 MANAGER=${MANAGER:-$ROOT/bin/manager}
+NODE_AGENT=${NODE_AGENT:-$ROOT/bin/node-agent}
+SIMULATE_NODES=${SIMULATE_NODES:-0}
 mkdir -p "$STATE_DIR"
 
 exec 9>>"$STATE_DIR/run.lock"
@@ -42,6 +44,13 @@ trap stop INT TERM
 "$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect=false \
   --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" &
 pids+=($!)
+
+if [[ $SIMULATE_NODES -gt 0 ]]; then
+  "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --simulate-nodes "$SIMULATE_NODES" --node-name sim --log-dir "$STATE_DIR/logs" &
+  pids+=($!)
+else
+  echo "kybern: no node agent runs, so pods stay Unschedulable; make run SIMULATE_NODES=3 adds 3 simulated nodes (real containers through containerd are not there yet)" >&2
+fi
 
 # Whichever process ends first ends the run.
 status=0

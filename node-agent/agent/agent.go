@@ -1,0 +1,229 @@
+// Package agent is one node's agent: it registers the Node, keeps its Lease, watches the
+// pods bound to it (and only those) and runs each through a pod worker.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/podworker"
+	"github.com/kybern/kybern/node-agent/runtime"
+	"github.com/kybern/kybern/node-agent/status"
+)
+
+// relistPeriod is how often the agent compares the runtime's containers with what it saw
+// before and wakes the workers of pods whose containers changed, as the kubelet's PLEG.
+const relistPeriod = time.Second
+
+// Config is one node's identity and resources.
+type Config struct {
+	NodeName string
+	// Labels are added to the well-known hostname, os and arch labels.
+	Labels   map[string]string
+	Arch     string
+	Capacity corev1.ResourceList
+	Address  string
+	NodeInfo corev1.NodeSystemInfo
+	// LogDir holds the pods' container logs.
+	LogDir string
+	// RuntimeName prefixes container IDs in pod status ("containerd", "simulated").
+	RuntimeName string
+}
+
+// Shared is what the agents of one process share: the apiserver's address and
+// credentials, one HTTP client and REST mapper, the scheme, the clock and the logger.
+type Shared struct {
+	Rest   *rest.Config
+	HTTP   *http.Client
+	Mapper meta.RESTMapper
+	Scheme *k8sruntime.Scheme
+	Clock  clock.WithTicker
+	Log    logr.Logger
+}
+
+// Agent runs the pods of one node.
+type Agent struct {
+	Shared
+	cfg     Config
+	client  client.Client
+	runtime runtime.Runtime
+	clock   clock.WithTicker
+	log     logr.Logger
+
+	lastStatus time.Time
+
+	mu      sync.Mutex
+	workers map[types.UID]*podworker.Worker
+	synced  bool
+}
+
+// New returns the agent of cfg.NodeName, running its containers on rt.
+func New(shared Shared, cfg Config, rt runtime.Runtime) (*Agent, error) {
+	c, err := client.New(shared.Rest, client.Options{Scheme: shared.Scheme, HTTPClient: shared.HTTP, Mapper: shared.Mapper})
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{Shared: shared, cfg: cfg, client: c, runtime: rt, clock: shared.Clock,
+		log: shared.Log.WithValues("node", cfg.NodeName), workers: map[types.UID]*podworker.Worker{}}, nil
+}
+
+// Run registers the node and runs its pods until ctx ends. Containers keep running when
+// it returns: a restarted agent adopts them.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.register(ctx); err != nil {
+		return err
+	}
+	go a.heartbeat(ctx)
+
+	statuses := status.NewManager(a.client, a.log, 8)
+	go statuses.Run(ctx)
+	env := &podworker.Env{Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
+		Clock: a.clock, HostIP: a.cfg.Address, LogDir: a.cfg.LogDir}
+
+	pods, err := ctrlcache.New(a.Rest, ctrlcache.Options{Scheme: a.Scheme, HTTPClient: a.HTTP, Mapper: a.Mapper,
+		ByObject: map[client.Object]ctrlcache.ByObject{&corev1alpha1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName)}}})
+	if err != nil {
+		return err
+	}
+	informer, err := pods.GetInformer(ctx, &corev1alpha1.Pod{})
+	if err != nil {
+		return err
+	}
+	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { a.podChanged(ctx, env, statuses, obj.(*corev1alpha1.Pod)) },
+		UpdateFunc: func(_, obj any) { a.podChanged(ctx, env, statuses, obj.(*corev1alpha1.Pod)) },
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if p, ok := obj.(*corev1alpha1.Pod); ok {
+				a.podGone(p.UID)
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	go func() {
+		if err := pods.Start(ctx); err != nil {
+			a.log.Error(err, "Watching the node's pods")
+		}
+	}()
+	if !pods.WaitForCacheSync(ctx) {
+		return fmt.Errorf("node %s: the watch of its pods did not sync", a.cfg.NodeName)
+	}
+	a.mu.Lock()
+	a.synced = true
+	a.mu.Unlock()
+	a.log.Info("Node agent running")
+	a.relist(ctx)
+	return nil
+}
+
+// podChanged hands a pod to its worker, starting one for a pod this agent must run or
+// finish stopping.
+func (a *Agent) podChanged(ctx context.Context, env *podworker.Env, statuses *status.Manager, pod *corev1alpha1.Pod) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w, ok := a.workers[pod.UID]; ok {
+		w.Update(pod)
+		return
+	}
+	if pod.DeletionTimestamp != nil && !controllerutil.ContainsFinalizer(pod, podworker.Finalizer) {
+		return
+	}
+	w := podworker.New(env, pod, a.log)
+	a.workers[pod.UID] = w
+	go func() {
+		w.Run(ctx)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.workers[pod.UID] == w {
+			delete(a.workers, pod.UID)
+		}
+		statuses.Forget(pod.UID)
+	}()
+}
+
+func (a *Agent) podGone(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if w, ok := a.workers[uid]; ok {
+		w.Gone()
+	}
+}
+
+// relist wakes the workers whose containers changed since the last look, and removes
+// containers of pods this node no longer runs, until ctx ends.
+func (a *Agent) relist(ctx context.Context) {
+	ticker := a.clock.NewTicker(relistPeriod)
+	defer ticker.Stop()
+	seen := map[types.UID]string{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C():
+		}
+		containers, err := a.runtime.Containers(ctx)
+		if err != nil {
+			a.log.Error(err, "Listing containers")
+			continue
+		}
+		now := map[types.UID]string{}
+		orphans := map[types.UID][]runtime.Container{}
+		for _, c := range containers {
+			now[c.Pod.UID] += fmt.Sprintf("%s/%s/%s;", c.ID, c.State, c.FinishedAt)
+			orphans[c.Pod.UID] = append(orphans[c.Pod.UID], c)
+		}
+		a.mu.Lock()
+		for uid, sig := range now {
+			if w, ok := a.workers[uid]; ok {
+				delete(orphans, uid)
+				if seen[uid] != sig {
+					w.Poke()
+				}
+			}
+		}
+		a.mu.Unlock()
+		seen = now
+		for uid, cs := range orphans {
+			a.removeOrphan(ctx, uid, cs)
+		}
+	}
+}
+
+// removeOrphan stops and removes the containers of a pod that no longer exists, such as
+// one force-deleted while the agent was away.
+func (a *Agent) removeOrphan(ctx context.Context, uid types.UID, cs []runtime.Container) {
+	a.log.Info("Removing containers of a pod that is gone", "podUID", uid, "containers", len(cs))
+	for _, c := range cs {
+		if err := a.runtime.StopContainer(ctx, c.ID, 0); err != nil {
+			a.log.Error(err, "Stopping an orphaned container", "container", c.ID)
+			return
+		}
+		if err := a.runtime.RemoveContainer(ctx, c.ID); err != nil {
+			a.log.Error(err, "Removing an orphaned container", "container", c.ID)
+			return
+		}
+	}
+	if err := a.runtime.StopSandbox(ctx, cs[0].Pod); err != nil {
+		a.log.Error(err, "Removing an orphaned sandbox", "podUID", uid)
+	}
+}

@@ -1,0 +1,158 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+// LeaseNamespace holds one Lease per node, renewed by its agent; node lifecycle reads them.
+const LeaseNamespace = "kybern-node-lease"
+
+// Heartbeat timings, as upstream's kubelet: the Lease is renewed every 10 s and lasts
+// 40 s; the Node's status is posted again every 5 min when nothing changed.
+const (
+	leaseDurationSeconds = 40
+	renewInterval        = 10 * time.Second
+	statusReportInterval = 5 * time.Minute
+)
+
+// register creates the agent's Node if it does not exist, then posts its status.
+func (a *Agent) register(ctx context.Context) error {
+	node := &corev1alpha1.Node{}
+	err := a.client.Get(ctx, client.ObjectKey{Name: a.cfg.NodeName}, node)
+	switch {
+	case apierrors.IsNotFound(err):
+		node = &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.NodeName, Labels: a.labels()}}
+		if err := a.client.Create(ctx, node); err != nil {
+			return fmt.Errorf("registering node %s: %w", a.cfg.NodeName, err)
+		}
+		a.log.Info("Registered node")
+	case err != nil:
+		return fmt.Errorf("reading node %s: %w", a.cfg.NodeName, err)
+	default:
+		want := node.DeepCopy()
+		for k, v := range a.labels() {
+			metav1.SetMetaDataLabel(&want.ObjectMeta, k, v)
+		}
+		if err := a.client.Patch(ctx, want, client.MergeFrom(node)); err != nil {
+			return fmt.Errorf("labelling node %s: %w", a.cfg.NodeName, err)
+		}
+	}
+	return a.postStatus(ctx)
+}
+
+func (a *Agent) labels() map[string]string {
+	out := map[string]string{
+		corev1.LabelHostname:   a.cfg.NodeName,
+		corev1.LabelOSStable:   "linux",
+		corev1.LabelArchStable: a.cfg.Arch,
+	}
+	for k, v := range a.cfg.Labels {
+		out[k] = v
+	}
+	return out
+}
+
+// postStatus writes the node's capacity, addresses, identity and a Ready condition.
+func (a *Agent) postStatus(ctx context.Context) error {
+	now := metav1.NewTime(a.clock.Now())
+	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
+		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
+	}
+	status := corev1.NodeStatus{
+		Capacity:    a.cfg.Capacity,
+		Allocatable: a.cfg.Capacity,
+		Addresses:   []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.cfg.Address}, {Type: corev1.NodeHostName, Address: a.cfg.NodeName}},
+		NodeInfo:    a.cfg.NodeInfo,
+		Conditions: []corev1.NodeCondition{
+			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "node agent has sufficient memory available"),
+			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "node agent has no disk pressure"),
+			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "node agent has sufficient PID available"),
+			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "node agent is posting ready status"),
+		},
+	}
+	node := &corev1alpha1.Node{}
+	if err := a.client.Get(ctx, client.ObjectKey{Name: a.cfg.NodeName}, node); err != nil {
+		return fmt.Errorf("reading node %s: %w", a.cfg.NodeName, err)
+	}
+	for i, c := range status.Conditions {
+		for _, old := range node.Status.Conditions {
+			if old.Type == c.Type && old.Status == c.Status && !old.LastTransitionTime.IsZero() {
+				status.Conditions[i].LastTransitionTime = old.LastTransitionTime
+			}
+		}
+	}
+	orig := node.DeepCopy()
+	node.Status = status
+	if err := a.client.Status().Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("posting status of node %s: %w", a.cfg.NodeName, err)
+	}
+	a.lastStatus = a.clock.Now()
+	return nil
+}
+
+// heartbeat renews the node's Lease every renewInterval, and posts the node's status
+// again when it is due or when the node no longer says Ready (node lifecycle marks an
+// agent that was away Unknown).
+func (a *Agent) heartbeat(ctx context.Context) {
+	ticker := a.clock.NewTicker(renewInterval)
+	defer ticker.Stop()
+	for {
+		if err := a.renewLease(ctx); err != nil {
+			a.log.Error(err, "Renewing node lease")
+		}
+		if err := a.postStatusIfDue(ctx); err != nil {
+			a.log.Error(err, "Posting node status")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C():
+		}
+	}
+}
+
+func (a *Agent) postStatusIfDue(ctx context.Context) error {
+	node := &corev1alpha1.Node{}
+	if err := a.client.Get(ctx, client.ObjectKey{Name: a.cfg.NodeName}, node); err != nil {
+		return fmt.Errorf("reading node %s: %w", a.cfg.NodeName, err)
+	}
+	ready := false
+	for _, c := range node.Status.Conditions {
+		ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
+	}
+	if ready && a.clock.Since(a.lastStatus) < statusReportInterval {
+		return nil
+	}
+	return a.postStatus(ctx)
+}
+
+// renewLease creates or renews the node's Lease, held by the node's name.
+func (a *Agent) renewLease(ctx context.Context) error {
+	now := metav1.NewMicroTime(a.clock.Now())
+	lease := &coordinationv1.Lease{}
+	err := a.client.Get(ctx, client.ObjectKey{Namespace: LeaseNamespace, Name: a.cfg.NodeName}, lease)
+	if apierrors.IsNotFound(err) {
+		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: LeaseNamespace, Name: a.cfg.NodeName},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(a.cfg.NodeName), LeaseDurationSeconds: ptr.To[int32](leaseDurationSeconds), RenewTime: &now}}
+		if err := a.client.Create(ctx, lease); err != nil {
+			return fmt.Errorf("creating lease %s/%s (make install creates its namespace): %w", LeaseNamespace, a.cfg.NodeName, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds, lease.Spec.RenewTime = ptr.To(a.cfg.NodeName), ptr.To[int32](leaseDurationSeconds), &now
+	return a.client.Update(ctx, lease)
+}

@@ -1,0 +1,126 @@
+// Command node-agent is kybern's kubelet: it registers a Node, keeps its Lease and runs
+// the pods bound to it. With --simulate-nodes it runs that many simulated nodes, whose
+// containers are not processes, for scale tests.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kybern/kybern/api"
+	"github.com/kybern/kybern/node-agent/agent"
+	"github.com/kybern/kybern/node-agent/runtime/simulated"
+)
+
+// version is what the Node reports as its kubelet and kube-proxy version.
+const version = "kybern-v0.1.0"
+
+type options struct {
+	nodeName       string
+	logDir         string
+	simulateNodes  int
+	simLatency     time.Duration
+	simCPU, simMem string
+}
+
+func main() {
+	hostname, _ := os.Hostname()
+	var o options
+	flag.StringVar(&o.nodeName, "node-name", hostname, "The Node's name; with --simulate-nodes, the prefix of the simulated nodes' names (<name>-0, <name>-1, …).")
+	flag.StringVar(&o.logDir, "log-dir", "/var/log/pods", "Where container logs go: <log-dir>/<namespace>_<pod>_<uid>/<container>/<restart>.log.")
+	flag.IntVar(&o.simulateNodes, "simulate-nodes", 0, "Run this many simulated nodes, whose containers are not processes, instead of one real node.")
+	flag.DurationVar(&o.simLatency, "simulated-start-latency", 50*time.Millisecond, "How long a simulated container takes to start.")
+	flag.StringVar(&o.simCPU, "simulated-cpu", "32", "Each simulated node's cpu capacity.")
+	flag.StringVar(&o.simMem, "simulated-memory", "64Gi", "Each simulated node's memory capacity.")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("node-agent")
+
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		log.Error(err, "Node agent stopped")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	if o.simulateNodes <= 0 {
+		return errors.New("only simulated nodes are implemented so far: pass --simulate-nodes N (the containerd runtime is the next step of issue #5)")
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	shared, err := newShared(cfg)
+	if err != nil {
+		return err
+	}
+	capacity, err := simulatedCapacity(o)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	for i := range o.simulateNodes {
+		name := fmt.Sprintf("%s-%d", o.nodeName, i)
+		rt := simulated.New(clock.RealClock{}, o.simLatency)
+		runtimeVersion, err := rt.Version(ctx)
+		if err != nil {
+			return err
+		}
+		a, err := agent.New(shared, agent.Config{NodeName: name, Arch: goruntime.GOARCH, Capacity: capacity, Address: "127.0.0.1",
+			NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "simulated"}, rt)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return a.Run(ctx) })
+	}
+	return g.Wait()
+}
+
+func newShared(cfg *rest.Config) (agent.Shared, error) {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(api.AddToScheme(scheme))
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return agent.Shared{}, err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return agent.Shared{}, err
+	}
+	return agent.Shared{Rest: cfg, HTTP: httpClient, Mapper: mapper, Scheme: scheme, Clock: clock.RealClock{}, Log: ctrl.Log.WithName("node-agent")}, nil
+}
+
+func simulatedCapacity(o options) (corev1.ResourceList, error) {
+	cpu, err := resource.ParseQuantity(o.simCPU)
+	if err != nil {
+		return nil, fmt.Errorf("--simulated-cpu=%s: %w", o.simCPU, err)
+	}
+	mem, err := resource.ParseQuantity(o.simMem)
+	if err != nil {
+		return nil, fmt.Errorf("--simulated-memory=%s: %w", o.simMem, err)
+	}
+	return corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem,
+		corev1.ResourcePods:             *resource.NewQuantity(maxPods, resource.DecimalSI),
+		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi")}, nil
+}

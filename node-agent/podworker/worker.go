@@ -1,0 +1,483 @@
+// Package podworker runs each pod bound to a node: one Worker per pod UID drives the
+// pod's containers through the runtime and reports its status.
+package podworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/runtime"
+)
+
+// Finalizer holds a pod bound to a node until its agent has stopped its containers.
+// Custom resources have no graceful deletion of their own; with it, deleting a pod marks
+// it terminating, the agent stops its containers within terminationGracePeriodSeconds,
+// and only then does the pod object go.
+const Finalizer = "core.kybern.io/node-agent"
+
+// State is where a pod is in its life on this node.
+type State string
+
+const (
+	// StatePending: bound here; sandbox, images and init containers being prepared.
+	StatePending State = "pending"
+	// StateRunning: the main containers were started; they restart per restartPolicy.
+	StateRunning State = "running"
+	// StateTerminating: the pod is being deleted; its containers are being stopped.
+	StateTerminating State = "terminating"
+	// StateTerminated: no container runs or will run again. A pod that finished on its own
+	// (Succeeded or Failed) stays here, its containers kept, until it is deleted.
+	StateTerminated State = "terminated"
+	// StateCleanedUp: containers and sandbox removed, the pod object released; the worker
+	// has ended.
+	StateCleanedUp State = "cleaned up"
+)
+
+// StatusSink takes the status a worker computed, and writes it when it changed.
+type StatusSink interface {
+	Set(pod *corev1alpha1.Pod, status corev1.PodStatus)
+}
+
+// Env is what workers share: one node's runtime, API client and identity.
+type Env struct {
+	Runtime     runtime.Runtime
+	RuntimeName string
+	Client      client.Client
+	Status      StatusSink
+	Clock       clock.Clock
+	HostIP      string
+	// LogDir holds the container logs: LogDir/<namespace>_<pod>_<uid>/<container>/<attempt>.log.
+	LogDir string
+}
+
+// Worker runs one pod through its states:
+//
+//	pending ──► running ──► terminating ──► terminated ──► cleaned up
+//	   │                        ▲               ▲
+//	   └────────────────────────┘               │
+//	   (deleted before starting)                │
+//	pending/running ────────────────────────────┘ (every container exited for good)
+//
+// Each transition happens in sync, which the worker's goroutine runs when the pod object
+// changes, when the runtime reports a change (Poke), or when a back-off it waits on ends.
+// Every state but cleaned up reports the pod's status.
+type Worker struct {
+	env *Env
+	uid types.UID
+	log logr.Logger
+
+	mu   sync.Mutex
+	pod  *corev1alpha1.Pod
+	gone bool
+	wake chan struct{}
+
+	// Owned by the worker's goroutine.
+	state     State
+	backoff   backoff
+	waiting   map[string]reason
+	sandbox   bool
+	startTime time.Time
+}
+
+// New returns the worker of pod. A pod whose status is already Succeeded or Failed, seen
+// again after an agent restart, starts terminated, so that nothing of it runs again.
+func New(env *Env, pod *corev1alpha1.Pod, log logr.Logger) *Worker {
+	w := &Worker{env: env, uid: pod.UID, log: log.WithValues("pod", client.ObjectKeyFromObject(pod), "podUID", pod.UID),
+		pod: pod, wake: make(chan struct{}, 1), state: StatePending, backoff: backoff{}, waiting: map[string]reason{}}
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		w.state = StateTerminated
+	}
+	return w
+}
+
+// Update hands the worker the pod's newest version.
+func (w *Worker) Update(pod *corev1alpha1.Pod) {
+	w.mu.Lock()
+	w.pod = pod
+	w.mu.Unlock()
+	w.Poke()
+}
+
+// Gone tells the worker its pod object no longer exists.
+func (w *Worker) Gone() {
+	w.mu.Lock()
+	w.gone = true
+	w.mu.Unlock()
+	w.Poke()
+}
+
+// Poke asks for a sync soon; pokes while one is pending merge.
+func (w *Worker) Poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run syncs the pod until it is cleaned up or ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	timer := w.env.Clock.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case <-timer.C():
+		}
+		retry, err := w.sync(ctx)
+		if err != nil {
+			w.log.Error(err, "Syncing pod", "state", w.state)
+			retry = min(max(retry, time.Second), 10*time.Second)
+		}
+		if w.state == StateCleanedUp {
+			return
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C():
+			default:
+			}
+		}
+		if retry > 0 {
+			timer.Reset(retry)
+		}
+	}
+}
+
+// State reports the worker's state, for tests and logs.
+func (w *Worker) State() State { return w.state }
+
+func (w *Worker) snapshot() (*corev1alpha1.Pod, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pod, w.gone
+}
+
+// sync moves the pod one or more states on and reports its status; retry, when positive,
+// is when it wants to run again without being poked.
+func (w *Worker) sync(ctx context.Context) (retry time.Duration, err error) {
+	pod, gone := w.snapshot()
+	deleting := gone || pod.DeletionTimestamp != nil
+	if deleting && (w.state == StatePending || w.state == StateRunning) {
+		w.log.V(1).Info("Stopping pod", "from", w.state)
+		w.state = StateTerminating
+	}
+	switch w.state {
+	case StatePending, StateRunning:
+		return w.syncActive(ctx, pod)
+	case StateTerminating:
+		if err := w.stopAll(ctx, pod, gone); err != nil {
+			return 0, err
+		}
+		w.state = StateTerminated
+		if !gone {
+			w.report(ctx, pod, true)
+		}
+		fallthrough
+	case StateTerminated:
+		if !deleting {
+			return 0, nil
+		}
+		if err := w.cleanUp(ctx, pod, gone); err != nil {
+			return 0, err
+		}
+		w.state = StateCleanedUp
+	}
+	return 0, nil
+}
+
+// syncActive starts what should run: the sandbox, the init containers one at a time and
+// then the main containers, restarting exited ones as restartPolicy and back-off allow.
+func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Duration, error) {
+	if !controllerutil.ContainsFinalizer(pod, Finalizer) {
+		if err := w.holdPod(ctx, pod); err != nil {
+			return 0, err
+		}
+	}
+	if w.startTime.IsZero() {
+		w.startTime = w.env.Clock.Now()
+		if pod.Status.StartTime != nil {
+			w.startTime = pod.Status.StartTime.Time
+		}
+	}
+	if !w.sandbox {
+		if err := w.env.Runtime.StartSandbox(ctx, podRef(pod)); err != nil {
+			return 0, fmt.Errorf("starting the sandbox: %w", err)
+		}
+		w.sandbox = true
+	}
+	containers, err := w.containers(ctx)
+	if err != nil {
+		return 0, err
+	}
+	retry, initDone, failed := w.runInit(ctx, pod, containers)
+	if failed {
+		w.state = StateTerminated
+	} else if initDone {
+		w.state = StateRunning
+		var finished bool
+		retry, finished = w.runMain(ctx, pod, containers)
+		if finished {
+			w.state = StateTerminated
+		}
+	}
+	if containers, err = w.containers(ctx); err != nil {
+		return 0, err
+	}
+	w.reportWith(ctx, pod, containers, false)
+	return retry, nil
+}
+
+// runInit runs the first init container that has not succeeded; done once all have.
+// failed: one failed and restartPolicy Never forbids a retry, so the pod has failed.
+func (w *Worker) runInit(ctx context.Context, pod *corev1alpha1.Pod, containers map[string][]runtime.Container) (retry time.Duration, done, failed bool) {
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		instances := containers[c.Name]
+		if len(instances) == 0 {
+			return w.start(ctx, pod, c, 0), false, false
+		}
+		latest := instances[0]
+		switch {
+		case latest.State != runtime.StateExited:
+			return 0, false, false
+		case latest.ExitCode == 0:
+			continue
+		case pod.Spec.RestartPolicy == corev1.RestartPolicyNever:
+			return 0, false, true
+		default:
+			return w.restart(ctx, pod, c, latest), false, false
+		}
+	}
+	return 0, true, false
+}
+
+// runMain starts every main container not yet started and restarts exited ones as the
+// restart policy says; finished once every container has exited for good.
+func (w *Worker) runMain(ctx context.Context, pod *corev1alpha1.Pod, containers map[string][]runtime.Container) (retry time.Duration, finished bool) {
+	finished = true
+	soonest := func(d time.Duration) {
+		if d > 0 && (retry == 0 || d < retry) {
+			retry = d
+		}
+	}
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		instances := containers[c.Name]
+		if len(instances) == 0 {
+			soonest(w.start(ctx, pod, c, 0))
+			finished = false
+			continue
+		}
+		latest := instances[0]
+		if latest.State != runtime.StateExited {
+			finished = false
+			continue
+		}
+		if restarts(pod.Spec.RestartPolicy, latest.ExitCode) {
+			soonest(w.restart(ctx, pod, c, latest))
+			finished = false
+		}
+	}
+	return retry, finished
+}
+
+func restarts(policy corev1.RestartPolicy, exitCode int32) bool {
+	switch policy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return exitCode != 0
+	default:
+		return true
+	}
+}
+
+// restart starts the next attempt of c once its back-off allows, reporting
+// CrashLoopBackOff until then; it returns how long is left to wait.
+func (w *Worker) restart(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, exited runtime.Container) time.Duration {
+	now := w.env.Clock.Now()
+	if wait := w.backoff.wait(c.Name, exited.StartedAt, exited.FinishedAt, now); wait > 0 {
+		delay := w.backoff[c.Name]
+		w.waiting[c.Name] = reason{ReasonCrashLoopBackOff, fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
+			delay, c.Name, pod.Name, pod.Namespace, pod.UID)}
+		return wait
+	}
+	w.backoff.restarted(c.Name)
+	return w.start(ctx, pod, c, exited.Attempt+1)
+}
+
+// start pulls c's image and starts attempt of it. A failure is shown as c's waiting
+// reason and retried after a back-off, whose remainder it returns.
+func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, attempt int32) time.Duration {
+	imageID, err := w.env.Runtime.EnsureImage(ctx, c.Image, c.ImagePullPolicy)
+	if err != nil {
+		w.waiting[c.Name] = imageReason(err, w.waiting[c.Name])
+		return backoffInitial
+	}
+	env, err := containerEnv(pod, c, w.env.HostIP)
+	if err != nil {
+		w.waiting[c.Name] = reason{"CreateContainerConfigError", err.Error()}
+		return backoffInitial
+	}
+	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: c.Command, Args: c.Args,
+		WorkingDir: c.WorkingDir, Env: env, LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt)}
+	if _, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec); err != nil {
+		w.waiting[c.Name] = reason{ReasonCreateContainerErr, err.Error()}
+		return backoffInitial
+	}
+	w.log.V(1).Info("Started container", "container", c.Name, "attempt", attempt)
+	delete(w.waiting, c.Name)
+	return 0
+}
+
+// imageReason is ErrImagePull for a first failed pull and ImagePullBackOff for the
+// ones after, with the registry's message.
+func imageReason(err error, previous reason) reason {
+	if errors.Is(err, runtime.ErrImageNeverPull) {
+		return reason{ReasonErrImageNeverPull, err.Error()}
+	}
+	if previous.reason == ReasonErrImagePull || previous.reason == ReasonImagePullBackOff {
+		return reason{ReasonImagePullBackOff, previous.message}
+	}
+	return reason{ReasonErrImagePull, err.Error()}
+}
+
+// LogPath is where attempt of a pod's container logs, in the kubelet's layout.
+func LogPath(dir string, pod *corev1alpha1.Pod, container string, attempt int32) string {
+	return filepath.Join(dir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID), container, fmt.Sprintf("%d.log", attempt))
+}
+
+// stopAll stops every running container of the pod within its grace period; none when
+// the pod object is already gone.
+func (w *Worker) stopAll(ctx context.Context, pod *corev1alpha1.Pod, gone bool) error {
+	grace := time.Duration(0)
+	if !gone && pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	containers, err := w.containers(ctx)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 0)
+	var mu sync.Mutex
+	for _, instances := range containers {
+		for _, c := range instances {
+			if c.State == runtime.StateExited {
+				continue
+			}
+			wg.Go(func() {
+				if err := w.env.Runtime.StopContainer(ctx, c.ID, grace); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("stopping container %s: %w", c.Name, err))
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// cleanUp removes the pod's containers and sandbox, then releases the pod object.
+func (w *Worker) cleanUp(ctx context.Context, pod *corev1alpha1.Pod, gone bool) error {
+	containers, err := w.containers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, instances := range containers {
+		for _, c := range instances {
+			if err := w.env.Runtime.RemoveContainer(ctx, c.ID); err != nil {
+				return fmt.Errorf("removing container %s: %w", c.Name, err)
+			}
+		}
+	}
+	if err := w.env.Runtime.StopSandbox(ctx, podRef(pod)); err != nil {
+		return fmt.Errorf("removing the sandbox: %w", err)
+	}
+	if gone || !controllerutil.ContainsFinalizer(pod, Finalizer) {
+		return nil
+	}
+	return w.releasePod(ctx, pod)
+}
+
+// holdPod adds the finalizer before anything of the pod runs.
+func (w *Worker) holdPod(ctx context.Context, pod *corev1alpha1.Pod) error {
+	held := pod.DeepCopy()
+	controllerutil.AddFinalizer(held, Finalizer)
+	if err := w.env.Client.Patch(ctx, held, client.MergeFromWithOptions(pod, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("adding finalizer %s: %w", Finalizer, err)
+	}
+	w.mu.Lock()
+	if w.pod == pod {
+		w.pod = held
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// releasePod removes the finalizer, letting the deletion finish.
+func (w *Worker) releasePod(ctx context.Context, pod *corev1alpha1.Pod) error {
+	released := pod.DeepCopy()
+	controllerutil.RemoveFinalizer(released, Finalizer)
+	err := w.env.Client.Patch(ctx, released, client.MergeFromWithOptions(pod, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("removing finalizer %s: %w", Finalizer, err)
+	}
+	return nil
+}
+
+// containers returns the pod's containers by name, newest attempt first.
+func (w *Worker) containers(ctx context.Context) (map[string][]runtime.Container, error) {
+	all, err := w.env.Runtime.Containers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	out := map[string][]runtime.Container{}
+	for _, c := range all {
+		if c.Pod.UID == w.uid {
+			out[c.Name] = append(out[c.Name], c)
+		}
+	}
+	for _, instances := range out {
+		slices.SortFunc(instances, func(a, b runtime.Container) int { return int(b.Attempt - a.Attempt) })
+	}
+	return out, nil
+}
+
+func (w *Worker) report(ctx context.Context, pod *corev1alpha1.Pod, terminated bool) {
+	containers, err := w.containers(ctx)
+	if err != nil {
+		w.log.Error(err, "Reading containers for the pod's status")
+		return
+	}
+	w.reportWith(ctx, pod, containers, terminated)
+}
+
+func (w *Worker) reportWith(_ context.Context, pod *corev1alpha1.Pod, containers map[string][]runtime.Container, terminated bool) {
+	w.env.Status.Set(pod, podStatus(pod, observed{sandboxReady: w.sandbox, containers: containers, waiting: w.waiting,
+		terminated: terminated, runtimeName: w.env.RuntimeName, hostIP: w.env.HostIP, startTime: w.startTime, now: w.env.Clock.Now()}))
+}
+
+func podRef(pod *corev1alpha1.Pod) runtime.PodRef {
+	return runtime.PodRef{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name}
+}

@@ -1,0 +1,117 @@
+// Package runtime is the node agent's view of a container runtime: the few operations the
+// pod workers need, with the contract each implementation keeps. Two implement it:
+// containerd (real processes) and simulated (no processes, for scale tests).
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Runtime runs the containers of the pods bound to one node. Every method may be called
+// from many pod workers at once. Containers are identified by ID; each carries the pod UID,
+// container name and attempt it was created for, so that an agent that restarts finds its
+// containers again through Containers and adopts them.
+type Runtime interface {
+	// Version is what Node.status.nodeInfo.containerRuntimeVersion reports, such as
+	// "containerd://1.6.20".
+	Version(ctx context.Context) (string, error)
+
+	// EnsureImage makes image present as policy asks (Always pulls, IfNotPresent pulls
+	// when absent, Never fails with ErrImageNeverPull when absent) and returns its ID.
+	// A failed pull returns an *ImagePullError carrying the registry's message.
+	EnsureImage(ctx context.Context, image string, policy corev1.PullPolicy) (imageID string, err error)
+
+	// StartSandbox creates the pod's shared environment (its network namespace) if it does
+	// not exist. It is idempotent.
+	StartSandbox(ctx context.Context, pod PodRef) error
+
+	// StartContainer creates and starts one container in pod's sandbox and returns its ID.
+	// A container that cannot be created returns an error wrapping ErrCreateContainer.
+	StartContainer(ctx context.Context, pod PodRef, spec ContainerSpec) (id string, err error)
+
+	// StopContainer sends SIGTERM, waits up to grace for the container to exit, then sends
+	// SIGKILL and waits for it. Stopping a container that is not running is no error.
+	StopContainer(ctx context.Context, id string, grace time.Duration) error
+
+	// RemoveContainer deletes a stopped container and what it holds. Removing a container
+	// that does not exist is no error.
+	RemoveContainer(ctx context.Context, id string) error
+
+	// StopSandbox removes the pod's sandbox once its containers are removed; idempotent.
+	StopSandbox(ctx context.Context, pod PodRef) error
+
+	// Containers lists every container of this node, running or not.
+	Containers(ctx context.Context) ([]Container, error)
+}
+
+// PodRef names the pod a sandbox or container belongs to.
+type PodRef struct {
+	UID       types.UID
+	Namespace string
+	Name      string
+}
+
+// ContainerSpec is what a container is started with, resolved from the pod spec.
+type ContainerSpec struct {
+	Name       string
+	Attempt    int32
+	Image      string
+	ImageID    string
+	Command    []string
+	Args       []string
+	WorkingDir string
+	Env        []corev1.EnvVar
+	// LogPath is the file the container's stdout and stderr go to, in the kubelet's
+	// line format.
+	LogPath string
+}
+
+// State is where a container is in its life.
+type State string
+
+const (
+	StateCreated State = "created"
+	StateRunning State = "running"
+	StateExited  State = "exited"
+)
+
+// Container is what the runtime knows of one container.
+type Container struct {
+	ID      string
+	Pod     PodRef
+	Name    string
+	Attempt int32
+	Image   string
+	ImageID string
+	State   State
+	// ExitCode and Reason describe an exited container; Reason is "Completed", "Error" or
+	// "OOMKilled", as upstream's kubelet reports them.
+	ExitCode   int32
+	Reason     string
+	Message    string
+	CreatedAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+var (
+	// ErrImageNeverPull is returned for an absent image whose pull policy is Never.
+	ErrImageNeverPull = errors.New("image is not present and the pull policy is Never")
+	// ErrCreateContainer marks a container the runtime could not create or start.
+	ErrCreateContainer = errors.New("cannot create container")
+)
+
+// ImagePullError is a failed pull, with the registry's message.
+type ImagePullError struct {
+	Image   string
+	Message string
+}
+
+func (e *ImagePullError) Error() string {
+	return "failed to pull image \"" + e.Image + "\": " + e.Message
+}

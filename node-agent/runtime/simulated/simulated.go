@@ -1,0 +1,232 @@
+// Package simulated is a container runtime without processes: containers start after a
+// configurable latency, then run and exit as their command implies. It lets one machine
+// run hundreds of nodes for scale tests and benchmarks.
+package simulated
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	"github.com/kybern/kybern/node-agent/runtime"
+)
+
+// Runtime is the simulated runtime of one node. Every image is present. A container's
+// state is computed from the clock when it is read, so a fake clock drives it exactly.
+type Runtime struct {
+	clock clock.PassiveClock
+	// startLatency is how long a container takes from StartContainer to running.
+	startLatency time.Duration
+
+	mu         sync.Mutex
+	next       int
+	containers map[string]*container
+	sandboxes  map[types.UID]bool
+}
+
+type container struct {
+	runtime.Container
+	// behaviour is what the command does once running, from runningAt on.
+	behaviour behaviour
+	runningAt time.Time
+}
+
+// New returns an empty runtime whose containers start after startLatency on clk.
+func New(clk clock.PassiveClock, startLatency time.Duration) *Runtime {
+	return &Runtime{clock: clk, startLatency: startLatency, containers: map[string]*container{}, sandboxes: map[types.UID]bool{}}
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// Version implements runtime.Runtime.
+func (r *Runtime) Version(context.Context) (string, error) { return "simulated://1.0", nil }
+
+// EnsureImage implements runtime.Runtime: every image is present, with an ID derived
+// from its name.
+func (r *Runtime) EnsureImage(_ context.Context, image string, _ corev1.PullPolicy) (string, error) {
+	return "simulated://" + image, nil
+}
+
+// StartSandbox implements runtime.Runtime.
+func (r *Runtime) StartSandbox(_ context.Context, pod runtime.PodRef) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sandboxes[pod.UID] = true
+	return nil
+}
+
+// StopSandbox implements runtime.Runtime.
+func (r *Runtime) StopSandbox(_ context.Context, pod runtime.PodRef) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.sandboxes, pod.UID)
+	return nil
+}
+
+// StartContainer implements runtime.Runtime. The container runs after the start
+// latency; its command decides how long it runs and its exit code (see plan).
+func (r *Runtime) StartContainer(_ context.Context, pod runtime.PodRef, spec runtime.ContainerSpec) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.sandboxes[pod.UID] {
+		return "", fmt.Errorf("%w: pod %s/%s has no sandbox", runtime.ErrCreateContainer, pod.Namespace, pod.Name)
+	}
+	r.next++
+	id := fmt.Sprintf("sim-%d", r.next)
+	now := r.clock.Now()
+	p := plan(append(append([]string{}, spec.Command...), spec.Args...))
+	if err := writeLog(spec.LogPath, now, p.output); err != nil {
+		return "", fmt.Errorf("%w: %s: %w", runtime.ErrCreateContainer, spec.Name, err)
+	}
+	r.containers[id] = &container{Container: runtime.Container{ID: id, Pod: pod, Name: spec.Name, Attempt: spec.Attempt, Image: spec.Image,
+		ImageID: spec.ImageID, State: runtime.StateCreated, CreatedAt: now}, behaviour: p, runningAt: now.Add(r.startLatency)}
+	return id, nil
+}
+
+// advance brings c's state up to now: running once the start latency has passed, exited
+// once its command has run its course. Callers hold mu.
+func (r *Runtime) advance(c *container) {
+	now := r.clock.Now()
+	if c.State == runtime.StateCreated && !now.Before(c.runningAt) {
+		c.State, c.StartedAt = runtime.StateRunning, c.runningAt
+	}
+	if c.State == runtime.StateRunning && !c.behaviour.forever {
+		if end := c.runningAt.Add(c.behaviour.runFor); !now.Before(end) {
+			finish(c, c.behaviour.exitCode, end)
+		}
+	}
+}
+
+// finish records c's exit at t.
+func finish(c *container, code int32, t time.Time) {
+	c.State, c.ExitCode, c.FinishedAt = runtime.StateExited, code, t
+	c.Reason = "Completed"
+	if code != 0 {
+		c.Reason = "Error"
+	}
+}
+
+// StopContainer implements runtime.Runtime: a simulated process exits on SIGTERM at
+// once, with 143 as a shell reports it.
+func (r *Runtime) StopContainer(_ context.Context, id string, _ time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.containers[id]; ok {
+		r.advance(c)
+		if c.State != runtime.StateExited {
+			finish(c, 143, r.clock.Now())
+		}
+	}
+	return nil
+}
+
+// RemoveContainer implements runtime.Runtime.
+func (r *Runtime) RemoveContainer(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.containers, id)
+	return nil
+}
+
+// Containers implements runtime.Runtime.
+func (r *Runtime) Containers(context.Context) ([]runtime.Container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]runtime.Container, 0, len(r.containers))
+	for _, c := range r.containers {
+		r.advance(c)
+		out = append(out, c.Container)
+	}
+	return out, nil
+}
+
+// behaviour is what a simulated process does.
+type behaviour struct {
+	forever  bool
+	runFor   time.Duration
+	exitCode int32
+	output   []string
+}
+
+// plan reads a command line the way the test images use it: "true", "false",
+// "sleep N", "echo …", "exit N", and "sh -c" scripts of those joined by ";" or "&&".
+// Anything else, and no command at all (the image's own entrypoint), runs until stopped.
+func plan(argv []string) behaviour {
+	if len(argv) == 0 {
+		return behaviour{forever: true}
+	}
+	if len(argv) >= 3 && filepath.Base(argv[0]) == "sh" && argv[1] == "-c" {
+		return script(argv[2])
+	}
+	return script(strings.Join(argv, " "))
+}
+
+func script(s string) behaviour {
+	var b behaviour
+	for _, stmt := range strings.FieldsFunc(strings.ReplaceAll(s, "&&", ";"), func(r rune) bool { return r == ';' || r == '\n' }) {
+		f := strings.Fields(stmt)
+		if len(f) == 0 {
+			continue
+		}
+		switch filepath.Base(f[0]) {
+		case "true", ":":
+			b.exitCode = 0
+		case "false":
+			b.exitCode = 1
+			return b
+		case "echo":
+			b.output = append(b.output, strings.Join(f[1:], " "))
+		case "sleep":
+			if len(f) < 2 {
+				return behaviour{forever: true}
+			}
+			secs, err := strconv.ParseFloat(f[1], 64)
+			if err != nil || secs < 0 || secs > math.MaxInt64/float64(time.Second) || math.IsNaN(secs) {
+				return behaviour{forever: true}
+			}
+			b.runFor += time.Duration(secs * float64(time.Second))
+		case "exit":
+			if len(f) > 1 {
+				code, err := strconv.Atoi(f[1])
+				if err == nil {
+					b.exitCode = int32(code)
+				}
+			}
+			return b
+		default:
+			return behaviour{forever: true, output: b.output}
+		}
+	}
+	return b
+}
+
+// writeLog appends lines to path in the kubelet's log line format, as a process's stdout.
+func writeLog(path string, at time.Time, lines []string) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintf(f, "%s stdout F %s\n", at.UTC().Format(time.RFC3339Nano), l); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
