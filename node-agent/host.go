@@ -27,9 +27,12 @@ func nodeInfo(runtimeVersion, agentVersion string) corev1.NodeSystemInfo {
 			}
 		}
 	}
-	if id, err := os.ReadFile("/etc/machine-id"); err == nil {
-		info.MachineID = strings.TrimSpace(string(id))
+	info.MachineID = readTrimmed("/etc/machine-id")
+	info.SystemUUID = readTrimmed("/sys/class/dmi/id/product_uuid")
+	if info.SystemUUID == "" {
+		info.SystemUUID = info.MachineID
 	}
+	info.BootID = readTrimmed("/proc/sys/kernel/random/boot_id")
 	return info
 }
 
@@ -42,4 +45,13 @@ func utsString(b []int8) string {
 		out = append(out, byte(c))
 	}
 	return string(out)
+}
+
+// readTrimmed is a small file's content without surrounding space; "" when unreadable.
+func readTrimmed(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }

@@ -48,6 +48,7 @@ var _ = Describe("The node agent", func() {
 				g.Expect(n.Labels).To(HaveKeyWithValue(corev1.LabelHostname, name))
 				g.Expect(n.Labels).To(HaveKeyWithValue(corev1.LabelOSStable, "linux"))
 				g.Expect(n.Status.Allocatable.Cpu().String()).To(Equal("8"))
+				g.Expect(n.Status.NodeInfo.ContainerRuntimeVersion).To(Equal("simulated://1.0"))
 				g.Expect(n.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
 				lease := &coordinationv1.Lease{}
 				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: agent.LeaseNamespace, Name: name}, lease)).To(Succeed())

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -92,9 +94,13 @@ func (a *Agent) postStatus(ctx context.Context) error {
 			}
 		}
 	}
-	orig := node.DeepCopy()
-	node.Status = status
-	if err := a.client.Status().Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+	// The whole status, not a diff: a diff leaves out fields equal to their zero value,
+	// which the schema requires all the same.
+	body, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		return err
+	}
+	if err := a.client.Status().Patch(ctx, node, client.RawPatch(types.MergePatchType, body)); err != nil {
 		return fmt.Errorf("posting status of node %s: %w", a.cfg.NodeName, err)
 	}
 	a.lastStatus = a.clock.Now()
