@@ -62,7 +62,7 @@ lint: fmt vet ## Check formatting and vet, failing on any file go fmt would chan
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run every test layer: unit, envtest and control-plane tests.
+test: manifests generate fmt vet envtest node-deps ## Run every test layer: unit, envtest, control-plane and e2e tests (e2e needs root).
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test ./... -count=1 -timeout 30m
 
 .PHONY: bench
@@ -77,7 +77,7 @@ build: generate fmt vet ## Build bin/manager and bin/node-agent.
 	go build -o $(LOCALBIN)/node-agent ./node-agent
 
 .PHONY: run
-run: modules build install ## Run the local control plane (if none is up), the manager and, with SIMULATE_NODES=N, N simulated nodes, in the foreground.
+run: modules build install ## Run the local control plane (if none is up), the manager and a node agent (as root with containerd; SIMULATE_NODES=N adds N simulated nodes), in the foreground.
 	KUBECONFIG="$(TARGET_KUBECONFIG)" STATE_DIR="$(STATE_DIR)" METRICS_ADDR="$(METRICS_ADDR)" HEALTH_ADDR="$(HEALTH_ADDR)" SIMULATE_NODES="$(SIMULATE_NODES)" hack/run.sh
 
 .PHONY: modules
@@ -85,6 +85,14 @@ modules: ## Check that every Go module is in the cache or reachable.
 	@hack/check-modules.sh
 
 ##@ Local control plane
+
+.PHONY: node-deps
+node-deps: ## Install containerd, runc, iproute2 and busybox-static with apt when missing (as root).
+	@hack/node-deps.sh
+
+.PHONY: images
+images: ## Build the offline test image docker.io/library/busybox:latest into .kybern/images/.
+	go run ./hack/images -out "$(STATE_DIR)/images/busybox.tar"
 
 .PHONY: envtest
 envtest: ## Install or build kube-apiserver, etcd and kubectl for envtest (cached outside the clone).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The foreground part of `make run`: the manager and, with SIMULATE_NODES=N, a node agent
-# running N simulated nodes, against $KUBECONFIG, until Ctrl-C. One run per state directory: a second one says who
+# The foreground part of `make run`: the manager, a node agent running real containers
+# (as root, with containerd installed) and, with SIMULATE_NODES=N, a node agent running N
+# simulated nodes, against $KUBECONFIG, until Ctrl-C. One run per state directory: a second one says who
 # holds it and exits. The lock is flock(2)'s, so it dies with its holder and never goes stale.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,11 +46,19 @@ trap stop INT TERM
   --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" &
 pids+=($!)
 
+if [[ $(id -u) == 0 ]] && command -v containerd >/dev/null && command -v runc >/dev/null && command -v ip >/dev/null; then
+  if [[ ! -f $STATE_DIR/images/busybox.tar ]] && command -v busybox >/dev/null; then
+    (cd "$ROOT" && go run ./hack/images -out "$STATE_DIR/images/busybox.tar")
+  fi
+  "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --containerd=embedded --state-dir "$STATE_DIR" \
+    --image-dir "$STATE_DIR/images" --log-dir "$STATE_DIR/logs" &
+  pids+=($!)
+else
+  echo "kybern: no node agent for real containers: it needs root and containerd (as root: apt-get install -y containerd runc iproute2 busybox-static)" >&2
+fi
 if [[ $SIMULATE_NODES -gt 0 ]]; then
   "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --simulate-nodes "$SIMULATE_NODES" --node-name sim --log-dir "$STATE_DIR/logs" &
   pids+=($!)
-else
-  echo "kybern: no node agent runs, so pods stay Unschedulable; make run SIMULATE_NODES=3 adds 3 simulated nodes (real containers through containerd are not there yet)" >&2
 fi
 
 # Whichever process ends first ends the run.

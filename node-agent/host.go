@@ -1,16 +1,68 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
 	"os"
 	goruntime "runtime"
 	"strings"
 	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // maxPods is the pods a node takes, upstream's kubelet default.
 const maxPods = 110
+
+// hostCapacity reads the machine's cpus, its memory and the size of the filesystem that
+// holds dir.
+func hostCapacity(dir string) (corev1.ResourceList, error) {
+	mem, err := memTotal()
+	if err != nil {
+		return nil, err
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		return nil, fmt.Errorf("reading the size of %s: %w", dir, err)
+	}
+	return corev1.ResourceList{
+		corev1.ResourceCPU:              *resource.NewQuantity(int64(goruntime.NumCPU()), resource.DecimalSI),
+		corev1.ResourceMemory:           *resource.NewQuantity(mem, resource.BinarySI),
+		corev1.ResourcePods:             *resource.NewQuantity(maxPods, resource.DecimalSI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(int64(fs.Blocks)*fs.Bsize, resource.BinarySI),
+	}, nil
+}
+
+func memTotal() (int64, error) {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		var kb int64
+		if n, _ := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); n == 1 {
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("/proc/meminfo has no MemTotal")
+}
+
+// hostAddress is the machine's first non-loopback IPv4 address, or 127.0.0.1.
+func hostAddress() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipnet, ok := a.(*net.IPNet); ok && !ipnet.IP.IsLoopback() && ipnet.IP.To4() != nil {
+				return ipnet.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
 
 // nodeInfo describes the machine as Node.status.nodeInfo does.
 func nodeInfo(runtimeVersion, agentVersion string) corev1.NodeSystemInfo {

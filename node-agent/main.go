@@ -5,10 +5,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"time"
 
@@ -27,6 +27,7 @@ import (
 
 	"github.com/kybern/kybern/api"
 	"github.com/kybern/kybern/node-agent/agent"
+	"github.com/kybern/kybern/node-agent/runtime/containerd"
 	"github.com/kybern/kybern/node-agent/runtime/simulated"
 )
 
@@ -34,18 +35,30 @@ import (
 const version = "kybern-v0.1.0"
 
 type options struct {
-	nodeName       string
-	logDir         string
-	simulateNodes  int
-	simLatency     time.Duration
-	simCPU, simMem string
+	nodeName          string
+	logDir            string
+	stateDir          string
+	imageDir          string
+	containerdAddress string
+	containerdMode    string
+	simulateNodes     int
+	simLatency        time.Duration
+	simCPU, simMem    string
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == containerd.LogDriverCommand {
+		containerd.RunLogDriver(os.Args[2])
+		return
+	}
 	hostname, _ := os.Hostname()
 	var o options
 	flag.StringVar(&o.nodeName, "node-name", hostname, "The Node's name; with --simulate-nodes, the prefix of the simulated nodes' names (<name>-0, <name>-1, …).")
 	flag.StringVar(&o.logDir, "log-dir", "/var/log/pods", "Where container logs go: <log-dir>/<namespace>_<pod>_<uid>/<container>/<restart>.log.")
+	flag.StringVar(&o.stateDir, "state-dir", ".kybern", "Where --containerd=embedded keeps each node's containerd: <state-dir>/nodes/<node>/.")
+	flag.StringVar(&o.imageDir, "image-dir", ".kybern/images", "Image archives (*.tar, OCI layout) imported at start; they count as present under any pull policy.")
+	flag.StringVar(&o.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "The containerd socket to use.")
+	flag.StringVar(&o.containerdMode, "containerd", "", "embedded: start and stop a containerd of this agent's own instead of using --containerd-address.")
 	flag.IntVar(&o.simulateNodes, "simulate-nodes", 0, "Run this many simulated nodes, whose containers are not processes, instead of one real node.")
 	flag.DurationVar(&o.simLatency, "simulated-start-latency", 50*time.Millisecond, "How long a simulated container takes to start.")
 	flag.StringVar(&o.simCPU, "simulated-cpu", "32", "Each simulated node's cpu capacity.")
@@ -63,9 +76,6 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	if o.simulateNodes <= 0 {
-		return errors.New("only simulated nodes are implemented so far: pass --simulate-nodes N (the containerd runtime is the next step of issue #5)")
-	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return err
@@ -74,6 +84,66 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	if o.simulateNodes > 0 {
+		return runSimulated(ctx, o, shared)
+	}
+	return runContainerd(ctx, o, shared)
+}
+
+// runContainerd runs one real node whose containers containerd runs.
+func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
+	if err := os.MkdirAll(o.stateDir, 0o755); err != nil {
+		return err
+	}
+	address := o.containerdAddress
+	switch o.containerdMode {
+	case "":
+	case "embedded":
+		e, err := containerd.StartEmbedded(ctx, filepath.Join(o.stateDir, "nodes", o.nodeName))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := e.Stop(); err != nil {
+				shared.Log.Error(err, "Stopping the embedded containerd")
+			}
+		}()
+		address = e.Address
+	default:
+		return fmt.Errorf("--containerd=%s: the only mode is embedded", o.containerdMode)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	rt, err := containerd.New(address, "kybern-"+o.nodeName, self)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	runtimeVersion, err := rt.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("containerd at %s: %w (is it running? --containerd=embedded starts one)", address, err)
+	}
+	images, err := rt.ImportDir(ctx, o.imageDir)
+	if err != nil {
+		return err
+	}
+	shared.Log.Info("Imported images", "dir", o.imageDir, "images", images)
+	capacity, err := hostCapacity(o.stateDir)
+	if err != nil {
+		return err
+	}
+	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Address: hostAddress(),
+		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd"}, rt)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// runSimulated runs o.simulateNodes simulated nodes in this process.
+func runSimulated(ctx context.Context, o options, shared agent.Shared) error {
 	capacity, err := simulatedCapacity(o)
 	if err != nil {
 		return err
@@ -97,6 +167,8 @@ func run(ctx context.Context, o options) error {
 }
 
 func newShared(cfg *rest.Config) (agent.Shared, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.UserAgent = "kybern-node-agent/" + version
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(api.AddToScheme(scheme))

@@ -12,6 +12,10 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -20,7 +24,7 @@ import (
 func startRun(stateDir, metrics, probes string) *gexec.Session {
 	cmd := exec.Command(filepath.Join(testenv.RepoRoot(), "hack", "run.sh"))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "STATE_DIR="+stateDir, "MANAGER="+managerBin,
-		"METRICS_ADDR="+metrics, "HEALTH_ADDR="+probes)
+		"NODE_AGENT="+nodeAgentBin, "METRICS_ADDR="+metrics, "HEALTH_ADDR="+probes)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
@@ -37,6 +41,16 @@ var _ = Describe("make run's foreground script", func() {
 		probes := freeAddr()
 		first := startRun(stateDir, "0", probes)
 		Eventually(func() int { code, _ := get("http://" + probes + "/readyz"); return code }, "30s").Should(Equal(200))
+
+		By("registering this machine as a Ready node, its containers run by an embedded containerd")
+		hostname, err := os.Hostname()
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			n := &corev1alpha1.Node{}
+			g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: hostname}, n)).To(Succeed())
+			g.Expect(n.Status.NodeInfo.ContainerRuntimeVersion).To(HavePrefix("containerd://"))
+			g.Expect(n.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
+		}, "60s").Should(Succeed())
 
 		By("refusing a second run on the same state directory")
 		second := startRun(stateDir, "0", freeAddr())

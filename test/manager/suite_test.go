@@ -20,8 +20,10 @@ var (
 	env        *testenv.Env
 	clientset  *kubernetes.Clientset
 	managerBin string
-	ctx        context.Context
-	cancel     context.CancelFunc
+	// nodeAgentBin is the node agent make run starts beside the manager.
+	nodeAgentBin string
+	ctx          context.Context
+	cancel       context.CancelFunc
 )
 
 func TestManager(t *testing.T) {
@@ -31,11 +33,15 @@ func TestManager(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
-	managerBin = filepath.Join(GinkgoT().TempDir(), "manager")
-	build := exec.Command("go", "build", "-o", managerBin, ".")
-	build.Dir = testenv.RepoRoot()
-	out, err := build.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
+	bin := GinkgoT().TempDir()
+	managerBin, nodeAgentBin = filepath.Join(bin, "manager"), filepath.Join(bin, "node-agent")
+	for out, pkg := range map[string]string{managerBin: ".", nodeAgentBin: "./node-agent"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Dir = testenv.RepoRoot()
+		output, err := build.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "go build %s: %s", pkg, output)
+	}
+	var err error
 
 	env, err = testenv.Start(GinkgoT().TempDir())
 	Expect(err).NotTo(HaveOccurred())

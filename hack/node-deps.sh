@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the node agent needs to run real containers, when missing: containerd,
+# runc, iproute2 (pod network namespaces) and busybox-static (the test image). As root on
+# Debian it installs them with apt; elsewhere it fails with the command that does.
+set -euo pipefail
+
+declare -A packages=([containerd]=containerd [runc]=runc [ip]=iproute2 [busybox]=busybox-static)
+missing=()
+for cmd in "${!packages[@]}"; do
+  command -v "$cmd" >/dev/null || missing+=("${packages[$cmd]}")
+done
+# Debian's dynamic busybox package also provides the command; the image needs the static one.
+if command -v busybox >/dev/null && ! dpkg -s busybox-static >/dev/null 2>&1 && command -v dpkg >/dev/null; then
+  missing+=(busybox-static)
+fi
+((${#missing[@]})) || exit 0
+
+if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
+  echo "kybern: the node agent needs ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "kybern: installing ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

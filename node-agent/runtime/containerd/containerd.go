@@ -1,0 +1,368 @@
+// Package containerd runs a node's containers through containerd, in a containerd
+// namespace of the agent's own, so that several agents can share one containerd.
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kybern/kybern/node-agent/runtime"
+)
+
+// snapshotter is the snapshotter containers' root filesystems are made with.
+const snapshotter = "overlayfs"
+
+// Labels on each container, from which Containers rebuilds what it was started for.
+const (
+	labelPodUID       = "io.kybern.pod.uid"
+	labelPodNamespace = "io.kybern.pod.namespace"
+	labelPodName      = "io.kybern.pod.name"
+	labelName         = "io.kybern.container.name"
+	labelAttempt      = "io.kybern.container.attempt"
+	labelImage        = "io.kybern.container.image"
+	labelStartedAt    = "io.kybern.container.started-at"
+)
+
+// Runtime is containerd as a runtime.Runtime.
+type Runtime struct {
+	client *containerd.Client
+	// logDriver is the node-agent binary, which containerd's shim runs as each container's
+	// log driver (node-agent log-driver <path>), so logs outlive an agent restart.
+	logDriver string
+
+	mu sync.Mutex
+	// preloaded are the images imported from the image directory; they count as pulled.
+	preloaded map[string]bool
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// New connects to the containerd at address and works in namespace.
+func New(address, namespace, logDriver string) (*Runtime, error) {
+	c, err := containerd.New(address, containerd.WithDefaultNamespace(namespace), containerd.WithTimeout(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to containerd at %s: %w", address, err)
+	}
+	return &Runtime{client: c, logDriver: logDriver, preloaded: map[string]bool{}}, nil
+}
+
+// Close disconnects from containerd; containers keep running.
+func (r *Runtime) Close() error { return r.client.Close() }
+
+// Version implements runtime.Runtime.
+func (r *Runtime) Version(ctx context.Context) (string, error) {
+	v, err := r.client.Version(ctx)
+	if err != nil {
+		return "", err
+	}
+	return "containerd://" + v.Version, nil
+}
+
+// ImportDir imports every *.tar image archive in dir and unpacks it; those images then
+// satisfy any pull policy without a pull, as this node's local copies.
+func (r *Runtime) ImportDir(ctx context.Context, dir string) ([]string, error) {
+	archives, err := filepath.Glob(filepath.Join(dir, "*.tar"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, path := range archives {
+		imported, err := r.importArchive(ctx, path)
+		if err != nil {
+			return names, fmt.Errorf("importing %s: %w", path, err)
+		}
+		names = append(names, imported...)
+	}
+	return names, nil
+}
+
+func (r *Runtime) importArchive(ctx context.Context, path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	imgs, err := r.client.Import(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, img := range imgs {
+		if err := containerd.NewImage(r.client, img).Unpack(ctx, snapshotter); err != nil {
+			return names, fmt.Errorf("unpacking %s: %w", img.Name, err)
+		}
+		r.mu.Lock()
+		r.preloaded[img.Name] = true
+		r.mu.Unlock()
+		names = append(names, img.Name)
+	}
+	return names, nil
+}
+
+// EnsureImage implements runtime.Runtime.
+func (r *Runtime) EnsureImage(ctx context.Context, image string, policy corev1.PullPolicy) (string, error) {
+	ref, err := normalize(image)
+	if err != nil {
+		return "", &runtime.ImagePullError{Image: image, Message: err.Error()}
+	}
+	if policy == "" {
+		policy = corev1.PullIfNotPresent
+		if strings.HasSuffix(ref, ":latest") {
+			policy = corev1.PullAlways
+		}
+	}
+	r.mu.Lock()
+	preloaded := r.preloaded[ref]
+	r.mu.Unlock()
+	img, err := r.client.GetImage(ctx, ref)
+	present := err == nil
+	if err != nil && !errdefs.IsNotFound(err) {
+		return "", err
+	}
+	switch {
+	case present && (policy != corev1.PullAlways || preloaded):
+		return img.Target().Digest.String(), nil
+	case policy == corev1.PullNever:
+		return "", runtime.ErrImageNeverPull
+	}
+	pulled, err := r.client.Pull(ctx, ref, containerd.WithPullUnpack, containerd.WithPullSnapshotter(snapshotter))
+	if err != nil {
+		return "", &runtime.ImagePullError{Image: image, Message: err.Error()}
+	}
+	return pulled.Target().Digest.String(), nil
+}
+
+// normalize turns "busybox" into "docker.io/library/busybox:latest".
+func normalize(image string) (string, error) {
+	named, err := reference.ParseDockerRef(image)
+	if err != nil {
+		return "", err
+	}
+	return named.String(), nil
+}
+
+// StartSandbox implements runtime.Runtime: the sandbox is a network namespace with
+// loopback up, which every container of the pod joins.
+func (r *Runtime) StartSandbox(ctx context.Context, pod runtime.PodRef) error {
+	return ensureNetNS(ctx, netnsName(pod.UID))
+}
+
+// StopSandbox implements runtime.Runtime.
+func (r *Runtime) StopSandbox(ctx context.Context, pod runtime.PodRef) error {
+	return deleteNetNS(ctx, netnsName(pod.UID))
+}
+
+// StartContainer implements runtime.Runtime.
+func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec runtime.ContainerSpec) (string, error) {
+	ref, err := normalize(spec.Image)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
+	}
+	img, err := r.client.GetImage(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
+	}
+	imgSpec, err := img.Spec(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%w: reading the config of %s: %w", runtime.ErrCreateContainer, ref, err)
+	}
+	argv := commandLine(imgSpec.Config.Entrypoint, imgSpec.Config.Cmd, spec.Command, spec.Args)
+	if len(argv) == 0 {
+		return "", fmt.Errorf("%w: no command given and image %s has no entrypoint or cmd", runtime.ErrCreateContainer, spec.Image)
+	}
+	env := make([]string, 0, len(spec.Env))
+	for _, e := range spec.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	specOpts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithProcessArgs(argv...), oci.WithEnv(env), oci.WithHostname(pod.Name),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(pod.UID)})}
+	if spec.WorkingDir != "" {
+		specOpts = append(specOpts, oci.WithProcessCwd(spec.WorkingDir))
+	}
+	id := containerID(pod.UID, spec.Name, spec.Attempt)
+	labels := map[string]string{labelPodUID: string(pod.UID), labelPodNamespace: pod.Namespace, labelPodName: pod.Name,
+		labelName: spec.Name, labelAttempt: strconv.Itoa(int(spec.Attempt)), labelImage: spec.Image}
+	c, err := r.client.NewContainer(ctx, id, containerd.WithImage(img), containerd.WithSnapshotter(snapshotter),
+		containerd.WithNewSnapshot(id, img), containerd.WithNewSpec(specOpts...), containerd.WithContainerLabels(labels))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
+	}
+	// The shim runs the log driver in a directory of its own: the path must be absolute.
+	logPath, err := filepath.Abs(spec.LogPath)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
+	}
+	task, err := c.NewTask(ctx, cio.BinaryIO(r.logDriver, map[string]string{LogDriverCommand: logPath}))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
+	}
+	if err := task.Start(ctx); err != nil {
+		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
+	}
+	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// commandLine applies upstream's rules: command replaces the image's entrypoint and drops
+// its cmd; args replace the cmd.
+func commandLine(entrypoint, cmd, command, args []string) []string {
+	switch {
+	case len(command) > 0:
+		return append(append([]string{}, command...), args...)
+	case len(args) > 0:
+		return append(append([]string{}, entrypoint...), args...)
+	default:
+		return append(append([]string{}, entrypoint...), cmd...)
+	}
+}
+
+// containerID is unique per pod, container name and attempt.
+func containerID(uid types.UID, name string, attempt int32) string {
+	return fmt.Sprintf("%s-%s-%d", uid, name, attempt)
+}
+
+// StopContainer implements runtime.Runtime.
+func (r *Runtime) StopContainer(ctx context.Context, id string, grace time.Duration) error {
+	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	task, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if err := task.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-exited:
+		return nil
+	case <-timer.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RemoveContainer implements runtime.Runtime.
+func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
+	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if task, err := c.Task(ctx, nil); err == nil {
+		if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return err
+		}
+	} else if !errdefs.IsNotFound(err) {
+		return err
+	}
+	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// Containers implements runtime.Runtime.
+func (r *Runtime) Containers(ctx context.Context) ([]runtime.Container, error) {
+	cs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q", labelPodUID))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.Container, 0, len(cs))
+	for _, c := range cs {
+		rc, err := r.describe(ctx, c)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rc)
+	}
+	return out, nil
+}
+
+// describe reads one container's identity from its labels and its state from its task.
+func (r *Runtime) describe(ctx context.Context, c containerd.Container) (runtime.Container, error) {
+	info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
+	if err != nil {
+		return runtime.Container{}, err
+	}
+	l := info.Labels
+	attempt, _ := strconv.Atoi(l[labelAttempt])
+	rc := runtime.Container{ID: c.ID(), Pod: runtime.PodRef{UID: types.UID(l[labelPodUID]), Namespace: l[labelPodNamespace], Name: l[labelPodName]},
+		Name: l[labelName], Attempt: int32(attempt), Image: l[labelImage], CreatedAt: info.CreatedAt, State: runtime.StateCreated}
+	if img, err := c.Image(ctx); err == nil {
+		rc.ImageID = img.Target().Digest.String()
+	}
+	if t, err := time.Parse(time.RFC3339Nano, l[labelStartedAt]); err == nil {
+		rc.StartedAt = t
+	}
+	task, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return rc, nil
+	}
+	if err != nil {
+		return rc, err
+	}
+	st, err := task.Status(ctx)
+	if err != nil {
+		return rc, err
+	}
+	switch st.Status {
+	case containerd.Running, containerd.Paused, containerd.Pausing:
+		rc.State = runtime.StateRunning
+	case containerd.Stopped:
+		rc.State, rc.ExitCode, rc.FinishedAt = runtime.StateExited, int32(st.ExitStatus), st.ExitTime
+		rc.Reason = "Completed"
+		if st.ExitStatus != 0 {
+			rc.Reason = "Error"
+		}
+	}
+	return rc, nil
+}

@@ -1,0 +1,63 @@
+package containerd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/runtime/v2/logging"
+)
+
+// LogDriverCommand is the first argument with which containerd's shim runs the
+// node-agent binary as a container's log driver; the second is the log file.
+const LogDriverCommand = "log-driver"
+
+// RunLogDriver copies a container's stdout and stderr into path in the kubelet's format,
+// one line per line written: "<RFC3339Nano time> <stream> <F|P> <text>", P marking a
+// line split because it was too long. It runs in its own process, started by the shim,
+// so logging continues while the agent restarts; it returns when both streams close.
+func RunLogDriver(path string) {
+	logging.Run(func(_ context.Context, cfg *logging.Config, ready func() error) error {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := ready(); err != nil {
+			return err
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for stream, r := range map[string]io.Reader{"stdout": cfg.Stdout, "stderr": cfg.Stderr} {
+			wg.Go(func() { copyLines(f, &mu, stream, r) })
+		}
+		wg.Wait()
+		return nil
+	})
+}
+
+// maxLine is the longest line written whole; longer ones are split into P-tagged parts.
+const maxLine = 16 << 10
+
+func copyLines(w io.Writer, mu *sync.Mutex, stream string, r io.Reader) {
+	br := bufio.NewReaderSize(r, maxLine)
+	for {
+		line, isPrefix, err := br.ReadLine()
+		if len(line) > 0 || (err == nil && !isPrefix) {
+			tag := "F"
+			if isPrefix {
+				tag = "P"
+			}
+			mu.Lock()
+			fmt.Fprintf(w, "%s %s %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), stream, tag, line)
+			mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/podworker"
+)
+
+func newPod(ns, name string, policy corev1.RestartPolicy, command ...string) *corev1alpha1.Pod {
+	p := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	p.Spec.RestartPolicy = policy
+	p.Spec.Containers = []corev1.Container{{Name: "main", Image: "busybox", Command: command}}
+	return p
+}
+
+func current(p *corev1alpha1.Pod) func() (*corev1alpha1.Pod, error) {
+	return func() (*corev1alpha1.Pod, error) {
+		got := &corev1alpha1.Pod{}
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
+		return got, err
+	}
+}
+
+func logOf(p *corev1alpha1.Pod, container string, attempt int) func() (string, error) {
+	return func() (string, error) {
+		got, err := current(p)()
+		if err != nil {
+			return "", err
+		}
+		data, err := os.ReadFile(podworker.LogPath(filepath.Join(work, "logs"), got, container, int32(attempt)))
+		return string(data), err
+	}
+}
+
+var _ = Describe("Pods on real containers", Ordered, func() {
+	var ns string
+	BeforeAll(func() { startAgent("e2e-a") })
+	BeforeEach(func() {
+		var err error
+		ns, err = env.NewNamespace(ctx, "e2e")
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("runs a pod that echoes and exits: Succeeded, its output in the kubelet's log format", func() {
+		p := newPod(ns, "echo", corev1.RestartPolicyNever, "sh", "-c", "echo hello from $(hostname)")
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p)).Should(And(HaveField("Status.Phase", corev1.PodSucceeded),
+			HaveField("Status.ContainerStatuses", ConsistOf(HaveField("State.Terminated.Reason", "Completed")))))
+		Eventually(logOf(p, "main", 0)).Should(MatchRegexp(`^\S+Z stdout F hello from echo\n$`))
+	})
+
+	It("restarts a crashing container with a growing back-off", func() {
+		p := newPod(ns, "crash", corev1.RestartPolicyAlways, "sh", "-c", "echo try; exit 3")
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p)).Should(HaveField("Status.ContainerStatuses", ConsistOf(And(
+			HaveField("RestartCount", int32(1)),
+			HaveField("State.Waiting.Reason", podworker.ReasonCrashLoopBackOff),
+			HaveField("State.Waiting.Message", ContainSubstring("back-off 10s")),
+			HaveField("LastTerminationState.Terminated.ExitCode", int32(3))))))
+		Eventually(current(p), 30*time.Second).Should(HaveField("Status.ContainerStatuses", ConsistOf(And(
+			HaveField("RestartCount", int32(2)), HaveField("State.Waiting.Message", ContainSubstring("back-off 20s"))))))
+		Expect(logOf(p, "main", 1)()).To(ContainSubstring("stdout F try"))
+	})
+
+	It("stops a deleted pod with SIGTERM within its grace period, then removes it", func() {
+		p := newPod(ns, "graceful", corev1.RestartPolicyAlways, "sh", "-c", `trap 'echo got TERM; exit 0' TERM; echo up; while true; do sleep 0.2; done`)
+		p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](60)
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(logOf(p, "main", 0)).Should(ContainSubstring("stdout F up"))
+		got, err := current(p)()
+		Expect(err).NotTo(HaveOccurred())
+		deleted := time.Now()
+		Expect(k8s.Delete(ctx, got)).To(Succeed())
+		Eventually(func() bool {
+			_, err := current(p)()
+			return apierrors.IsNotFound(err)
+		}).Should(BeTrue())
+		Expect(time.Since(deleted)).To(BeNumerically("<", 20*time.Second), "the container handles SIGTERM; it must not wait for SIGKILL after 60s")
+		Expect(os.ReadFile(podworker.LogPath(filepath.Join(work, "logs"), got, "main", 0))).To(ContainSubstring("stdout F got TERM"))
+	})
+
+	It("runs init containers to completion, in order, before the main container", func() {
+		p := newPod(ns, "init", corev1.RestartPolicyAlways, "sleep", "3600")
+		p.Spec.InitContainers = []corev1.Container{
+			{Name: "first", Image: "busybox", Command: []string{"sh", "-c", "sleep 1; echo first"}},
+			{Name: "second", Image: "busybox", Command: []string{"echo", "second"}},
+		}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p)).Should(HaveField("Status.Phase", corev1.PodRunning))
+		got, err := current(p)()
+		Expect(err).NotTo(HaveOccurred())
+		first, second := got.Status.InitContainerStatuses[0].State.Terminated, got.Status.InitContainerStatuses[1].State.Terminated
+		main := got.Status.ContainerStatuses[0].State.Running
+		Expect(first).NotTo(BeNil())
+		Expect(second).NotTo(BeNil())
+		Expect(main).NotTo(BeNil())
+		Expect(second.StartedAt.Time).NotTo(BeTemporally("<", first.FinishedAt.Time))
+		Expect(main.StartedAt.Time).NotTo(BeTemporally("<", second.FinishedAt.Time))
+	})
+
+	It("keeps containers running across an agent restart, adopting them", func() {
+		p := newPod(ns, "survivor", corev1.RestartPolicyAlways, "sleep", "3600")
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p)).Should(HaveField("Status.Phase", corev1.PodRunning))
+		before, err := current(p)()
+		Expect(err).NotTo(HaveOccurred())
+
+		agents["e2e-a"].stop()
+		startAgent("e2e-a")
+		Consistently(current(p), 5*time.Second).Should(And(HaveField("Status.Phase", corev1.PodRunning),
+			HaveField("Status.ContainerStatuses", ConsistOf(And(HaveField("RestartCount", int32(0)),
+				HaveField("ContainerID", before.Status.ContainerStatuses[0].ContainerID),
+				HaveField("State.Running.StartedAt", before.Status.ContainerStatuses[0].State.Running.StartedAt))))))
+	})
+
+	It("reports an image that cannot be pulled, and keeps serving other pods", func() {
+		p := newPod(ns, "nopull", corev1.RestartPolicyAlways)
+		p.Spec.Containers[0].Image = "localhost:1/nothing:1.0"
+		never := newPod(ns, "never", corev1.RestartPolicyAlways)
+		never.Spec.Containers[0].Image = "example.invalid/absent:1.0"
+		never.Spec.Containers[0].ImagePullPolicy = corev1.PullNever
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Expect(k8s.Create(ctx, never)).To(Succeed())
+		Eventually(current(p)).Should(HaveField("Status.ContainerStatuses", ConsistOf(HaveField("State.Waiting.Reason",
+			BeElementOf(podworker.ReasonErrImagePull, podworker.ReasonImagePullBackOff)))))
+		Expect(current(p)()).To(HaveField("Status.ContainerStatuses", ConsistOf(HaveField("State.Waiting.Message", ContainSubstring("localhost:1")))))
+		Eventually(current(never)).Should(HaveField("Status.ContainerStatuses", ConsistOf(HaveField("State.Waiting.Reason", podworker.ReasonErrImageNeverPull))))
+
+		ok := newPod(ns, "fine", corev1.RestartPolicyNever, "true")
+		Expect(k8s.Create(ctx, ok)).To(Succeed())
+		Eventually(current(ok)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+	})
+
+	It("runs two agents on one machine as two nodes", func() {
+		startAgent("e2e-b")
+		d := &appsv1alpha1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pair"}}
+		d.Spec.Replicas = ptr.To[int32](2)
+		d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "pair"}}
+		d.Spec.Template.Labels = map[string]string{"app": "pair"}
+		d.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{
+			{TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "pair"}}}}}}
+		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "web", Image: "busybox", Command: []string{"httpd", "-f", "-p", "8080"}}}
+		Expect(k8s.Create(ctx, d)).To(Succeed())
+		Eventually(func(g Gomega) {
+			var pods corev1alpha1.PodList
+			g.Expect(k8s.List(ctx, &pods, client.InNamespace(ns))).To(Succeed())
+			nodes := map[string]corev1.PodPhase{}
+			for _, p := range pods.Items {
+				nodes[p.Spec.NodeName] = p.Status.Phase
+			}
+			g.Expect(nodes).To(Equal(map[string]corev1.PodPhase{"e2e-a": corev1.PodRunning, "e2e-b": corev1.PodRunning}))
+		}).Should(Succeed())
+	})
+})

@@ -1,0 +1,152 @@
+// Package e2e runs real containers: the manager against envtest's apiserver, and node
+// agents as their own processes, each with an embedded containerd, running the busybox
+// image make images builds. It needs root, containerd, runc, iproute2 and busybox-static;
+// make test installs them on Debian.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/test/testenv"
+)
+
+var (
+	suite *testenv.Suite
+	env   *testenv.Env
+	k8s   client.Client
+	ctx   context.Context
+	// work holds the agent binary, the image archive, and each agent's state and logs.
+	work string
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(60 * time.Second)
+	SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
+	RunSpecs(t, "E2E suite: real containers")
+}
+
+var _ = BeforeSuite(func() {
+	Expect(os.Geteuid()).To(Equal(0), "the e2e tests run containers and need root")
+	for _, tool := range []string{"containerd", "runc", "ip"} {
+		_, err := exec.LookPath(tool)
+		Expect(err).NotTo(HaveOccurred(), "%s is missing: apt-get install -y containerd runc iproute2 busybox-static", tool)
+	}
+	// Short: unix socket paths must stay under 108 bytes.
+	var err error
+	work, err = os.MkdirTemp("", "kybern-e2e-")
+	Expect(err).NotTo(HaveOccurred())
+	root := testenv.RepoRoot()
+	for _, args := range [][]string{
+		{"build", "-o", filepath.Join(work, "node-agent"), "./node-agent"},
+		{"run", "./hack/images", "-out", filepath.Join(work, "images", "busybox.tar")},
+	} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "go %v: %s", args, out)
+	}
+	Expect(os.MkdirAll(filepath.Join(work, "controlplane"), 0o755)).To(Succeed())
+	suite, err = testenv.StartSuite(filepath.Join(work, "controlplane"), GinkgoWriter, testenv.DefaultOptions(), nil)
+	Expect(err).NotTo(HaveOccurred())
+	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
+})
+
+var _ = AfterSuite(func() {
+	if suite == nil {
+		return
+	}
+	// Agents and the control plane stop even when removing the pods fails.
+	defer func() {
+		for _, a := range agents {
+			a.stop()
+		}
+		Expect(suite.Stop()).To(Succeed())
+		Expect(os.RemoveAll(work)).To(Succeed())
+	}()
+	removeAllPods()
+})
+
+// agent is a node-agent process with an embedded containerd.
+type agent struct {
+	node string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// agents are the running agents by node name.
+var agents = map[string]*agent{}
+
+// startAgent runs the node agent for node and waits until its Node is Ready.
+func startAgent(node string) *agent {
+	logFile, err := os.OpenFile(filepath.Join(work, node+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	Expect(err).NotTo(HaveOccurred())
+	cmd := exec.Command(filepath.Join(work, "node-agent"), "--kubeconfig", env.Kubeconfig, "--node-name", node,
+		"--containerd=embedded", "--state-dir", work, "--image-dir", filepath.Join(work, "images"),
+		"--log-dir", filepath.Join(work, "logs"))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// An agent outlives no test run, even one that is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	Expect(cmd.Start()).To(Succeed())
+	a := &agent{node: node, cmd: cmd, done: make(chan error, 1)}
+	go func() { a.done <- cmd.Wait(); logFile.Close() }()
+	agents[node] = a
+	Eventually(func(g Gomega) {
+		select {
+		case err := <-a.done:
+			Fail(fmt.Sprintf("node agent %s exited: %v; see %s", node, err, logFile.Name()))
+		default:
+		}
+		n := &corev1alpha1.Node{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: node}, n)).To(Succeed())
+		g.Expect(n.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
+	}).Should(Succeed())
+	return a
+}
+
+// stop ends the agent as Ctrl-C would; its containers keep running.
+func (a *agent) stop() {
+	if a.cmd.ProcessState != nil {
+		return
+	}
+	Expect(a.cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+	Eventually(a.done, 30*time.Second).Should(Receive())
+	delete(agents, a.node)
+}
+
+// removeAllPods deletes every Deployment and ReplicaSet, then every pod, and waits for
+// the agents to stop and remove them.
+func removeAllPods() {
+	for _, kind := range []client.Object{&appsv1alpha1.Deployment{}, &appsv1alpha1.ReplicaSet{}} {
+		var nss corev1.NamespaceList
+		Expect(k8s.List(ctx, &nss)).To(Succeed())
+		for _, ns := range nss.Items {
+			Expect(k8s.DeleteAllOf(ctx, kind, client.InNamespace(ns.Name))).To(Succeed())
+		}
+	}
+	var pods corev1alpha1.PodList
+	Expect(k8s.List(ctx, &pods)).To(Succeed())
+	for i := range pods.Items {
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, &pods.Items[i]))).To(Succeed())
+	}
+	Eventually(func() ([]corev1alpha1.Pod, error) {
+		var left corev1alpha1.PodList
+		err := k8s.List(ctx, &left)
+		return left.Items, err
+	}, 2*time.Minute).Should(BeEmpty())
+}
