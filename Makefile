@@ -72,9 +72,10 @@ bench: envtest ## Run the benchmarks.
 ##@ Build
 
 .PHONY: build
-build: generate fmt vet ## Build bin/manager and bin/node-agent.
+build: generate fmt vet ## Build bin/manager, bin/node-agent and its container log driver bin/kybern-log-driver.
 	go build -o $(LOCALBIN)/manager .
 	go build -o $(LOCALBIN)/node-agent ./node-agent
+	go build -o $(LOCALBIN)/kybern-log-driver ./node-agent/logdriver
 
 .PHONY: run
 run: modules build install ## Run the local control plane (if none is up), the manager and a node agent (as root with containerd; SIMULATE_NODES=N adds N simulated nodes), in the foreground.

@@ -47,10 +47,6 @@ type options struct {
 }
 
 func main() {
-	if len(os.Args) == 3 && os.Args[1] == containerd.LogDriverCommand {
-		containerd.RunLogDriver(os.Args[2])
-		return
-	}
 	hostname, _ := os.Hostname()
 	var o options
 	flag.StringVar(&o.nodeName, "node-name", hostname, "The Node's name; with --simulate-nodes, the prefix of the simulated nodes' names (<name>-0, <name>-1, …).")
@@ -112,11 +108,11 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	default:
 		return fmt.Errorf("--containerd=%s: the only mode is embedded", o.containerdMode)
 	}
-	self, err := os.Executable()
+	logDriver, err := logDriverPath()
 	if err != nil {
 		return err
 	}
-	rt, err := containerd.New(address, "kybern-"+o.nodeName, self)
+	rt, err := containerd.New(address, "kybern-"+o.nodeName, logDriver)
 	if err != nil {
 		return err
 	}
@@ -140,6 +136,19 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// logDriverPath is kybern-log-driver beside this binary, as make build puts it.
+func logDriverPath() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(filepath.Dir(self), "kybern-log-driver")
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("the container log driver %s is missing: build it beside node-agent with make build", path)
+	}
+	return path, nil
 }
 
 // runSimulated runs o.simulateNodes simulated nodes in this process.

@@ -448,15 +448,13 @@ func (w *Worker) releasePod(ctx context.Context, pod *corev1alpha1.Pod) error {
 
 // containers returns the pod's containers by name, newest attempt first.
 func (w *Worker) containers(ctx context.Context) (map[string][]runtime.Container, error) {
-	all, err := w.env.Runtime.Containers(ctx)
+	all, err := w.env.Runtime.PodContainers(ctx, w.uid)
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
 	out := map[string][]runtime.Container{}
 	for _, c := range all {
-		if c.Pod.UID == w.uid {
-			out[c.Name] = append(out[c.Name], c)
-		}
+		out[c.Name] = append(out[c.Name], c)
 	}
 	for _, instances := range out {
 		slices.SortFunc(instances, func(a, b runtime.Container) int { return int(b.Attempt - a.Attempt) })

@@ -47,6 +47,9 @@ type Runtime interface {
 
 	// Containers lists every container of this node, running or not.
 	Containers(ctx context.Context) ([]Container, error)
+
+	// PodContainers lists the containers of one pod, running or not.
+	PodContainers(ctx context.Context, pod types.UID) ([]Container, error)
 }
 
 // PodRef names the pod a sandbox or container belongs to.

@@ -118,7 +118,7 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		before, err := current(p)()
 		Expect(err).NotTo(HaveOccurred())
 
-		agents["e2e-a"].stop()
+		stopAgent("e2e-a")
 		startAgent("e2e-a")
 		Consistently(current(p), 5*time.Second).Should(And(HaveField("Status.Phase", corev1.PodRunning),
 			HaveField("Status.ContainerStatuses", ConsistOf(And(HaveField("RestartCount", int32(0)),

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -51,16 +50,7 @@ var _ = BeforeSuite(func() {
 	var err error
 	work, err = os.MkdirTemp("", "kybern-e2e-")
 	Expect(err).NotTo(HaveOccurred())
-	root := testenv.RepoRoot()
-	for _, args := range [][]string{
-		{"build", "-o", filepath.Join(work, "node-agent"), "./node-agent"},
-		{"run", "./hack/images", "-out", filepath.Join(work, "images", "busybox.tar")},
-	} {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), "go %v: %s", args, out)
-	}
+	Expect(testenv.BuildNodeAgent(work)).To(Succeed())
 	Expect(os.MkdirAll(filepath.Join(work, "controlplane"), 0o755)).To(Succeed())
 	suite, err = testenv.StartSuite(filepath.Join(work, "controlplane"), GinkgoWriter, testenv.DefaultOptions(), nil)
 	Expect(err).NotTo(HaveOccurred())
@@ -73,8 +63,8 @@ var _ = AfterSuite(func() {
 	}
 	// Agents and the control plane stop even when removing the pods fails.
 	defer func() {
-		for _, a := range agents {
-			a.stop()
+		for node := range agents {
+			stopAgent(node)
 		}
 		Expect(suite.Stop()).To(Succeed())
 		Expect(os.RemoveAll(work)).To(Succeed())
@@ -82,35 +72,17 @@ var _ = AfterSuite(func() {
 	removeAllPods()
 })
 
-// agent is a node-agent process with an embedded containerd.
-type agent struct {
-	node string
-	cmd  *exec.Cmd
-	done chan error
-}
-
 // agents are the running agents by node name.
-var agents = map[string]*agent{}
+var agents = map[string]*testenv.AgentProcess{}
 
 // startAgent runs the node agent for node and waits until its Node is Ready.
-func startAgent(node string) *agent {
-	logFile, err := os.OpenFile(filepath.Join(work, node+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+func startAgent(node string) *testenv.AgentProcess {
+	a, err := testenv.StartAgentProcess(work, env.Kubeconfig, node)
 	Expect(err).NotTo(HaveOccurred())
-	cmd := exec.Command(filepath.Join(work, "node-agent"), "--kubeconfig", env.Kubeconfig, "--node-name", node,
-		"--containerd=embedded", "--state-dir", work, "--image-dir", filepath.Join(work, "images"),
-		"--log-dir", filepath.Join(work, "logs"))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// An agent outlives no test run, even one that is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	Expect(cmd.Start()).To(Succeed())
-	a := &agent{node: node, cmd: cmd, done: make(chan error, 1)}
-	go func() { a.done <- cmd.Wait(); logFile.Close() }()
 	agents[node] = a
 	Eventually(func(g Gomega) {
-		select {
-		case err := <-a.done:
-			Fail(fmt.Sprintf("node agent %s exited: %v; see %s", node, err, logFile.Name()))
-		default:
+		if exited, err := a.Exited(); exited {
+			Fail(fmt.Sprintf("node agent %s exited: %v; see %s", node, err, a.LogFile))
 		}
 		n := &corev1alpha1.Node{}
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: node}, n)).To(Succeed())
@@ -119,14 +91,10 @@ func startAgent(node string) *agent {
 	return a
 }
 
-// stop ends the agent as Ctrl-C would; its containers keep running.
-func (a *agent) stop() {
-	if a.cmd.ProcessState != nil {
-		return
-	}
-	Expect(a.cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
-	Eventually(a.done, 30*time.Second).Should(Receive())
-	delete(agents, a.node)
+// stopAgent ends node's agent as Ctrl-C would; its containers keep running.
+func stopAgent(node string) {
+	Expect(agents[node].Stop()).To(Succeed())
+	delete(agents, node)
 }
 
 // removeAllPods deletes every Deployment and ReplicaSet, then every pod, and waits for

@@ -42,8 +42,8 @@ const (
 // Runtime is containerd as a runtime.Runtime.
 type Runtime struct {
 	client *containerd.Client
-	// logDriver is the node-agent binary, which containerd's shim runs as each container's
-	// log driver (node-agent log-driver <path>), so logs outlive an agent restart.
+	// logDriver is the kybern-log-driver binary, which containerd's shim runs for each
+	// container to write its log, so logs outlive an agent restart.
 	logDriver string
 
 	mu sync.Mutex
@@ -211,7 +211,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec r
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
 	}
-	task, err := c.NewTask(ctx, cio.BinaryIO(r.logDriver, map[string]string{LogDriverCommand: logPath}))
+	task, err := c.NewTask(ctx, cio.BinaryIO(r.logDriver, map[string]string{"--log-file": logPath}))
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
 	}
@@ -309,7 +309,17 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 
 // Containers implements runtime.Runtime.
 func (r *Runtime) Containers(ctx context.Context) ([]runtime.Container, error) {
-	cs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q", labelPodUID))
+	return r.list(ctx, fmt.Sprintf("labels.%q", labelPodUID))
+}
+
+// PodContainers implements runtime.Runtime.
+func (r *Runtime) PodContainers(ctx context.Context, pod types.UID) ([]runtime.Container, error) {
+	return r.list(ctx, fmt.Sprintf("labels.%q==%q", labelPodUID, pod))
+}
+
+// list describes the containers that match a containerd filter.
+func (r *Runtime) list(ctx context.Context, filter string) ([]runtime.Container, error) {
+	cs, err := r.client.Containers(ctx, filter)
 	if err != nil {
 		return nil, err
 	}

@@ -150,6 +150,20 @@ func (r *Runtime) Containers(context.Context) ([]runtime.Container, error) {
 	return out, nil
 }
 
+// PodContainers implements runtime.Runtime.
+func (r *Runtime) PodContainers(_ context.Context, pod types.UID) ([]runtime.Container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []runtime.Container
+	for _, c := range r.containers {
+		if c.Pod.UID == pod {
+			r.advance(c)
+			out = append(out, c.Container)
+		}
+	}
+	return out, nil
+}
+
 // behaviour is what a simulated process does.
 type behaviour struct {
 	forever  bool

@@ -1,8 +1,15 @@
-package containerd
+// Command kybern-log-driver is the node agent's container log driver: containerd's shim
+// runs it for each container, with the container's stdout and stderr, and it appends
+// them to the file --log-file names, in the kubelet's format, one line per line
+// written: "<RFC3339Nano time> <stream> <F|P> <text>", P marking a line split because it
+// was too long. Being its own small process, it keeps logging while the agent restarts,
+// at a few MiB per container; it exits when both streams close.
+package main
 
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,17 +19,15 @@ import (
 	"github.com/containerd/containerd/v2/core/runtime/v2/logging"
 )
 
-// LogDriverCommand is the first argument with which containerd's shim runs the
-// node-agent binary as a container's log driver; the second is the log file.
-const LogDriverCommand = "log-driver"
-
-// RunLogDriver copies a container's stdout and stderr into path in the kubelet's format,
-// one line per line written: "<RFC3339Nano time> <stream> <F|P> <text>", P marking a
-// line split because it was too long. It runs in its own process, started by the shim,
-// so logging continues while the agent restarts; it returns when both streams close.
-func RunLogDriver(path string) {
+func main() {
+	path := flag.String("log-file", "", "The file the container's output is appended to.")
+	flag.Parse()
+	if *path == "" {
+		fmt.Fprintln(os.Stderr, "usage: kybern-log-driver --log-file <file>; containerd's shim runs it for the node agent")
+		os.Exit(2)
+	}
 	logging.Run(func(_ context.Context, cfg *logging.Config, ready func() error) error {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		f, err := os.OpenFile(*path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,93 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// AgentProcess is a node-agent process with an embedded containerd, as make run starts
+// one: its state, images and logs live under a work directory.
+type AgentProcess struct {
+	Node string
+	// Address is its containerd's socket.
+	Address string
+	// LogFile has the agent's own output.
+	LogFile string
+	// ImageDir holds the image archives the agent imports.
+	ImageDir string
+	cmd      *exec.Cmd
+	done     chan error
+}
+
+// BuildNodeAgent builds the node agent, its log driver and the busybox image archive
+// into work, for StartAgentProcess.
+func BuildNodeAgent(work string) error {
+	for _, args := range [][]string{
+		{"build", "-o", filepath.Join(work, "node-agent"), "./node-agent"},
+		{"build", "-o", filepath.Join(work, "kybern-log-driver"), "./node-agent/logdriver"},
+		{"run", "./hack/images", "-out", filepath.Join(work, "images", "busybox.tar")},
+	} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %v: %w: %s", args, err, out)
+		}
+	}
+	return nil
+}
+
+// StartAgentProcess starts the agent BuildNodeAgent built in work for node, against the
+// cluster kubeconfig names. It ends with the process that started it, even a killed one.
+func StartAgentProcess(work, kubeconfig, node string) (*AgentProcess, error) {
+	a := &AgentProcess{Node: node, LogFile: filepath.Join(work, node+".log"), ImageDir: filepath.Join(work, "images"),
+		Address: filepath.Join(work, "nodes", node, "containerd.sock"), done: make(chan error, 1)}
+	out, err := os.OpenFile(a.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	a.cmd = exec.Command(filepath.Join(work, "node-agent"), "--kubeconfig", kubeconfig, "--node-name", node,
+		"--containerd=embedded", "--state-dir", work, "--image-dir", a.ImageDir,
+		"--log-dir", filepath.Join(work, "logs"))
+	a.cmd.Stdout, a.cmd.Stderr = out, out
+	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := a.cmd.Start(); err != nil {
+		out.Close()
+		return nil, err
+	}
+	go func() { a.done <- a.cmd.Wait(); out.Close() }()
+	return a, nil
+}
+
+// Pid is the agent's process ID.
+func (a *AgentProcess) Pid() int { return a.cmd.Process.Pid }
+
+// Exited reports whether the agent has exited, and with what error.
+func (a *AgentProcess) Exited() (bool, error) {
+	select {
+	case err := <-a.done:
+		a.done <- err
+		return true, err
+	default:
+		return false, nil
+	}
+}
+
+// Stop ends the agent as Ctrl-C would and waits up to 30 s; its containers keep running.
+func (a *AgentProcess) Stop() error {
+	if exited, _ := a.Exited(); exited {
+		return nil
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-a.done:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("node agent %s did not stop within 30s; see %s", a.Node, a.LogFile)
+	}
+}
