@@ -53,6 +53,7 @@ var _ = Describe("The node agent", func() {
 				lease := &coordinationv1.Lease{}
 				g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: agent.LeaseNamespace, Name: name}, lease)).To(Succeed())
 				g.Expect(lease.Spec.RenewTime).NotTo(BeNil())
+				g.Expect(lease.OwnerReferences).To(ConsistOf(And(HaveField("Kind", "Node"), HaveField("UID", n.UID))))
 			}).Should(Succeed())
 		}
 	})

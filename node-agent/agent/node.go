@@ -149,7 +149,13 @@ func (a *Agent) renewLease(ctx context.Context) error {
 	lease := &coordinationv1.Lease{}
 	err := a.client.Get(ctx, client.ObjectKey{Namespace: LeaseNamespace, Name: a.cfg.NodeName}, lease)
 	if apierrors.IsNotFound(err) {
-		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: LeaseNamespace, Name: a.cfg.NodeName},
+		node := &corev1alpha1.Node{}
+		if err := a.client.Get(ctx, client.ObjectKey{Name: a.cfg.NodeName}, node); err != nil {
+			return fmt.Errorf("reading node %s: %w", a.cfg.NodeName, err)
+		}
+		// Owned by its Node, as upstream's node leases: deleting the Node removes it.
+		lease = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: LeaseNamespace, Name: a.cfg.NodeName,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: corev1alpha1.GroupVersion.String(), Kind: "Node", Name: node.Name, UID: node.UID}}},
 			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(a.cfg.NodeName), LeaseDurationSeconds: ptr.To[int32](leaseDurationSeconds), RenewTime: &now}}
 		if err := a.client.Create(ctx, lease); err != nil {
 			return fmt.Errorf("creating lease %s/%s (make install creates its namespace): %w", LeaseNamespace, a.cfg.NodeName, err)

@@ -144,6 +144,24 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		Eventually(current(ok)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
 	})
 
+	It("reports a container it cannot configure, naming the variable, and runs the valid env", func() {
+		p := newPod(ns, "badenv", corev1.RestartPolicyNever, "sh", "-c", `echo "$POD on $NODE"`)
+		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "BROKEN", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.priority"}}}}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p)).Should(HaveField("Status.ContainerStatuses", ConsistOf(And(
+			HaveField("State.Waiting.Reason", "CreateContainerConfigError"),
+			HaveField("State.Waiting.Message", ContainSubstring("env BROKEN"))))))
+
+		good := newPod(ns, "env", corev1.RestartPolicyNever, "sh", "-c", `echo "$POD on $NODE"`)
+		good.Spec.Containers[0].Env = []corev1.EnvVar{
+			{Name: "POD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+			{Name: "NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+		}
+		Expect(k8s.Create(ctx, good)).To(Succeed())
+		Eventually(current(good)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+		Expect(logOf(good, "main", 0)()).To(ContainSubstring("stdout F env on e2e-a"))
+	})
+
 	It("runs two agents on one machine as two nodes", func() {
 		startAgent("e2e-b")
 		d := &appsv1alpha1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pair"}}
