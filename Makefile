@@ -62,7 +62,7 @@ lint: fmt vet ## Check formatting and vet, failing on any file go fmt would chan
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
 .PHONY: test
-test: manifests generate fmt vet envtest node-deps ## Run every test layer: unit, envtest, control-plane and e2e tests (e2e needs root).
+test: manifests generate fmt vet envtest node-deps images ## Run every test layer: unit, envtest, control-plane and e2e tests (e2e needs root).
 	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test ./... -count=1 -timeout 30m
 
 .PHONY: bench

@@ -22,19 +22,19 @@ import (
 	"time"
 )
 
-const imageName = "docker.io/library/busybox:latest"
-
 func main() {
 	busybox := flag.String("busybox", "/bin/busybox", "The static busybox binary to put in the image.")
 	out := flag.String("out", ".kybern/images/busybox.tar", "The OCI image layout tarball to write.")
+	name := flag.String("name", "docker.io/library/busybox:latest", "The image's name.")
+	noCmd := flag.Bool("no-cmd", false, "Leave out the image's default command (Cmd [sh]), as tests of a pod that names none need.")
 	flag.Parse()
-	if err := build(*busybox, *out); err != nil {
+	if err := build(*busybox, *out, *name, *noCmd); err != nil {
 		fmt.Fprintf(os.Stderr, "images: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func build(busybox, out string) error {
+func build(busybox, out, name string, noCmd bool) error {
 	bin, err := os.ReadFile(busybox)
 	if err != nil {
 		return fmt.Errorf("%w (install it with: apt-get install -y busybox-static)", err)
@@ -50,9 +50,12 @@ func build(busybox, out string) error {
 	if err != nil {
 		return err
 	}
+	imageConfig := map[string]any{"Cmd": []string{"sh"}, "Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}
+	if noCmd {
+		delete(imageConfig, "Cmd")
+	}
 	config := map[string]any{
-		"architecture": goruntime.GOARCH, "os": "linux",
-		"config": map[string]any{"Cmd": []string{"sh"}, "Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
+		"architecture": goruntime.GOARCH, "os": "linux", "config": imageConfig,
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{diffID}},
 	}
 	configJSON, err := json.Marshal(config)
@@ -69,7 +72,8 @@ func build(busybox, out string) error {
 		return err
 	}
 	md := descriptor("application/vnd.oci.image.manifest.v1+json", manifestJSON)
-	md["annotations"] = map[string]string{"io.containerd.image.name": imageName, "org.opencontainers.image.ref.name": "latest"}
+	tag := name[strings.LastIndex(name, ":")+1:]
+	md["annotations"] = map[string]string{"io.containerd.image.name": name, "org.opencontainers.image.ref.name": tag}
 	index, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{md}})
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/podworker"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 func newPod(ns, name string, policy corev1.RestartPolicy, command ...string) *corev1alpha1.Pod {
@@ -160,6 +161,15 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		Expect(k8s.Create(ctx, good)).To(Succeed())
 		Eventually(current(good)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
 		Expect(logOf(good, "main", 0)()).To(ContainSubstring("stdout F env on e2e-a"))
+	})
+
+	It("reports a pod that names no command for an image without one", func() {
+		p := newPod(ns, "nocmd", corev1.RestartPolicyAlways)
+		p.Spec.Containers[0].Image = testenv.NoCmdImage
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p)).Should(HaveField("Status.ContainerStatuses", ConsistOf(And(
+			HaveField("State.Waiting.Reason", podworker.ReasonCreateContainerErr),
+			HaveField("State.Waiting.Message", ContainSubstring("no command given and image "+testenv.NoCmdImage+" has no entrypoint or cmd"))))))
 	})
 
 	It("runs two agents on one machine as two nodes", func() {

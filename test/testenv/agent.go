@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// NoCmdImage is busybox without a default command, for tests of pods that name none.
+const NoCmdImage = "docker.io/kybern/nocmd:latest"
+
 // AgentProcess is a node-agent process with an embedded containerd, as make run starts
 // one: its state, images and logs live under a work directory.
 type AgentProcess struct {
@@ -23,13 +26,14 @@ type AgentProcess struct {
 	done     chan error
 }
 
-// BuildNodeAgent builds the node agent, its log driver and the busybox image archive
-// into work, for StartAgentProcess.
+// BuildNodeAgent builds the node agent, its log driver and the image archives into work,
+// for StartAgentProcess: busybox, and NoCmdImage, the same without a default command.
 func BuildNodeAgent(work string) error {
 	for _, args := range [][]string{
 		{"build", "-o", filepath.Join(work, "node-agent"), "./node-agent"},
 		{"build", "-o", filepath.Join(work, "kybern-log-driver"), "./node-agent/logdriver"},
 		{"run", "./hack/images", "-out", filepath.Join(work, "images", "busybox.tar")},
+		{"run", "./hack/images", "-out", filepath.Join(work, "images", "nocmd.tar"), "-name", NoCmdImage, "-no-cmd"},
 	} {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = RepoRoot()
