@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -417,16 +418,33 @@ func (w *Worker) cleanUp(ctx context.Context, pod *corev1alpha1.Pod, gone bool) 
 	return w.releasePod(ctx, pod)
 }
 
-// holdPod adds the finalizer before anything of the pod runs.
+// holdPod adds the finalizer before anything of the pod runs. A conflict means the pod
+// changed since it was read: it is read again and the patch retried at once.
 func (w *Worker) holdPod(ctx context.Context, pod *corev1alpha1.Pod) error {
-	held := pod.DeepCopy()
-	controllerutil.AddFinalizer(held, Finalizer)
-	if err := w.env.Client.Patch(ctx, held, client.MergeFromWithOptions(pod, client.MergeFromWithOptimisticLock{})); err != nil {
+	current := pod
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		held := current.DeepCopy()
+		controllerutil.AddFinalizer(held, Finalizer)
+		err := w.env.Client.Patch(ctx, held, client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{}))
+		if err == nil {
+			current = held
+			return nil
+		}
+		if apierrors.IsConflict(err) {
+			fresh := &corev1alpha1.Pod{}
+			if getErr := w.env.Client.Get(ctx, client.ObjectKeyFromObject(pod), fresh); getErr != nil {
+				return getErr
+			}
+			current = fresh
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("adding finalizer %s: %w", Finalizer, err)
 	}
 	w.mu.Lock()
 	if w.pod == pod {
-		w.pod = held
+		w.pod = current
 	}
 	w.mu.Unlock()
 	return nil

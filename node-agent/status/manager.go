@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -44,6 +45,7 @@ func NewManager(c client.Client, log logr.Logger, writers int) *Manager {
 
 // Set implements podworker.StatusSink.
 func (m *Manager) Set(pod *corev1alpha1.Pod, status corev1.PodStatus) {
+	status = normalize(status)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	last, ok := m.written[pod.UID]
@@ -56,6 +58,37 @@ func (m *Manager) Set(pod *corev1alpha1.Pod, status corev1.PodStatus) {
 	case m.kick <- struct{}{}:
 	default:
 	}
+}
+
+// normalize truncates status's times to the second, the precision they are stored with,
+// so that a status read back from the apiserver equals the one written, and an unchanged
+// status is never written again.
+func normalize(s corev1.PodStatus) corev1.PodStatus {
+	s = *s.DeepCopy()
+	second := func(t *metav1.Time) {
+		if t != nil {
+			*t = t.Rfc3339Copy()
+		}
+	}
+	second(s.StartTime)
+	for i := range s.Conditions {
+		second(&s.Conditions[i].LastProbeTime)
+		second(&s.Conditions[i].LastTransitionTime)
+	}
+	for _, list := range [][]corev1.ContainerStatus{s.InitContainerStatuses, s.ContainerStatuses, s.EphemeralContainerStatuses} {
+		for i := range list {
+			for _, st := range []*corev1.ContainerState{&list[i].State, &list[i].LastTerminationState} {
+				if st.Running != nil {
+					second(&st.Running.StartedAt)
+				}
+				if st.Terminated != nil {
+					second(&st.Terminated.StartedAt)
+					second(&st.Terminated.FinishedAt)
+				}
+			}
+		}
+	}
+	return s
 }
 
 // Forget drops what the manager holds of a pod that is gone.
