@@ -126,6 +126,14 @@ var _ = Describe("The ReplicaSet controller", func() {
 			p.Annotations = map[string]string{replicaset.PodDeletionCostAnnotation: fmt.Sprint(100 * i)}
 			Expect(k8s.Patch(ctx, &p, client.MergeFrom(orig))).To(Succeed())
 		}
+		// The controller ranks victims by what its cache shows: wait until it shows the costs.
+		Eventually(func(g Gomega) {
+			for _, p := range pods {
+				got := &corev1alpha1.Pod{}
+				g.Expect(suite.Manager.Cache.Get(ctx, client.ObjectKeyFromObject(&p), got)).To(Succeed())
+				g.Expect(got.Annotations).To(HaveKey(replicaset.PodDeletionCostAnnotation))
+			}
+		}).Should(Succeed())
 		scale(rs, 1)
 		Eventually(countOf(rs)).Should(Equal(1))
 		Expect(podsOf(rs)[0].Name).To(Equal(pods[2].Name))

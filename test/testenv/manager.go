@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -28,6 +29,8 @@ import (
 
 // Manager is a running manager with every controller, as main.go wires it.
 type Manager struct {
+	// Cache reads objects as the controllers see them, which may lag the apiserver.
+	Cache  client.Reader
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 	err    error
@@ -70,7 +73,7 @@ func (e *Env) StartManagerWithConfig(cfg *rest.Config, opts controllers.Options)
 		cancel()
 		return nil, err
 	}
-	m := &Manager{cancel: cancel}
+	m := &Manager{Cache: mgr.GetCache(), cancel: cancel}
 	m.done.Go(func() { m.err = mgr.Start(ctx) })
 	return m, nil
 }
