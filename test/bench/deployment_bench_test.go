@@ -40,17 +40,7 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // manager's default client limits and, as the baseline, kube-controller-manager's
 // default of 20 QPS with a burst of 30.
 func BenchmarkDeploymentScaleTo1000(b *testing.B) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		b.Fatal("KUBEBUILDER_ASSETS is unset: run make bench")
-	}
-	env, err := testenv.Start(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.Stop()
-	if err := env.InstallCRDs(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	env := startEnv(b)
 	for _, limits := range []struct {
 		name  string
 		qps   float32
@@ -176,6 +166,28 @@ func waitPods(ctx context.Context, c client.WithWatch, ns string, n int, limit t
 			}
 		}
 	}
+}
+
+// startEnv starts a control plane with kybern's CRDs for one benchmark, stopped when it
+// ends.
+func startEnv(b *testing.B) *testenv.Env {
+	b.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		b.Fatal("KUBEBUILDER_ASSETS is unset: run make bench")
+	}
+	env, err := testenv.Start(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			b.Error(err)
+		}
+	})
+	if err := env.InstallCRDs(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return env
 }
 
 func waitFor(b *testing.B, cond func() bool) {

@@ -31,9 +31,6 @@ import (
 // through the same containerd in the same run. It also reports the agent's RSS with the
 // 20 pods running. Needs root and containerd, as make test's e2e tests.
 func BenchmarkPodStartup20(b *testing.B) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		b.Fatal("KUBEBUILDER_ASSETS is unset: run make bench")
-	}
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "kybern-bench-")
 	if err != nil {
@@ -43,14 +40,7 @@ func BenchmarkPodStartup20(b *testing.B) {
 	if err := testenv.BuildNodeAgent(work); err != nil {
 		b.Fatal(err)
 	}
-	env, err := testenv.Start(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.Stop()
-	if err := env.InstallCRDs(ctx); err != nil {
-		b.Fatal(err)
-	}
+	env := startEnv(b)
 	mgr, err := env.StartManager(testenv.DefaultOptions())
 	if err != nil {
 		b.Fatal(err)

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -27,18 +26,8 @@ import (
 //   - deployment: a 1000-replica Deployment; its pods are created already bound:
 //     seconds from the Deployment's creation until all are bound.
 func BenchmarkSchedule1000PodsOn100Nodes(b *testing.B) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		b.Fatal("KUBEBUILDER_ASSETS is unset: run make bench")
-	}
 	ctx := context.Background()
-	env, err := testenv.Start(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.Stop()
-	if err := env.InstallCRDs(ctx); err != nil {
-		b.Fatal(err)
-	}
+	env := startEnv(b)
 	mgr, err := env.StartManager(testenv.DefaultOptions())
 	if err != nil {
 		b.Fatal(err)

@@ -34,14 +34,7 @@ import (
 func BenchmarkDeployment1000On100SimulatedNodes(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env, err := testenv.Start(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.Stop()
-	if err := env.InstallCRDs(ctx); err != nil {
-		b.Fatal(err)
-	}
+	env := startEnv(b)
 	var managerRequests, agentRequests atomic.Int64
 	mgrCfg := rest.CopyConfig(env.Config)
 	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
