@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -209,8 +210,8 @@ func (a *Agent) relist(ctx context.Context) {
 	}
 }
 
-// removeOrphan stops and removes the containers of a pod that no longer exists, such as
-// one force-deleted while the agent was away.
+// removeOrphan stops and removes the containers, sandbox and logs of a pod that no longer
+// exists, such as one force-deleted while the agent was away.
 func (a *Agent) removeOrphan(ctx context.Context, uid types.UID, cs []runtime.Container) {
 	a.log.Info("Removing containers of a pod that is gone", "podUID", uid, "containers", len(cs))
 	for _, c := range cs {
@@ -225,5 +226,9 @@ func (a *Agent) removeOrphan(ctx context.Context, uid types.UID, cs []runtime.Co
 	}
 	if err := a.runtime.StopSandbox(ctx, cs[0].Pod); err != nil {
 		a.log.Error(err, "Removing an orphaned sandbox", "podUID", uid)
+		return
+	}
+	if err := os.RemoveAll(podworker.PodLogDir(a.cfg.LogDir, cs[0].Pod)); err != nil {
+		a.log.Error(err, "Removing an orphaned pod's logs", "podUID", uid)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -361,7 +362,13 @@ func imageReason(err error, previous reason) reason {
 
 // LogPath is where attempt of a pod's container logs, in the kubelet's layout.
 func LogPath(dir string, pod *corev1alpha1.Pod, container string, attempt int32) string {
-	return filepath.Join(dir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID), container, fmt.Sprintf("%d.log", attempt))
+	return filepath.Join(PodLogDir(dir, podRef(pod)), container, fmt.Sprintf("%d.log", attempt))
+}
+
+// PodLogDir is the directory that holds every log of one pod; it goes with the pod's
+// containers, as the kubelet removes a deleted pod's logs.
+func PodLogDir(dir string, pod runtime.PodRef) string {
+	return filepath.Join(dir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID))
 }
 
 // stopAll stops every running container of the pod within its grace period; none when
@@ -396,7 +403,7 @@ func (w *Worker) stopAll(ctx context.Context, pod *corev1alpha1.Pod, gone bool) 
 	return errors.Join(errs...)
 }
 
-// cleanUp removes the pod's containers and sandbox, then releases the pod object.
+// cleanUp removes the pod's containers, sandbox and logs, then releases the pod object.
 func (w *Worker) cleanUp(ctx context.Context, pod *corev1alpha1.Pod, gone bool) error {
 	containers, err := w.containers(ctx)
 	if err != nil {
@@ -411,6 +418,9 @@ func (w *Worker) cleanUp(ctx context.Context, pod *corev1alpha1.Pod, gone bool) 
 	}
 	if err := w.env.Runtime.StopSandbox(ctx, podRef(pod)); err != nil {
 		return fmt.Errorf("removing the sandbox: %w", err)
+	}
+	if err := os.RemoveAll(PodLogDir(w.env.LogDir, podRef(pod))); err != nil {
+		return fmt.Errorf("removing the pod's logs: %w", err)
 	}
 	if gone || !controllerutil.ContainsFinalizer(pod, Finalizer) {
 		return nil

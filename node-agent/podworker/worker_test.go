@@ -2,6 +2,8 @@ package podworker
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -54,7 +56,7 @@ func newRig(t *testing.T, pod *corev1alpha1.Pod) *rig {
 	r := &rig{t: t, ctx: context.Background(), clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), status: &statuses{}}
 	r.rt = simulated.New(r.clock, latency)
 	r.api = fake.NewClientBuilder().WithScheme(scheme).WithObjects(pod).WithStatusSubresource(&corev1alpha1.Pod{}).Build()
-	r.env = &Env{Runtime: r.rt, RuntimeName: "simulated", Client: r.api, Status: r.status, Clock: r.clock, HostIP: "10.0.0.1"}
+	r.env = &Env{Runtime: r.rt, RuntimeName: "simulated", Client: r.api, Status: r.status, Clock: r.clock, HostIP: "10.0.0.1", LogDir: t.TempDir()}
 	r.w = New(r.env, pod, logr.Discard())
 	return r
 }
@@ -180,12 +182,16 @@ func TestRestartPolicyDecidesTheEnd(t *testing.T) {
 }
 
 func TestDeletionStopsContainersThenReleasesThePod(t *testing.T) {
-	pod := testPod(corev1.RestartPolicyAlways, ctr("web", "httpd", "-f"))
+	pod := testPod(corev1.RestartPolicyAlways, ctr("web", "sh", "-c", "echo up; sleep 3600"))
 	r := newRig(t, pod)
 	r.step(0)
 	r.step(latency)
 	if r.container("web").State.Running == nil {
 		t.Fatalf("web is not running: %+v", r.container("web").State)
+	}
+	logs := PodLogDir(r.env.LogDir, podRef(pod))
+	if _, err := os.Stat(filepath.Join(logs, "web", "0.log")); err != nil {
+		t.Fatalf("web's log: %v", err)
 	}
 	held := &corev1alpha1.Pod{}
 	if err := r.api.Get(r.ctx, client.ObjectKeyFromObject(pod), held); err != nil {
@@ -210,6 +216,9 @@ func TestDeletionStopsContainersThenReleasesThePod(t *testing.T) {
 	}
 	if r.phase() != corev1.PodFailed {
 		t.Fatalf("a running pod stopped by deletion reports %s, want Failed", r.phase())
+	}
+	if _, err := os.Stat(logs); !os.IsNotExist(err) {
+		t.Fatalf("the pod's log directory %s is still there: %v", logs, err)
 	}
 }
 

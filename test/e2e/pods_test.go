@@ -77,7 +77,7 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 	})
 
 	It("stops a deleted pod with SIGTERM within its grace period, then removes it", func() {
-		p := newPod(ns, "graceful", corev1.RestartPolicyAlways, "sh", "-c", `trap 'echo got TERM; exit 0' TERM; echo up; while true; do sleep 0.2; done`)
+		p := newPod(ns, "graceful", corev1.RestartPolicyAlways, "sh", "-c", `trap 'echo got TERM; sleep 2; exit 0' TERM; echo up; while true; do sleep 0.2; done`)
 		p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](60)
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(logOf(p, "main", 0)).Should(ContainSubstring("stdout F up"))
@@ -85,12 +85,17 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		deleted := time.Now()
 		Expect(k8s.Delete(ctx, got)).To(Succeed())
+		logFile := podworker.LogPath(filepath.Join(work, "logs"), got, "main", 0)
+		Eventually(func() (string, error) {
+			data, err := os.ReadFile(logFile)
+			return string(data), err
+		}, 10*time.Second, 50*time.Millisecond).Should(ContainSubstring("stdout F got TERM"))
 		Eventually(func() bool {
 			_, err := current(p)()
 			return apierrors.IsNotFound(err)
 		}).Should(BeTrue())
 		Expect(time.Since(deleted)).To(BeNumerically("<", 20*time.Second), "the container handles SIGTERM; it must not wait for SIGKILL after 60s")
-		Expect(os.ReadFile(podworker.LogPath(filepath.Join(work, "logs"), got, "main", 0))).To(ContainSubstring("stdout F got TERM"))
+		Expect(filepath.Dir(filepath.Dir(logFile))).NotTo(BeADirectory(), "a deleted pod's logs go with it")
 	})
 
 	It("runs init containers to completion, in order, before the main container", func() {
