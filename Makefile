@@ -41,8 +41,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRDs and RBAC from the API types and markers.
+manifests: controller-gen ## Generate the CRDs and the manager's and node agent's RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=kybern-manager crd:generateEmbeddedObjectMeta=true paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=kybern-node-agent paths="./node-agent/..." output:rbac:artifacts:config=config/rbac/node-agent
 	go run ./hack/crdfix config/crd/bases
 
 .PHONY: generate
@@ -108,7 +109,7 @@ envtest-down: $(CONTROLPLANE) ## Stop the local control plane, keeping its data.
 	@$(CONTROLPLANE) --dir "$(STATE_DIR)" down
 
 .PHONY: install
-install: manifests envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Install the CRDs and the node Lease namespace into the KUBECONFIG cluster, else the local control plane.
+install: manifests envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Install the CRDs, the node Lease namespace and the node agents' admission policy into the KUBECONFIG cluster, else the local control plane.
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" apply --server-side --force-conflicts --field-manager=kybern-install -f config/crd/bases
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" wait --for condition=Established --timeout=120s -f config/crd/bases
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" apply --server-side --field-manager=kybern-install -f config/cluster

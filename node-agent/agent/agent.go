@@ -29,6 +29,15 @@ import (
 	"github.com/kybern/kybern/node-agent/status"
 )
 
+// What a node agent may do, as the ClusterRole and Role config/rbac/node-agent/role.yaml
+// generated from these markers. Which Node, Lease and pods it may change is narrowed to its
+// own by the ValidatingAdmissionPolicy in config/cluster/node-restriction.yaml.
+// +kubebuilder:rbac:groups=core.kybern.io,resources=nodes,verbs=get;create;patch
+// +kubebuilder:rbac:groups=core.kybern.io,resources=nodes/status,verbs=patch
+// +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=core.kybern.io,resources=pods/status,verbs=patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kybern-node-lease
+
 // relistPeriod is how often the agent compares the runtime's containers with what it saw
 // before and wakes the workers of pods whose containers changed, as the kubelet's PLEG.
 const relistPeriod = time.Second
