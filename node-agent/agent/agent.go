@@ -86,6 +86,9 @@ type Agent struct {
 
 // New returns the agent of cfg.NodeName, running its containers on rt.
 func New(shared Shared, cfg Config, rt runtime.Runtime) (*Agent, error) {
+	if cfg.LogDir == "" {
+		return nil, fmt.Errorf("node %s: no directory for container logs: set Config.LogDir", cfg.NodeName)
+	}
 	c, err := client.New(shared.Rest, client.Options{Scheme: shared.Scheme, HTTPClient: shared.HTTP, Mapper: shared.Mapper})
 	if err != nil {
 		return nil, err

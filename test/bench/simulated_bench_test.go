@@ -45,7 +45,7 @@ func BenchmarkDeployment1000On100SimulatedNodes(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer mgr.Stop()
-	if err := startSimulatedNodes(ctx, env, 100, &agentRequests); err != nil {
+	if err := startSimulatedNodes(ctx, env, 100, b.TempDir(), &agentRequests); err != nil {
 		b.Fatal(err)
 	}
 	watcher, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Client.Scheme()})
@@ -95,9 +95,10 @@ func BenchmarkDeployment1000On100SimulatedNodes(b *testing.B) {
 	}
 }
 
-// startSimulatedNodes runs n simulated node agents until ctx ends, counting their API
-// requests in requests, and waits until the scheduler can see them all Ready.
-func startSimulatedNodes(ctx context.Context, env *testenv.Env, n int, requests *atomic.Int64) error {
+// startSimulatedNodes runs n simulated node agents, writing their pods' logs under logDir,
+// until ctx ends, counting their API requests in requests, and waits until the scheduler
+// can see them all Ready.
+func startSimulatedNodes(ctx context.Context, env *testenv.Env, n int, logDir string, requests *atomic.Int64) error {
 	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = -1, 0
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, count: requests} })
@@ -115,7 +116,7 @@ func startSimulatedNodes(ctx context.Context, env *testenv.Env, n int, requests 
 		corev1.ResourcePods: resource.MustParse("110")}
 	for i := range n {
 		a, err := agent.New(shared, agent.Config{NodeName: fmt.Sprintf("sim-%03d", i), Arch: goruntime.GOARCH, Capacity: capacity,
-			Address: "127.0.0.1", RuntimeName: "simulated"}, simulated.New(clock.RealClock{}, 50*time.Millisecond))
+			Address: "127.0.0.1", RuntimeName: "simulated", LogDir: logDir}, simulated.New(clock.RealClock{}, 50*time.Millisecond))
 		if err != nil {
 			return err
 		}
