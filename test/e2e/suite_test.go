@@ -75,8 +75,12 @@ var _ = AfterSuite(func() {
 // agents are the running agents by node name.
 var agents = map[string]*testenv.AgentProcess{}
 
-// startAgent runs the node agent for node and waits until its Node is Ready.
+// startAgent runs the node agent for node, unless it runs already, and waits until its
+// Node is Ready.
 func startAgent(node string) *testenv.AgentProcess {
+	if a, ok := agents[node]; ok {
+		return a
+	}
 	a, err := testenv.StartAgentProcess(work, env.Kubeconfig, node)
 	Expect(err).NotTo(HaveOccurred())
 	agents[node] = a
