@@ -31,11 +31,14 @@ import (
 
 // What a node agent may do, as the ClusterRole and Role config/rbac/node-agent/role.yaml
 // generated from these markers. Which Node, Lease and pods it may change is narrowed to its
-// own by the ValidatingAdmissionPolicy in config/cluster/node-restriction.yaml.
+// own by the ValidatingAdmissionPolicy in config/cluster/node-restriction.yaml. Reads are
+// not narrowed: admission never sees them, so a node identity may read any ConfigMap and
+// Secret, where upstream's node authorizer allows only those its pods use.
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes,verbs=get;create;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes/status,verbs=patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods/status,verbs=patch
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kybern-node-lease
 
 // relistPeriod is how often the agent compares the runtime's containers with what it saw
@@ -108,7 +111,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	statuses := status.NewManager(a.client, a.log, 8)
 	go statuses.Run(ctx)
 	env := &podworker.Env{Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
-		Clock: a.clock, HostIP: a.cfg.Address, LogDir: a.cfg.LogDir}
+		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir}
 
 	pods, err := ctrlcache.New(a.Rest, ctrlcache.Options{Scheme: a.Scheme, HTTPClient: a.HTTP, Mapper: a.Mapper,
 		ByObject: map[client.Object]ctrlcache.ByObject{&corev1alpha1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName)}}})

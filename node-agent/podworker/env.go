@@ -1,35 +1,253 @@
 package podworker
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// containerEnv resolves a container's env: literal values and the pod fields upstream's
-// downward API offers through fieldRef. A reference that cannot be resolved is an error
-// naming the variable, which the pod's status shows.
-func containerEnv(pod *corev1alpha1.Pod, c *corev1.Container, hostIP string) ([]corev1.EnvVar, error) {
-	out := make([]corev1.EnvVar, 0, len(c.Env))
+// envInput is what a container's env may draw on besides the pod itself.
+type envInput struct {
+	// reader reads the ConfigMaps and Secrets the env names, from the apiserver.
+	reader client.Reader
+	hostIP string
+	// allocatable stands in for a limit the container does not set, as upstream's
+	// resourceFieldRef does.
+	allocatable corev1.ResourceList
+}
+
+// containerEnv resolves a container's environment as upstream's kubelet does: envFrom
+// sources first, each key behind its prefix, then env in order, later names overriding
+// earlier ones; values expand $(NAME) of the variables before them. A reference that cannot
+// be resolved is an error with upstream's message, shown as CreateContainerConfigError.
+// Values, which may be Secret data, never appear in errors.
+func containerEnv(ctx context.Context, in envInput, pod *corev1alpha1.Pod, c *corev1.Container) ([]corev1.EnvVar, error) {
+	src := &envSources{reader: in.reader, namespace: pod.Namespace}
+	var vars []corev1.EnvVar
+	set := func(name, value string) {
+		if i := slices.IndexFunc(vars, func(v corev1.EnvVar) bool { return v.Name == name }); i >= 0 {
+			vars[i].Value = value
+			return
+		}
+		vars = append(vars, corev1.EnvVar{Name: name, Value: value})
+	}
+	for _, from := range c.EnvFrom {
+		data, err := src.envFrom(ctx, from)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range slices.Sorted(maps.Keys(data)) {
+			set(from.Prefix+k, data[k])
+		}
+	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			out = append(out, corev1.EnvVar{Name: e.Name, Value: expand(e.Value, out)})
+			set(e.Name, expand(e.Value, vars))
 			continue
 		}
-		if e.ValueFrom.FieldRef == nil {
-			return nil, fmt.Errorf("env %s: only value and valueFrom.fieldRef are supported so far", e.Name)
-		}
-		v, err := fieldValue(pod, e.ValueFrom.FieldRef.FieldPath, hostIP)
+		value, ok, err := src.valueFrom(ctx, in, pod, c, e)
 		if err != nil {
-			return nil, fmt.Errorf("env %s: %w", e.Name, err)
+			return nil, err
 		}
-		out = append(out, corev1.EnvVar{Name: e.Name, Value: v})
+		if ok {
+			set(e.Name, value)
+		}
 	}
-	return out, nil
+	return vars, nil
+}
+
+// envSources reads each ConfigMap and Secret once per resolution.
+type envSources struct {
+	reader     client.Reader
+	namespace  string
+	configMaps map[string]*corev1.ConfigMap
+	secrets    map[string]*corev1.Secret
+}
+
+// configMap returns the named ConfigMap, or nil when it does not exist.
+func (s *envSources) configMap(ctx context.Context, name string) (*corev1.ConfigMap, error) {
+	if cm, ok := s.configMaps[name]; ok {
+		return cm, nil
+	}
+	cm := &corev1.ConfigMap{}
+	err := s.reader.Get(ctx, client.ObjectKey{Namespace: s.namespace, Name: name}, cm)
+	if apierrors.IsNotFound(err) {
+		cm = nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading configmap %s/%s: %w", s.namespace, name, err)
+	}
+	if s.configMaps == nil {
+		s.configMaps = map[string]*corev1.ConfigMap{}
+	}
+	s.configMaps[name] = cm
+	return cm, nil
+}
+
+// secret returns the named Secret, or nil when it does not exist.
+func (s *envSources) secret(ctx context.Context, name string) (*corev1.Secret, error) {
+	if sec, ok := s.secrets[name]; ok {
+		return sec, nil
+	}
+	sec := &corev1.Secret{}
+	err := s.reader.Get(ctx, client.ObjectKey{Namespace: s.namespace, Name: name}, sec)
+	if apierrors.IsNotFound(err) {
+		sec = nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading secret %s/%s: %w", s.namespace, name, err)
+	}
+	if s.secrets == nil {
+		s.secrets = map[string]*corev1.Secret{}
+	}
+	s.secrets[name] = sec
+	return sec, nil
+}
+
+// envFrom returns every key of one envFrom source; an absent optional source has none.
+func (s *envSources) envFrom(ctx context.Context, from corev1.EnvFromSource) (map[string]string, error) {
+	switch {
+	case from.ConfigMapRef != nil:
+		cm, err := s.configMap(ctx, from.ConfigMapRef.Name)
+		if err != nil || cm == nil {
+			return nil, missing(err, "configmap", from.ConfigMapRef.Name, from.ConfigMapRef.Optional)
+		}
+		data := maps.Clone(cm.Data)
+		if data == nil {
+			data = map[string]string{}
+		}
+		for k, v := range cm.BinaryData {
+			data[k] = string(v)
+		}
+		return data, nil
+	case from.SecretRef != nil:
+		sec, err := s.secret(ctx, from.SecretRef.Name)
+		if err != nil || sec == nil {
+			return nil, missing(err, "secret", from.SecretRef.Name, from.SecretRef.Optional)
+		}
+		data := make(map[string]string, len(sec.Data))
+		for k, v := range sec.Data {
+			data[k] = string(v)
+		}
+		return data, nil
+	}
+	return nil, nil
+}
+
+// missing is the error for an absent source: none when it is optional.
+func missing(err error, kind, name string, optional *bool) error {
+	if err != nil {
+		return err
+	}
+	if optional != nil && *optional {
+		return nil
+	}
+	return fmt.Errorf("%s %q not found", kind, name)
+}
+
+// valueFrom resolves one env valueFrom; ok is false for an optional reference to
+// something absent, which leaves the variable unset.
+// Errors about ConfigMaps and Secrets are upstream's, word for word; the others name the
+// variable.
+func (s *envSources) valueFrom(ctx context.Context, in envInput, pod *corev1alpha1.Pod, c *corev1.Container, e corev1.EnvVar) (string, bool, error) {
+	from := e.ValueFrom
+	switch {
+	case from.FieldRef != nil:
+		v, err := fieldValue(pod, from.FieldRef.FieldPath, in.hostIP)
+		if err != nil {
+			return "", false, fmt.Errorf("env %s: %w", e.Name, err)
+		}
+		return v, true, nil
+	case from.ResourceFieldRef != nil:
+		v, err := resourceValue(pod, c, from.ResourceFieldRef, in.allocatable)
+		if err != nil {
+			return "", false, fmt.Errorf("env %s: %w", e.Name, err)
+		}
+		return v, true, nil
+	case from.ConfigMapKeyRef != nil:
+		ref := from.ConfigMapKeyRef
+		cm, err := s.configMap(ctx, ref.Name)
+		if err != nil || cm == nil {
+			return "", false, missing(err, "configmap", ref.Name, ref.Optional)
+		}
+		if v, ok := cm.Data[ref.Key]; ok {
+			return v, true, nil
+		}
+		if v, ok := cm.BinaryData[ref.Key]; ok {
+			return string(v), true, nil
+		}
+		if ref.Optional != nil && *ref.Optional {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", ref.Key, pod.Namespace, ref.Name)
+	case from.SecretKeyRef != nil:
+		ref := from.SecretKeyRef
+		sec, err := s.secret(ctx, ref.Name)
+		if err != nil || sec == nil {
+			return "", false, missing(err, "secret", ref.Name, ref.Optional)
+		}
+		if v, ok := sec.Data[ref.Key]; ok {
+			return string(v), true, nil
+		}
+		if ref.Optional != nil && *ref.Optional {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("couldn't find key %s in Secret %s/%s", ref.Key, pod.Namespace, ref.Name)
+	}
+	return "", false, fmt.Errorf("env %s: valueFrom names no source: set fieldRef, resourceFieldRef, configMapKeyRef or secretKeyRef", e.Name)
+}
+
+// resourceValue is a container's request or limit divided by the divisor and rounded up,
+// as upstream's downward API gives it; a limit the container does not set is the node's
+// allocatable, and a request it does not set is its limit, as the apiserver defaults it.
+func resourceValue(pod *corev1alpha1.Pod, c *corev1.Container, ref *corev1.ResourceFieldSelector, allocatable corev1.ResourceList) (string, error) {
+	target := c
+	if ref.ContainerName != "" && ref.ContainerName != c.Name {
+		target = nil
+		for i := range pod.Spec.Containers {
+			if pod.Spec.Containers[i].Name == ref.ContainerName {
+				target = &pod.Spec.Containers[i]
+			}
+		}
+		if target == nil {
+			return "", fmt.Errorf("resourceFieldRef names container %q, which the pod does not have", ref.ContainerName)
+		}
+	}
+	kind, name, ok := strings.Cut(ref.Resource, ".")
+	if !ok || (kind != "limits" && kind != "requests") {
+		return "", fmt.Errorf("resourceFieldRef %q is not a supported resource: use limits.<name> or requests.<name>", ref.Resource)
+	}
+	res := corev1.ResourceName(name)
+	limit, hasLimit := target.Resources.Limits[res]
+	if !hasLimit {
+		limit = allocatable[res]
+	}
+	value := limit
+	if kind == "requests" {
+		value = resource.Quantity{}
+		if q, ok := target.Resources.Requests[res]; ok {
+			value = q
+		} else if hasLimit {
+			value = limit
+		}
+	}
+	divisor := ref.Divisor
+	if divisor.IsZero() {
+		divisor = resource.MustParse("1")
+	}
+	if res == corev1.ResourceCPU {
+		return strconv.FormatInt(int64(math.Ceil(float64(value.MilliValue())/float64(divisor.MilliValue()))), 10), nil
+	}
+	return strconv.FormatInt(int64(math.Ceil(float64(value.Value())/float64(divisor.Value()))), 10), nil
 }
 
 // expand replaces $(NAME) with the value of an earlier variable, as upstream does; $$
@@ -72,15 +290,11 @@ func expand(s string, earlier []corev1.EnvVar) string {
 
 // fieldValue reads one downward API field of pod.
 func fieldValue(pod *corev1alpha1.Pod, path, hostIP string) (string, error) {
-	accessor, err := meta.Accessor(pod)
-	if err != nil {
-		return "", err
-	}
 	if key, ok := subscript(path, "metadata.labels"); ok {
-		return accessor.GetLabels()[key], nil
+		return pod.Labels[key], nil
 	}
 	if key, ok := subscript(path, "metadata.annotations"); ok {
-		return accessor.GetAnnotations()[key], nil
+		return pod.Annotations[key], nil
 	}
 	switch path {
 	case "metadata.name":
@@ -93,10 +307,16 @@ func fieldValue(pod *corev1alpha1.Pod, path, hostIP string) (string, error) {
 		return pod.Spec.NodeName, nil
 	case "spec.serviceAccountName":
 		return pod.Spec.ServiceAccountName, nil
-	case "status.hostIP":
+	case "status.hostIP", "status.hostIPs":
 		return hostIP, nil
 	case "status.podIP":
 		return pod.Status.PodIP, nil
+	case "status.podIPs":
+		ips := make([]string, 0, len(pod.Status.PodIPs))
+		for _, ip := range pod.Status.PodIPs {
+			ips = append(ips, ip.IP)
+		}
+		return strings.Join(ips, ","), nil
 	}
 	return "", fmt.Errorf("fieldRef %q is not a supported field", path)
 }

@@ -62,6 +62,9 @@ type Env struct {
 	Status      StatusSink
 	Clock       clock.Clock
 	HostIP      string
+	// Allocatable is the node's: what a resourceFieldRef to a limit the container does not
+	// set reads.
+	Allocatable corev1.ResourceList
 	// LogDir holds the container logs: LogDir/<namespace>_<pod>_<uid>/<container>/<attempt>.log.
 	LogDir string
 }
@@ -332,7 +335,7 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 		w.waiting[c.Name] = imageReason(err, w.waiting[c.Name])
 		return backoffInitial
 	}
-	env, err := containerEnv(pod, c, w.env.HostIP)
+	env, err := containerEnv(ctx, envInput{reader: w.env.Client, hostIP: w.env.HostIP, allocatable: w.env.Allocatable}, pod, c)
 	if err != nil {
 		w.waiting[c.Name] = reason{"CreateContainerConfigError", err.Error()}
 		return backoffInitial

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -166,6 +167,35 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		Expect(k8s.Create(ctx, good)).To(Succeed())
 		Eventually(current(good)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
 		Expect(logOf(good, "main", 0)()).To(ContainSubstring("stdout F env on e2e-a"))
+	})
+
+	It("takes env from ConfigMaps, Secrets and its own limits, and waits for a ConfigMap that is not there yet", func() {
+		Expect(k8s.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "settings"},
+			Data: map[string]string{"MODE": "fast", "LEVEL": "3"}})).To(Succeed())
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "creds"},
+			Data: map[string][]byte{"password": []byte("s3cret")}})).To(Succeed())
+		p := newPod(ns, "configured", corev1.RestartPolicyNever, "sh", "-c", `echo "mode=$MODE pass=$PASS level=$APP_LEVEL mem=$MEM_MI"`)
+		p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
+		p.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{Prefix: "APP_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}}
+		p.Spec.Containers[0].Env = []corev1.EnvVar{
+			{Name: "MODE", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}, Key: "MODE"}}},
+			{Name: "PASS", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "password"}}},
+			{Name: "MEM_MI", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}}},
+		}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+		Expect(logOf(p, "main", 0)()).To(ContainSubstring("stdout F mode=fast pass=s3cret level=3 mem=64"))
+
+		late := newPod(ns, "late", corev1.RestartPolicyNever, "sh", "-c", `echo "color=$COLOR"`)
+		late.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "COLOR", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "late"}, Key: "color"}}}}
+		Expect(k8s.Create(ctx, late)).To(Succeed())
+		Eventually(current(late)).Should(HaveField("Status.ContainerStatuses", ConsistOf(And(
+			HaveField("State.Waiting.Reason", "CreateContainerConfigError"),
+			HaveField("State.Waiting.Message", `configmap "late" not found`)))))
+		Expect(k8s.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late"}, Data: map[string]string{"color": "blue"}})).To(Succeed())
+		Eventually(current(late), 30*time.Second).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+		Expect(logOf(late, "main", 0)()).To(ContainSubstring("stdout F color=blue"))
 	})
 
 	It("reports a pod that names no command for an image without one", func() {
