@@ -41,6 +41,18 @@ type observed struct {
 	hostIP      string
 	startTime   time.Time
 	now         time.Time
+	// probes says which running instances have started and are ready; nil when no probe
+	// ran, and then every running instance is both.
+	probes probeResults
+	// killed says why the agent stopped an instance, by ID, such as a failed liveness
+	// probe; it becomes that instance's termination message.
+	killed map[string]string
+}
+
+// probeResults are the results of a pod's probes, by container instance.
+type probeResults interface {
+	Started(id string, c *corev1.Container) bool
+	Ready(id string, c *corev1.Container) bool
 }
 
 // podStatus is the pod's status as upstream's kubelet reports it, from what the sync saw.
@@ -123,26 +135,34 @@ func containerStatuses(specs []corev1.Container, o observed, init bool) []corev1
 		switch {
 		case latest.State == runtime.StateRunning:
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.Time{Time: latest.StartedAt}}
-			cs.Started, cs.Ready = new(true), !init
+			started, ready := true, true
+			if o.probes != nil {
+				started, ready = o.probes.Started(latest.ID, &spec), o.probes.Ready(latest.ID, &spec)
+			}
+			cs.Started, cs.Ready = &started, ready && !init
 		case latest.State == runtime.StateExited && waits:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: why.reason, Message: why.message}
-			cs.LastTerminationState.Terminated = terminatedState(latest, o.runtimeName)
+			cs.LastTerminationState.Terminated = terminatedState(latest, o)
 		case latest.State == runtime.StateExited:
-			cs.State.Terminated = terminatedState(latest, o.runtimeName)
+			cs.State.Terminated = terminatedState(latest, o)
 		default:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonContainerCreating}
 		}
 		if cs.LastTerminationState.Terminated == nil && len(instances) > 1 && instances[1].State == runtime.StateExited {
-			cs.LastTerminationState.Terminated = terminatedState(instances[1], o.runtimeName)
+			cs.LastTerminationState.Terminated = terminatedState(instances[1], o)
 		}
 		out = append(out, cs)
 	}
 	return out
 }
 
-func terminatedState(c runtime.Container, runtimeName string) *corev1.ContainerStateTerminated {
-	return &corev1.ContainerStateTerminated{ExitCode: c.ExitCode, Reason: c.Reason, Message: c.Message,
-		StartedAt: metav1.Time{Time: c.StartedAt}, FinishedAt: metav1.Time{Time: c.FinishedAt}, ContainerID: runtimeName + "://" + c.ID}
+func terminatedState(c runtime.Container, o observed) *corev1.ContainerStateTerminated {
+	message := c.Message
+	if why, ok := o.killed[c.ID]; ok && message == "" {
+		message = why
+	}
+	return &corev1.ContainerStateTerminated{ExitCode: c.ExitCode, Reason: c.Reason, Message: message,
+		StartedAt: metav1.Time{Time: c.StartedAt}, FinishedAt: metav1.Time{Time: c.FinishedAt}, ContainerID: o.runtimeName + "://" + c.ID}
 }
 
 // phase follows upstream's kubelet: Pending while an init container or a never-started

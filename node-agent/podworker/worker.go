@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/prober"
 	"github.com/kybern/kybern/node-agent/runtime"
 )
 
@@ -60,7 +61,7 @@ type Env struct {
 	RuntimeName string
 	Client      client.Client
 	Status      StatusSink
-	Clock       clock.Clock
+	Clock       clock.WithTicker
 	HostIP      string
 	// Allocatable is the node's: what a resourceFieldRef to a limit the container does not
 	// set reads.
@@ -96,13 +97,17 @@ type Worker struct {
 	waiting   map[string]reason
 	sandbox   bool
 	startTime time.Time
+	probes    *prober.Set
+	// killed says why the worker stopped a container instance, by ID.
+	killed map[string]string
 }
 
 // New returns the worker of pod. A pod whose status is already Succeeded or Failed, seen
 // again after an agent restart, starts terminated, so that nothing of it runs again.
 func New(env *Env, pod *corev1alpha1.Pod, log logr.Logger) *Worker {
 	w := &Worker{env: env, uid: pod.UID, log: log.WithValues("pod", client.ObjectKeyFromObject(pod), "podUID", pod.UID),
-		pod: pod, wake: make(chan struct{}, 1), state: StatePending, backoff: backoff{}, waiting: map[string]reason{}}
+		pod: pod, wake: make(chan struct{}, 1), state: StatePending, backoff: backoff{}, waiting: map[string]reason{}, killed: map[string]string{}}
+	w.probes = prober.NewSet(env.Runtime, env.Clock, podRef(pod), w.Poke)
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		w.state = StateTerminated
 	}
@@ -244,6 +249,7 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 	if containers, err = w.containers(ctx); err != nil {
 		return 0, err
 	}
+	w.probes.Sync(ctx, probeTargets(pod, containers))
 	w.reportWith(ctx, pod, containers, false)
 	return retry, nil
 }
@@ -290,6 +296,11 @@ func (w *Worker) runMain(ctx context.Context, pod *corev1alpha1.Pod, containers 
 			continue
 		}
 		latest := instances[0]
+		if why, failed := w.probes.Failed(latest.ID); failed && latest.State == runtime.StateRunning {
+			soonest(w.kill(ctx, pod, c, latest, why))
+			finished = false
+			continue
+		}
 		if latest.State != runtime.StateExited {
 			finished = false
 			continue
@@ -313,56 +324,6 @@ func restarts(policy corev1.RestartPolicy, exitCode int32) bool {
 	}
 }
 
-// restart starts the next attempt of c once its back-off allows, reporting
-// CrashLoopBackOff until then; it returns how long is left to wait.
-func (w *Worker) restart(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, exited runtime.Container) time.Duration {
-	now := w.env.Clock.Now()
-	if wait := w.backoff.wait(c.Name, exited.StartedAt, exited.FinishedAt, now); wait > 0 {
-		delay := w.backoff[c.Name]
-		w.waiting[c.Name] = reason{ReasonCrashLoopBackOff, fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
-			delay, c.Name, pod.Name, pod.Namespace, pod.UID)}
-		return wait
-	}
-	w.backoff.restarted(c.Name)
-	return w.start(ctx, pod, c, exited.Attempt+1)
-}
-
-// start pulls c's image and starts attempt of it. A failure is shown as c's waiting
-// reason and retried after a back-off, whose remainder it returns.
-func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, attempt int32) time.Duration {
-	imageID, err := w.env.Runtime.EnsureImage(ctx, c.Image, c.ImagePullPolicy)
-	if err != nil {
-		w.waiting[c.Name] = imageReason(err, w.waiting[c.Name])
-		return backoffInitial
-	}
-	env, err := containerEnv(ctx, envInput{reader: w.env.Client, hostIP: w.env.HostIP, allocatable: w.env.Allocatable}, pod, c)
-	if err != nil {
-		w.waiting[c.Name] = reason{"CreateContainerConfigError", err.Error()}
-		return backoffInitial
-	}
-	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: c.Command, Args: c.Args,
-		WorkingDir: c.WorkingDir, Env: env, LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt)}
-	if _, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec); err != nil {
-		w.waiting[c.Name] = reason{ReasonCreateContainerErr, err.Error()}
-		return backoffInitial
-	}
-	w.log.V(1).Info("Started container", "container", c.Name, "attempt", attempt)
-	delete(w.waiting, c.Name)
-	return 0
-}
-
-// imageReason is ErrImagePull for a first failed pull and ImagePullBackOff for the
-// ones after, with the registry's message.
-func imageReason(err error, previous reason) reason {
-	if errors.Is(err, runtime.ErrImageNeverPull) {
-		return reason{ReasonErrImageNeverPull, err.Error()}
-	}
-	if previous.reason == ReasonErrImagePull || previous.reason == ReasonImagePullBackOff {
-		return reason{ReasonImagePullBackOff, previous.message}
-	}
-	return reason{ReasonErrImagePull, err.Error()}
-}
-
 // LogPath is where attempt of a pod's container logs, in the kubelet's layout.
 func LogPath(dir string, pod *corev1alpha1.Pod, container string, attempt int32) string {
 	return filepath.Join(PodLogDir(dir, podRef(pod)), container, fmt.Sprintf("%d.log", attempt))
@@ -377,6 +338,7 @@ func PodLogDir(dir string, pod runtime.PodRef) string {
 // stopAll stops every running container of the pod within its grace period; none when
 // the pod object is already gone.
 func (w *Worker) stopAll(ctx context.Context, pod *corev1alpha1.Pod, gone bool) error {
+	w.probes.Stop()
 	grace := time.Duration(0)
 	if !gone && pod.Spec.TerminationGracePeriodSeconds != nil {
 		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
@@ -504,7 +466,8 @@ func (w *Worker) report(ctx context.Context, pod *corev1alpha1.Pod, terminated b
 
 func (w *Worker) reportWith(_ context.Context, pod *corev1alpha1.Pod, containers map[string][]runtime.Container, terminated bool) {
 	w.env.Status.Set(pod, podStatus(pod, observed{sandboxReady: w.sandbox, containers: containers, waiting: w.waiting,
-		terminated: terminated, runtimeName: w.env.RuntimeName, hostIP: w.env.HostIP, startTime: w.startTime, now: w.env.Clock.Now()}))
+		terminated: terminated, runtimeName: w.env.RuntimeName, hostIP: w.env.HostIP, startTime: w.startTime, now: w.env.Clock.Now(),
+		probes: w.probes, killed: w.killed}))
 }
 
 func podRef(pod *corev1alpha1.Pod) runtime.PodRef {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +43,8 @@ type rig struct {
 	ctx    context.Context
 	clock  *testingclock.FakeClock
 	rt     *simulated.Runtime
+	// execs counts the probes run so far.
+	execs *atomic.Int32
 	api    client.Client
 	status *statuses
 	env    *Env
@@ -56,9 +59,22 @@ func newRig(t *testing.T, pod *corev1alpha1.Pod) *rig {
 	r := &rig{t: t, ctx: context.Background(), clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), status: &statuses{}}
 	r.rt = simulated.New(r.clock, latency)
 	r.api = fake.NewClientBuilder().WithScheme(scheme).WithObjects(pod).WithStatusSubresource(&corev1alpha1.Pod{}).Build()
-	r.env = &Env{Runtime: r.rt, RuntimeName: "simulated", Client: r.api, Status: r.status, Clock: r.clock, HostIP: "10.0.0.1", LogDir: t.TempDir()}
+	counted := &countingRuntime{Runtime: r.rt}
+	r.execs = &counted.execs
+	r.env = &Env{Runtime: counted, RuntimeName: "simulated", Client: r.api, Status: r.status, Clock: r.clock, HostIP: "10.0.0.1", LogDir: t.TempDir()}
 	r.w = New(r.env, pod, logr.Discard())
 	return r
+}
+
+// countingRuntime counts the exec probes run through it.
+type countingRuntime struct {
+	*simulated.Runtime
+	execs atomic.Int32
+}
+
+func (c *countingRuntime) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (runtime.ExecResult, error) {
+	defer c.execs.Add(1)
+	return c.Runtime.ExecSync(ctx, id, cmd, timeout)
 }
 
 // step advances the clock by d, then syncs the worker as its goroutine would.

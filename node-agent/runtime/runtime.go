@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +51,23 @@ type Runtime interface {
 
 	// PodContainers lists the containers of one pod, running or not.
 	PodContainers(ctx context.Context, pod types.UID) ([]Container, error)
+
+	// ExecSync runs cmd inside the running container id, as an exec probe does, and waits
+	// up to timeout for it to exit; a command still running then is killed and reported
+	// with TimedOut.
+	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (ExecResult, error)
+
+	// DialContext connects to address from inside pod's network namespace, as a network
+	// probe does.
+	DialContext(ctx context.Context, pod PodRef, network, address string) (net.Conn, error)
+}
+
+// ExecResult is how a command run by ExecSync ended.
+type ExecResult struct {
+	ExitCode int32
+	// Output is the command's stdout and stderr, cut at 10 KiB.
+	Output   string
+	TimedOut bool
 }
 
 // PodRef names the pod a sandbox or container belongs to.

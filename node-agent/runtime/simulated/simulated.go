@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -243,4 +244,30 @@ func writeLog(path string, at time.Time, lines []string) error {
 		}
 	}
 	return f.Close()
+}
+
+// ExecSync implements runtime.Runtime: the command is planned as a container's would be,
+// and a command that would run past timeout times out.
+func (r *Runtime) ExecSync(_ context.Context, id string, cmd []string, timeout time.Duration) (runtime.ExecResult, error) {
+	r.mu.Lock()
+	c, ok := r.containers[id]
+	if ok {
+		r.advance(c)
+		ok = c.State == runtime.StateRunning
+	}
+	r.mu.Unlock()
+	if !ok {
+		return runtime.ExecResult{}, fmt.Errorf("container %s is not running", id)
+	}
+	b := plan(cmd)
+	if b.forever || b.runFor > timeout {
+		return runtime.ExecResult{TimedOut: true}, nil
+	}
+	return runtime.ExecResult{ExitCode: b.exitCode, Output: strings.Join(b.output, "\n")}, nil
+}
+
+// DialContext implements runtime.Runtime: simulated pods have no network, so every
+// connection is refused and network probes fail.
+func (r *Runtime) DialContext(_ context.Context, pod runtime.PodRef, network, address string) (net.Conn, error) {
+	return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("connect: connection refused (simulated pod %s/%s has no network)", pod.Namespace, pod.Name)}
 }

@@ -1,0 +1,99 @@
+package podworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/prober"
+	"github.com/kybern/kybern/node-agent/runtime"
+)
+
+// probeTargets lists the main containers' running instances, which probes run against.
+func probeTargets(pod *corev1alpha1.Pod, containers map[string][]runtime.Container) []prober.Running {
+	var out []prober.Running
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		if instances := containers[c.Name]; len(instances) > 0 && instances[0].State == runtime.StateRunning {
+			out = append(out, prober.Running{ID: instances[0].ID, StartedAt: instances[0].StartedAt, Spec: c})
+		}
+	}
+	return out
+}
+
+// kill stops an instance whose liveness or startup probe failed, within the probe's
+// grace period or else the pod's; the next sync restarts it as restartPolicy says.
+func (w *Worker) kill(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, instance runtime.Container, why string) time.Duration {
+	grace := pod.Spec.TerminationGracePeriodSeconds
+	for _, p := range []*corev1.Probe{c.LivenessProbe, c.StartupProbe} {
+		if p != nil && p.TerminationGracePeriodSeconds != nil {
+			grace = p.TerminationGracePeriodSeconds
+		}
+	}
+	seconds := int64(0)
+	if grace != nil {
+		seconds = *grace
+	}
+	w.log.Info("Killing container", "container", c.Name, "reason", why)
+	w.killed[instance.ID] = why
+	if err := w.env.Runtime.StopContainer(ctx, instance.ID, time.Duration(seconds)*time.Second); err != nil {
+		w.log.Error(err, "Killing container", "container", c.Name)
+		return time.Second
+	}
+	w.Poke()
+	return 0
+}
+
+// restart starts the next attempt of c once its back-off allows, reporting
+// CrashLoopBackOff until then; it returns how long is left to wait.
+func (w *Worker) restart(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, exited runtime.Container) time.Duration {
+	now := w.env.Clock.Now()
+	if wait := w.backoff.wait(c.Name, exited.StartedAt, exited.FinishedAt, now); wait > 0 {
+		delay := w.backoff[c.Name]
+		w.waiting[c.Name] = reason{ReasonCrashLoopBackOff, fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
+			delay, c.Name, pod.Name, pod.Namespace, pod.UID)}
+		return wait
+	}
+	w.backoff.restarted(c.Name)
+	return w.start(ctx, pod, c, exited.Attempt+1)
+}
+
+// start pulls c's image and starts attempt of it. A failure is shown as c's waiting
+// reason and retried after a back-off, whose remainder it returns.
+func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, attempt int32) time.Duration {
+	imageID, err := w.env.Runtime.EnsureImage(ctx, c.Image, c.ImagePullPolicy)
+	if err != nil {
+		w.waiting[c.Name] = imageReason(err, w.waiting[c.Name])
+		return backoffInitial
+	}
+	env, err := containerEnv(ctx, envInput{reader: w.env.Client, hostIP: w.env.HostIP, allocatable: w.env.Allocatable}, pod, c)
+	if err != nil {
+		w.waiting[c.Name] = reason{"CreateContainerConfigError", err.Error()}
+		return backoffInitial
+	}
+	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: c.Command, Args: c.Args,
+		WorkingDir: c.WorkingDir, Env: env, LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt)}
+	if _, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec); err != nil {
+		w.waiting[c.Name] = reason{ReasonCreateContainerErr, err.Error()}
+		return backoffInitial
+	}
+	w.log.V(1).Info("Started container", "container", c.Name, "attempt", attempt)
+	delete(w.waiting, c.Name)
+	return 0
+}
+
+// imageReason is ErrImagePull for a first failed pull and ImagePullBackOff for the
+// ones after, with the registry's message.
+func imageReason(err error, previous reason) reason {
+	if errors.Is(err, runtime.ErrImageNeverPull) {
+		return reason{ReasonErrImageNeverPull, err.Error()}
+	}
+	if previous.reason == ReasonErrImagePull || previous.reason == ReasonImagePullBackOff {
+		return reason{ReasonImagePullBackOff, previous.message}
+	}
+	return reason{ReasonErrImagePull, err.Error()}
+}
