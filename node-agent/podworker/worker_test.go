@@ -39,12 +39,12 @@ func (s *statuses) Set(_ *corev1alpha1.Pod, st corev1.PodStatus) {
 
 // rig is a worker on the simulated runtime with a fake clock and a fake API.
 type rig struct {
-	t      *testing.T
-	ctx    context.Context
-	clock  *testingclock.FakeClock
-	rt     *simulated.Runtime
+	t     *testing.T
+	ctx   context.Context
+	clock *testingclock.FakeClock
+	rt    *simulated.Runtime
 	// execs counts the probes run so far.
-	execs *atomic.Int32
+	execs  *atomic.Int32
 	api    client.Client
 	status *statuses
 	env    *Env
