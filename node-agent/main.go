@@ -131,7 +131,8 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 		return err
 	}
 	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Address: hostAddress(),
-		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd"}, rt)
+		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd",
+		PodDir: filepath.Join(o.stateDir, "nodes", o.nodeName, "pods"), Tmpfs: true}, rt)
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,8 @@ func runSimulated(ctx context.Context, o options, shared agent.Shared) error {
 			return err
 		}
 		a, err := agent.New(shared, agent.Config{NodeName: name, Arch: goruntime.GOARCH, Capacity: capacity, Address: "127.0.0.1",
-			NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "simulated"}, rt)
+			NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "simulated",
+			PodDir: filepath.Join(o.stateDir, "nodes", name, "pods")}, rt)
 		if err != nil {
 			return err
 		}

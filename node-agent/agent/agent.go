@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/kybern/kybern/node-agent/podworker"
 	"github.com/kybern/kybern/node-agent/runtime"
 	"github.com/kybern/kybern/node-agent/status"
+	"github.com/kybern/kybern/node-agent/volume"
 )
 
 // What a node agent may do, as the ClusterRole and Role config/rbac/node-agent/role.yaml
@@ -56,6 +58,10 @@ type Config struct {
 	NodeInfo corev1.NodeSystemInfo
 	// LogDir holds the pods' container logs.
 	LogDir string
+	// PodDir holds the pods' volumes: PodDir/<pod uid>/volumes/<volume>.
+	PodDir string
+	// Tmpfs backs Secret volumes and medium Memory emptyDirs with tmpfs; it needs root.
+	Tmpfs bool
 	// RuntimeName prefixes container IDs in pod status ("containerd", "simulated").
 	RuntimeName string
 }
@@ -89,9 +95,14 @@ type Agent struct {
 
 // New returns the agent of cfg.NodeName, running its containers on rt.
 func New(shared Shared, cfg Config, rt runtime.Runtime) (*Agent, error) {
-	if cfg.LogDir == "" {
-		return nil, fmt.Errorf("node %s: no directory for container logs: set Config.LogDir", cfg.NodeName)
+	if cfg.LogDir == "" || cfg.PodDir == "" {
+		return nil, fmt.Errorf("node %s: no directory for container logs or pod volumes: set Config.LogDir and Config.PodDir", cfg.NodeName)
 	}
+	podDir, err := filepath.Abs(cfg.PodDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.PodDir = podDir
 	c, err := client.New(shared.Rest, client.Options{Scheme: shared.Scheme, HTTPClient: shared.HTTP, Mapper: shared.Mapper})
 	if err != nil {
 		return nil, err
@@ -111,7 +122,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	statuses := status.NewManager(a.client, a.log, 8)
 	go statuses.Run(ctx)
 	env := &podworker.Env{Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
-		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir}
+		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir,
+		Volumes: &volume.Manager{Root: a.cfg.PodDir, Reader: a.client, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
 
 	pods, err := ctrlcache.New(a.Rest, ctrlcache.Options{Scheme: a.Scheme, HTTPClient: a.HTTP, Mapper: a.Mapper,
 		ByObject: map[client.Object]ctrlcache.ByObject{&corev1alpha1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName)}}})
@@ -225,7 +237,7 @@ func (a *Agent) relist(ctx context.Context) {
 	}
 }
 
-// removeOrphan stops and removes the containers, sandbox and logs of a pod that no longer
+// removeOrphan stops and removes the containers, sandbox, volumes and logs of a pod that no longer
 // exists, such as one force-deleted while the agent was away.
 func (a *Agent) removeOrphan(ctx context.Context, uid types.UID, cs []runtime.Container) {
 	a.log.Info("Removing containers of a pod that is gone", "podUID", uid, "containers", len(cs))
@@ -241,6 +253,10 @@ func (a *Agent) removeOrphan(ctx context.Context, uid types.UID, cs []runtime.Co
 	}
 	if err := a.runtime.StopSandbox(ctx, cs[0].Pod); err != nil {
 		a.log.Error(err, "Removing an orphaned sandbox", "podUID", uid)
+		return
+	}
+	if err := (&volume.Manager{Root: a.cfg.PodDir}).TearDown(uid); err != nil {
+		a.log.Error(err, "Removing an orphaned pod's volumes", "podUID", uid)
 		return
 	}
 	if err := os.RemoveAll(podworker.PodLogDir(a.cfg.LogDir, cs[0].Pod)); err != nil {

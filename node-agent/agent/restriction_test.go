@@ -51,7 +51,7 @@ func startRestrictedAgent() client.Client {
 	capacity := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi"),
 		corev1.ResourcePods: resource.MustParse("1")}
 	a, err := agent.New(shared, agent.Config{NodeName: restricted, Arch: goruntime.GOARCH, Capacity: capacity, Address: "127.0.0.1",
-		NodeInfo: corev1.NodeSystemInfo{ContainerRuntimeVersion: "simulated://1.0"}, LogDir: GinkgoT().TempDir(), RuntimeName: "simulated"},
+		NodeInfo: corev1.NodeSystemInfo{ContainerRuntimeVersion: "simulated://1.0"}, LogDir: GinkgoT().TempDir(), PodDir: GinkgoT().TempDir(), RuntimeName: "simulated"},
 		simulated.New(clock.RealClock{}, 50*time.Millisecond))
 	Expect(err).NotTo(HaveOccurred())
 

@@ -66,7 +66,7 @@ func startAgents(shared agent.Shared, logDir string) {
 		rt := simulated.New(clock.RealClock{}, 50*time.Millisecond)
 		a, err := agent.New(shared, agent.Config{NodeName: name, Arch: goruntime.GOARCH, Capacity: capacity, Address: "127.0.0.1",
 			NodeInfo: corev1.NodeSystemInfo{KernelVersion: "6.1.0", ContainerRuntimeVersion: "simulated://1.0", KubeletVersion: "test"},
-			LogDir:   fmt.Sprintf("%s/%s", logDir, name), RuntimeName: "simulated"}, rt)
+			LogDir:   fmt.Sprintf("%s/%s/logs", logDir, name), PodDir: fmt.Sprintf("%s/%s/pods", logDir, name), RuntimeName: "simulated"}, rt)
 		Expect(err).NotTo(HaveOccurred())
 		go func() {
 			defer GinkgoRecover()

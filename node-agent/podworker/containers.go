@@ -75,8 +75,13 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 		w.waiting[c.Name] = reason{"CreateContainerConfigError", err.Error()}
 		return backoffInitial
 	}
+	mounts, err := w.mounts(pod, c)
+	if err != nil {
+		w.waiting[c.Name] = reason{"CreateContainerConfigError", err.Error()}
+		return backoffInitial
+	}
 	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: c.Command, Args: c.Args,
-		WorkingDir: c.WorkingDir, Env: env, LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt)}
+		WorkingDir: c.WorkingDir, Env: env, LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt), Mounts: mounts}
 	if _, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec); err != nil {
 		w.waiting[c.Name] = reason{ReasonCreateContainerErr, err.Error()}
 		return backoffInitial

@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/downward"
 )
 
 // envInput is what a container's env may draw on besides the pod itself.
@@ -162,13 +160,13 @@ func (s *envSources) valueFrom(ctx context.Context, in envInput, pod *corev1alph
 	from := e.ValueFrom
 	switch {
 	case from.FieldRef != nil:
-		v, err := fieldValue(pod, from.FieldRef.FieldPath, in.hostIP)
+		v, err := downward.FieldValue(pod, from.FieldRef.FieldPath, in.hostIP)
 		if err != nil {
 			return "", false, fmt.Errorf("env %s: %w", e.Name, err)
 		}
 		return v, true, nil
 	case from.ResourceFieldRef != nil:
-		v, err := resourceValue(pod, c, from.ResourceFieldRef, in.allocatable)
+		v, err := downward.ResourceValue(pod, c, from.ResourceFieldRef, in.allocatable)
 		if err != nil {
 			return "", false, fmt.Errorf("env %s: %w", e.Name, err)
 		}
@@ -204,50 +202,6 @@ func (s *envSources) valueFrom(ctx context.Context, in envInput, pod *corev1alph
 		return "", false, fmt.Errorf("couldn't find key %s in Secret %s/%s", ref.Key, pod.Namespace, ref.Name)
 	}
 	return "", false, fmt.Errorf("env %s: valueFrom names no source: set fieldRef, resourceFieldRef, configMapKeyRef or secretKeyRef", e.Name)
-}
-
-// resourceValue is a container's request or limit divided by the divisor and rounded up,
-// as upstream's downward API gives it; a limit the container does not set is the node's
-// allocatable, and a request it does not set is its limit, as the apiserver defaults it.
-func resourceValue(pod *corev1alpha1.Pod, c *corev1.Container, ref *corev1.ResourceFieldSelector, allocatable corev1.ResourceList) (string, error) {
-	target := c
-	if ref.ContainerName != "" && ref.ContainerName != c.Name {
-		target = nil
-		for i := range pod.Spec.Containers {
-			if pod.Spec.Containers[i].Name == ref.ContainerName {
-				target = &pod.Spec.Containers[i]
-			}
-		}
-		if target == nil {
-			return "", fmt.Errorf("resourceFieldRef names container %q, which the pod does not have", ref.ContainerName)
-		}
-	}
-	kind, name, ok := strings.Cut(ref.Resource, ".")
-	if !ok || (kind != "limits" && kind != "requests") {
-		return "", fmt.Errorf("resourceFieldRef %q is not a supported resource: use limits.<name> or requests.<name>", ref.Resource)
-	}
-	res := corev1.ResourceName(name)
-	limit, hasLimit := target.Resources.Limits[res]
-	if !hasLimit {
-		limit = allocatable[res]
-	}
-	value := limit
-	if kind == "requests" {
-		value = resource.Quantity{}
-		if q, ok := target.Resources.Requests[res]; ok {
-			value = q
-		} else if hasLimit {
-			value = limit
-		}
-	}
-	divisor := ref.Divisor
-	if divisor.IsZero() {
-		divisor = resource.MustParse("1")
-	}
-	if res == corev1.ResourceCPU {
-		return strconv.FormatInt(int64(math.Ceil(float64(value.MilliValue())/float64(divisor.MilliValue()))), 10), nil
-	}
-	return strconv.FormatInt(int64(math.Ceil(float64(value.Value())/float64(divisor.Value()))), 10), nil
 }
 
 // expand replaces $(NAME) with the value of an earlier variable, as upstream does; $$
@@ -286,46 +240,4 @@ func expand(s string, earlier []corev1.EnvVar) string {
 		}
 	}
 	return b.String()
-}
-
-// fieldValue reads one downward API field of pod.
-func fieldValue(pod *corev1alpha1.Pod, path, hostIP string) (string, error) {
-	if key, ok := subscript(path, "metadata.labels"); ok {
-		return pod.Labels[key], nil
-	}
-	if key, ok := subscript(path, "metadata.annotations"); ok {
-		return pod.Annotations[key], nil
-	}
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	case "status.hostIP", "status.hostIPs":
-		return hostIP, nil
-	case "status.podIP":
-		return pod.Status.PodIP, nil
-	case "status.podIPs":
-		ips := make([]string, 0, len(pod.Status.PodIPs))
-		for _, ip := range pod.Status.PodIPs {
-			ips = append(ips, ip.IP)
-		}
-		return strings.Join(ips, ","), nil
-	}
-	return "", fmt.Errorf("fieldRef %q is not a supported field", path)
-}
-
-// subscript parses `prefix['key']` and returns key.
-func subscript(path, prefix string) (string, bool) {
-	rest, ok := strings.CutPrefix(path, prefix+"['")
-	if !ok {
-		return "", false
-	}
-	return strings.CutSuffix(rest, "']")
 }

@@ -24,6 +24,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/prober"
 	"github.com/kybern/kybern/node-agent/runtime"
+	"github.com/kybern/kybern/node-agent/volume"
 )
 
 // Finalizer holds a pod bound to a node until its agent has stopped its containers.
@@ -67,7 +68,8 @@ type Env struct {
 	// set reads.
 	Allocatable corev1.ResourceList
 	// LogDir holds the container logs: LogDir/<namespace>_<pod>_<uid>/<container>/<attempt>.log.
-	LogDir string
+	LogDir  string
+	Volumes VolumeManager
 }
 
 // Worker runs one pod through its states:
@@ -100,6 +102,9 @@ type Worker struct {
 	probes    *prober.Set
 	// killed says why the worker stopped a container instance, by ID.
 	killed map[string]string
+	// volumes are the host paths of the pod's volumes once set up, refreshed at volumesAt.
+	volumes   map[string]string
+	volumesAt time.Time
 }
 
 // New returns the worker of pod. A pod whose status is already Succeeded or Failed, seen
@@ -235,6 +240,10 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 	if err != nil {
 		return 0, err
 	}
+	if !w.setupVolumes(ctx, pod) {
+		w.reportWith(ctx, pod, containers, false)
+		return backoffInitial, nil
+	}
 	retry, initDone, failed := w.runInit(ctx, pod, containers)
 	if failed {
 		w.state = StateTerminated
@@ -251,6 +260,9 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 	}
 	w.probes.Sync(ctx, probeTargets(pod, containers))
 	w.reportWith(ctx, pod, containers, false)
+	if volume.Refreshes(pod) && (retry == 0 || retry > volumeRefresh) {
+		retry = volumeRefresh
+	}
 	return retry, nil
 }
 
@@ -383,6 +395,9 @@ func (w *Worker) cleanUp(ctx context.Context, pod *corev1alpha1.Pod, gone bool) 
 	}
 	if err := w.env.Runtime.StopSandbox(ctx, podRef(pod)); err != nil {
 		return fmt.Errorf("removing the sandbox: %w", err)
+	}
+	if err := w.env.Volumes.TearDown(pod.UID); err != nil {
+		return fmt.Errorf("removing the pod's volumes: %w", err)
 	}
 	if err := os.RemoveAll(PodLogDir(w.env.LogDir, podRef(pod))); err != nil {
 		return fmt.Errorf("removing the pod's logs: %w", err)

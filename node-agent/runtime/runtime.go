@@ -90,6 +90,14 @@ type ContainerSpec struct {
 	// LogPath is the file the container's stdout and stderr go to, in the kubelet's
 	// line format.
 	LogPath string
+	Mounts  []Mount
+}
+
+// Mount bind-mounts a host file or directory into a container.
+type Mount struct {
+	Source      string
+	Destination string
+	ReadOnly    bool
 }
 
 // State is where a container is in its life.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	goruntime "runtime"
 	"sync/atomic"
 	"testing"
@@ -95,10 +96,10 @@ func BenchmarkDeployment1000On100SimulatedNodes(b *testing.B) {
 	}
 }
 
-// startSimulatedNodes runs n simulated node agents, writing their pods' logs under logDir,
+// startSimulatedNodes runs n simulated node agents, keeping their pods' logs and volumes under dir,
 // until ctx ends, counting their API requests in requests, and waits until the scheduler
 // can see them all Ready.
-func startSimulatedNodes(ctx context.Context, env *testenv.Env, n int, logDir string, requests *atomic.Int64) error {
+func startSimulatedNodes(ctx context.Context, env *testenv.Env, n int, dir string, requests *atomic.Int64) error {
 	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = -1, 0
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, count: requests} })
@@ -116,7 +117,7 @@ func startSimulatedNodes(ctx context.Context, env *testenv.Env, n int, logDir st
 		corev1.ResourcePods: resource.MustParse("110")}
 	for i := range n {
 		a, err := agent.New(shared, agent.Config{NodeName: fmt.Sprintf("sim-%03d", i), Arch: goruntime.GOARCH, Capacity: capacity,
-			Address: "127.0.0.1", RuntimeName: "simulated", LogDir: logDir}, simulated.New(clock.RealClock{}, 50*time.Millisecond))
+			Address: "127.0.0.1", RuntimeName: "simulated", LogDir: filepath.Join(dir, "logs"), PodDir: filepath.Join(dir, "pods")}, simulated.New(clock.RealClock{}, 50*time.Millisecond))
 		if err != nil {
 			return err
 		}

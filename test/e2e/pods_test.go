@@ -74,7 +74,7 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 			HaveField("LastTerminationState.Terminated.ExitCode", int32(3))))))
 		Eventually(current(p), 30*time.Second).Should(HaveField("Status.ContainerStatuses", ConsistOf(And(
 			HaveField("RestartCount", int32(2)), HaveField("State.Waiting.Message", ContainSubstring("back-off 20s"))))))
-		Expect(logOf(p, "main", 1)()).To(ContainSubstring("stdout F try"))
+		Eventually(logOf(p, "main", 1)).Should(ContainSubstring("stdout F try"))
 	})
 
 	It("stops a deleted pod with SIGTERM within its grace period, then removes it", func() {
@@ -166,7 +166,7 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		}
 		Expect(k8s.Create(ctx, good)).To(Succeed())
 		Eventually(current(good)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
-		Expect(logOf(good, "main", 0)()).To(ContainSubstring("stdout F env on e2e-a"))
+		Eventually(logOf(good, "main", 0)).Should(ContainSubstring("stdout F env on e2e-a"))
 	})
 
 	It("takes env from ConfigMaps, Secrets and its own limits, and waits for a ConfigMap that is not there yet", func() {
@@ -184,7 +184,7 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		}
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(current(p)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
-		Expect(logOf(p, "main", 0)()).To(ContainSubstring("stdout F mode=fast pass=s3cret level=3 mem=64"))
+		Eventually(logOf(p, "main", 0)).Should(ContainSubstring("stdout F mode=fast pass=s3cret level=3 mem=64"))
 
 		late := newPod(ns, "late", corev1.RestartPolicyNever, "sh", "-c", `echo "color=$COLOR"`)
 		late.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "COLOR", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
@@ -195,7 +195,7 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 			HaveField("State.Waiting.Message", `configmap "late" not found`)))))
 		Expect(k8s.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late"}, Data: map[string]string{"color": "blue"}})).To(Succeed())
 		Eventually(current(late), 30*time.Second).Should(HaveField("Status.Phase", corev1.PodSucceeded))
-		Expect(logOf(late, "main", 0)()).To(ContainSubstring("stdout F color=blue"))
+		Eventually(logOf(late, "main", 0)).Should(ContainSubstring("stdout F color=blue"))
 	})
 
 	It("reports a pod that names no command for an image without one", func() {

@@ -195,6 +195,9 @@ func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec r
 	if spec.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(spec.WorkingDir))
 	}
+	if len(spec.Mounts) > 0 {
+		specOpts = append(specOpts, oci.WithMounts(bindMounts(spec.Mounts)))
+	}
 	id := containerID(pod.UID, spec.Name, spec.Attempt)
 	labels := map[string]string{labelPodUID: string(pod.UID), labelPodNamespace: pod.Namespace, labelPodName: pod.Name,
 		labelName: spec.Name, labelAttempt: strconv.Itoa(int(spec.Attempt)), labelImage: spec.Image}
@@ -222,6 +225,19 @@ func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec r
 		return "", err
 	}
 	return id, nil
+}
+
+// bindMounts turns mounts into the OCI spec's recursive, private bind mounts.
+func bindMounts(mounts []runtime.Mount) []specs.Mount {
+	out := make([]specs.Mount, 0, len(mounts))
+	for _, m := range mounts {
+		opts := []string{"rbind", "rprivate", "rw"}
+		if m.ReadOnly {
+			opts[2] = "ro"
+		}
+		out = append(out, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
+	}
+	return out
 }
 
 // commandLine applies upstream's rules: command replaces the image's entrypoint and drops

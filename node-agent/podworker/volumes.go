@@ -1,0 +1,113 @@
+package podworker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/runtime"
+	"github.com/kybern/kybern/node-agent/volume"
+)
+
+// volumeRefresh is how often the files of configMap, secret, downwardAPI and projected
+// volumes catch up with their sources.
+const volumeRefresh = 10 * time.Second
+
+// VolumeManager prepares the volumes of the node's pods as host paths.
+type VolumeManager interface {
+	// Setup makes every volume of pod ready, refreshing projected files, and returns
+	// each one's host path by name.
+	Setup(ctx context.Context, pod *corev1alpha1.Pod) (map[string]string, error)
+	// TearDown removes what Setup made for the pod with uid.
+	TearDown(uid types.UID) error
+}
+
+// setupVolumes prepares the pod's volumes before its first container starts and refreshes
+// projected files every volumeRefresh after. It is false while the volumes could never be
+// set up: every container then waits, saying why.
+func (w *Worker) setupVolumes(ctx context.Context, pod *corev1alpha1.Pod) bool {
+	if len(pod.Spec.Volumes) == 0 {
+		return true
+	}
+	if w.volumes != nil && (!volume.Refreshes(pod) || w.env.Clock.Since(w.volumesAt) < volumeRefresh) {
+		return true
+	}
+	paths, err := w.env.Volumes.Setup(ctx, pod)
+	w.volumesAt = w.env.Clock.Now()
+	if err != nil && w.volumes != nil {
+		// Running containers keep the files they have, as upstream's.
+		w.log.Error(err, "Refreshing volumes")
+		return true
+	}
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		if err != nil {
+			w.waiting[c.Name] = reason{ReasonContainerCreating, err.Error()}
+		} else if w.waiting[c.Name].reason == ReasonContainerCreating {
+			delete(w.waiting, c.Name)
+		}
+	}
+	if err != nil {
+		return false
+	}
+	w.volumes = paths
+	return true
+}
+
+// mounts binds c's volumeMounts to the volumes' host paths. ConfigMap, Secret, downward
+// API and projected volumes are always read-only, as upstream mounts them.
+func (w *Worker) mounts(pod *corev1alpha1.Pod, c *corev1.Container) ([]runtime.Mount, error) {
+	sources := map[string]*corev1.Volume{}
+	for i := range pod.Spec.Volumes {
+		sources[pod.Spec.Volumes[i].Name] = &pod.Spec.Volumes[i]
+	}
+	out := make([]runtime.Mount, 0, len(c.VolumeMounts))
+	for _, vm := range c.VolumeMounts {
+		path, ok := w.volumes[vm.Name]
+		if !ok {
+			return nil, fmt.Errorf("volumeMount %s of container %s names no volume of the pod: add it to spec.volumes", vm.Name, c.Name)
+		}
+		v := sources[vm.Name]
+		readOnly := vm.ReadOnly || v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+		if vm.SubPathExpr != "" {
+			return nil, fmt.Errorf("volumeMount %s of container %s: subPathExpr is not supported by kybern's node agent yet: use subPath", vm.Name, c.Name)
+		}
+		if vm.SubPath != "" {
+			sub, err := subPath(path, vm.SubPath, v)
+			if err != nil {
+				return nil, fmt.Errorf("volumeMount %s of container %s: %w", vm.Name, c.Name, err)
+			}
+			path = sub
+		}
+		out = append(out, runtime.Mount{Source: path, Destination: vm.MountPath, ReadOnly: readOnly})
+	}
+	return out, nil
+}
+
+// subPath is the host path of sub inside the volume at path; a directory that does not
+// exist yet is made in a writable volume, as upstream does.
+func subPath(path, sub string, v *corev1.Volume) (string, error) {
+	if filepath.IsAbs(sub) || sub == ".." || strings.HasPrefix(sub, "../") || strings.Contains(sub, "/../") || strings.HasSuffix(sub, "/..") {
+		return "", fmt.Errorf("subPath %q must be a relative path that stays inside the volume", sub)
+	}
+	full := filepath.Join(path, sub)
+	if v.EmptyDir != nil || v.HostPath != nil {
+		if err := mkdirIfMissing(full); err != nil {
+			return "", err
+		}
+	}
+	return full, nil
+}
+
+func mkdirIfMissing(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return nil
+	}
+	return os.MkdirAll(path, 0o755)
+}

@@ -1,0 +1,165 @@
+package volume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/downward"
+)
+
+// projection computes the files of a configMap, secret, downwardAPI or projected volume;
+// secret says whether any of them comes from a Secret.
+func (m *Manager) projection(ctx context.Context, pod *corev1alpha1.Pod, v *corev1.Volume) (files map[string]file, secret bool, err error) {
+	files = map[string]file{}
+	switch {
+	case v.ConfigMap != nil:
+		err = m.configMapFiles(ctx, pod.Namespace, v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.Optional, mode(v.ConfigMap.DefaultMode, defaultMode), files)
+	case v.Secret != nil:
+		err = m.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, mode(v.Secret.DefaultMode, defaultMode), files)
+		secret = true
+	case v.DownwardAPI != nil:
+		err = m.downwardFiles(pod, v.DownwardAPI.Items, mode(v.DownwardAPI.DefaultMode, defaultMode), files)
+	case v.Projected != nil:
+		def := mode(v.Projected.DefaultMode, defaultMode)
+		for _, src := range v.Projected.Sources {
+			switch {
+			case src.ConfigMap != nil:
+				err = m.configMapFiles(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, def, files)
+			case src.Secret != nil:
+				err = m.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, src.Secret.Optional, def, files)
+				secret = true
+			case src.DownwardAPI != nil:
+				err = m.downwardFiles(pod, src.DownwardAPI.Items, def, files)
+			case src.ServiceAccountToken != nil:
+				err = errors.New("projected serviceAccountToken sources are not supported by kybern's node agent yet")
+			default:
+				err = errors.New("this projected source is not supported by kybern's node agent: use configMap, secret or downwardAPI")
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	return files, secret, err
+}
+
+func mode(m *int32, def fs.FileMode) fs.FileMode {
+	if m == nil {
+		return def
+	}
+	return fs.FileMode(*m) & fs.ModePerm
+}
+
+// keyFiles adds the files of data: every key, or only items, each at its path.
+func keyFiles(data map[string][]byte, items []corev1.KeyToPath, def fs.FileMode, missingKey func(string) error, files map[string]file) error {
+	if len(items) == 0 {
+		for _, k := range slices.Sorted(maps.Keys(data)) {
+			files[k] = file{data: data[k], mode: def}
+		}
+		return nil
+	}
+	for _, it := range items {
+		d, ok := data[it.Key]
+		if !ok {
+			if err := missingKey(it.Key); err != nil {
+				return err
+			}
+			continue
+		}
+		files[it.Path] = file{data: d, mode: mode(it.Mode, def)}
+	}
+	return nil
+}
+
+func (m *Manager) configMapFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def fs.FileMode, files map[string]file) error {
+	cm := &corev1.ConfigMap{}
+	if err := m.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			if optional != nil && *optional {
+				return nil
+			}
+			return fmt.Errorf("configmap %q not found", name)
+		}
+		return fmt.Errorf("reading configmap %s/%s: %w", ns, name, err)
+	}
+	data := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+	for k, v := range cm.Data {
+		data[k] = []byte(v)
+	}
+	maps.Copy(data, cm.BinaryData)
+	return keyFiles(data, items, def, func(key string) error {
+		if optional != nil && *optional {
+			return nil
+		}
+		return fmt.Errorf("configmap references non-existent config key: %s", key)
+	}, files)
+}
+
+func (m *Manager) secretFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def fs.FileMode, files map[string]file) error {
+	sec := &corev1.Secret{}
+	if err := m.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			if optional != nil && *optional {
+				return nil
+			}
+			return fmt.Errorf("secret %q not found", name)
+		}
+		return fmt.Errorf("reading secret %s/%s: %w", ns, name, err)
+	}
+	return keyFiles(sec.Data, items, def, func(key string) error {
+		if optional != nil && *optional {
+			return nil
+		}
+		return fmt.Errorf("references non-existent secret key: %s", key)
+	}, files)
+}
+
+// downwardFiles adds one file per item: a pod field, or a container's resource. Labels and
+// annotations as a whole are written one key="value" per line, sorted, as upstream does.
+func (m *Manager) downwardFiles(pod *corev1alpha1.Pod, items []corev1.DownwardAPIVolumeFile, def fs.FileMode, files map[string]file) error {
+	for _, it := range items {
+		var value string
+		var err error
+		switch {
+		case it.FieldRef != nil && it.FieldRef.FieldPath == "metadata.labels":
+			value = formatMap(pod.Labels)
+		case it.FieldRef != nil && it.FieldRef.FieldPath == "metadata.annotations":
+			value = formatMap(pod.Annotations)
+		case it.FieldRef != nil:
+			value, err = downward.FieldValue(pod, it.FieldRef.FieldPath, m.HostIP)
+		case it.ResourceFieldRef != nil:
+			if it.ResourceFieldRef.ContainerName == "" {
+				return fmt.Errorf("downwardAPI item %s: resourceFieldRef must name a container", it.Path)
+			}
+			value, err = downward.ResourceValue(pod, &corev1.Container{}, it.ResourceFieldRef, m.Allocatable)
+		default:
+			err = fmt.Errorf("downwardAPI item %s names neither fieldRef nor resourceFieldRef", it.Path)
+		}
+		if err != nil {
+			return err
+		}
+		files[it.Path] = file{data: []byte(value), mode: mode(it.Mode, def)}
+	}
+	return nil
+}
+
+func formatMap(m map[string]string) string {
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, m[k])
+	}
+	return b.String()
+}
