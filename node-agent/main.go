@@ -117,6 +117,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 		return err
 	}
 	defer rt.Close()
+	go rt.WatchOOM(ctx, shared.Log)
 	runtimeVersion, err := rt.Version(ctx)
 	if err != nil {
 		return fmt.Errorf("containerd at %s: %w (is it running? --containerd=embedded starts one)", address, err)

@@ -81,7 +81,8 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 		return backoffInitial
 	}
 	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: c.Command, Args: c.Args,
-		WorkingDir: c.WorkingDir, Env: env, LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt), Mounts: mounts}
+		WorkingDir: c.WorkingDir, Env: env, LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt), Mounts: mounts,
+		Resources: containerResources(pod, c, w.env.Allocatable.Memory().Value()), Security: containerSecurity(pod, c)}
 	if _, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec); err != nil {
 		w.waiting[c.Name] = reason{ReasonCreateContainerErr, err.Error()}
 		return backoffInitial

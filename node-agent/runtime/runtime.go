@@ -89,8 +89,32 @@ type ContainerSpec struct {
 	Env        []corev1.EnvVar
 	// LogPath is the file the container's stdout and stderr go to, in the kubelet's
 	// line format.
-	LogPath string
-	Mounts  []Mount
+	LogPath   string
+	Mounts    []Mount
+	Resources Resources
+	Security  Security
+}
+
+// Resources are a container's cgroup settings, as upstream's kubelet derives them from
+// requests and limits. Zero values leave the runtime's defaults.
+type Resources struct {
+	CPUShares uint64
+	// CPUQuota is the CPU time the container may use per CPUPeriod, both in microseconds.
+	CPUQuota    int64
+	CPUPeriod   uint64
+	MemoryLimit int64
+	// OOMScoreAdj makes the kernel kill the pods of lower QoS classes first.
+	OOMScoreAdj int
+}
+
+// Security is what a container runs as.
+type Security struct {
+	RunAsUser, RunAsGroup *int64
+	ReadOnlyRootFS        bool
+	Privileged            bool
+	// AddCapabilities and DropCapabilities are capability names without the CAP_ prefix,
+	// as a securityContext states them; "ALL" drops every one.
+	AddCapabilities, DropCapabilities []string
 }
 
 // Mount bind-mounts a host file or directory into a container.

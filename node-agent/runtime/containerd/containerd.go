@@ -41,7 +41,8 @@ const (
 
 // Runtime is containerd as a runtime.Runtime.
 type Runtime struct {
-	client *containerd.Client
+	client    *containerd.Client
+	namespace string
 	// logDriver is the kybern-log-driver binary, which containerd's shim runs for each
 	// container to write its log, so logs outlive an agent restart.
 	logDriver string
@@ -59,7 +60,7 @@ func New(address, namespace, logDriver string) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to containerd at %s: %w", address, err)
 	}
-	return &Runtime{client: c, logDriver: logDriver, preloaded: map[string]bool{}}, nil
+	return &Runtime{client: c, namespace: namespace, logDriver: logDriver, preloaded: map[string]bool{}}, nil
 }
 
 // Close disconnects from containerd; containers keep running.
@@ -191,13 +192,17 @@ func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec r
 		env = append(env, e.Name+"="+e.Value)
 	}
 	specOpts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithProcessArgs(argv...), oci.WithEnv(env), oci.WithHostname(pod.Name),
-		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(pod.UID)})}
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(pod.UID)}),
+		// The container's own cgroups, read-only, where it reads its limits, as under the kubelet.
+		oci.WithMounts([]specs.Mount{{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}}})}
 	if spec.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(spec.WorkingDir))
 	}
 	if len(spec.Mounts) > 0 {
 		specOpts = append(specOpts, oci.WithMounts(bindMounts(spec.Mounts)))
 	}
+	specOpts = append(specOpts, resourceOpts(spec.Resources)...)
+	specOpts = append(specOpts, securityOpts(spec.Security)...)
 	id := containerID(pod.UID, spec.Name, spec.Attempt)
 	labels := map[string]string{labelPodUID: string(pod.UID), labelPodNamespace: pod.Namespace, labelPodName: pod.Name,
 		labelName: spec.Name, labelAttempt: strconv.Itoa(int(spec.Attempt)), labelImage: spec.Image}
@@ -386,7 +391,10 @@ func (r *Runtime) describe(ctx context.Context, c containerd.Container) (runtime
 	case containerd.Stopped:
 		rc.State, rc.ExitCode, rc.FinishedAt = runtime.StateExited, int32(st.ExitStatus), st.ExitTime
 		rc.Reason = "Completed"
-		if st.ExitStatus != 0 {
+		switch {
+		case l[labelOOMKilled] == "true":
+			rc.Reason = "OOMKilled"
+		case st.ExitStatus != 0:
 			rc.Reason = "Error"
 		}
 	}
