@@ -28,19 +28,15 @@ func probeTargets(pod *corev1alpha1.Pod, containers map[string][]runtime.Contain
 // kill stops an instance whose liveness or startup probe failed, within the probe's
 // grace period or else the pod's; the next sync restarts it as restartPolicy says.
 func (w *Worker) kill(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, instance runtime.Container, why string) time.Duration {
-	grace := pod.Spec.TerminationGracePeriodSeconds
+	grace := gracePeriod(pod)
 	for _, p := range []*corev1.Probe{c.LivenessProbe, c.StartupProbe} {
 		if p != nil && p.TerminationGracePeriodSeconds != nil {
-			grace = p.TerminationGracePeriodSeconds
+			grace = time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
 		}
-	}
-	seconds := int64(0)
-	if grace != nil {
-		seconds = *grace
 	}
 	w.log.Info("Killing container", "container", c.Name, "reason", why)
 	w.killed[instance.ID] = why
-	if err := w.env.Runtime.StopContainer(ctx, instance.ID, time.Duration(seconds)*time.Second); err != nil {
+	if err := w.stopInstance(ctx, pod, c, instance.ID, grace); err != nil {
 		w.log.Error(err, "Killing container", "container", c.Name)
 		return time.Second
 	}
@@ -83,9 +79,22 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: c.Command, Args: c.Args,
 		WorkingDir: c.WorkingDir, Env: env, LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt), Mounts: mounts,
 		Resources: containerResources(pod, c, w.env.Allocatable.Memory().Value()), Security: containerSecurity(pod, c)}
-	if _, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec); err != nil {
+	id, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec)
+	if err != nil {
 		w.waiting[c.Name] = reason{ReasonCreateContainerErr, err.Error()}
 		return backoffInitial
+	}
+	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+		if err := w.runHook(ctx, pod, c, id, c.Lifecycle.PostStart, postStartTimeout); err != nil {
+			// As upstream: a container whose postStart hook failed is killed, and restarts
+			// as its restart policy says.
+			w.log.Info("PostStart hook failed; killing the container", "container", c.Name, "error", err.Error())
+			w.killed[id] = "PostStartHookError: " + err.Error()
+			if err := w.stopInstance(ctx, pod, c, id, gracePeriod(pod)); err != nil {
+				w.log.Error(err, "Killing container", "container", c.Name)
+			}
+			return 0
+		}
 	}
 	w.log.V(1).Info("Started container", "container", c.Name, "attempt", attempt)
 	delete(w.waiting, c.Name)
@@ -102,4 +111,12 @@ func imageReason(err error, previous reason) reason {
 		return reason{ReasonImagePullBackOff, previous.message}
 	}
 	return reason{ReasonErrImagePull, err.Error()}
+}
+
+// gracePeriod is the pod's terminationGracePeriodSeconds; none is no grace.
+func gracePeriod(pod *corev1alpha1.Pod) time.Duration {
+	if pod.Spec.TerminationGracePeriodSeconds == nil {
+		return 0
+	}
+	return time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
 }

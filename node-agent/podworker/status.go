@@ -47,6 +47,8 @@ type observed struct {
 	// killed says why the agent stopped an instance, by ID, such as a failed liveness
 	// probe; it becomes that instance's termination message.
 	killed map[string]string
+	// pastDeadline: the pod was stopped for running past its activeDeadlineSeconds.
+	pastDeadline bool
 }
 
 // probeResults are the results of a pod's probes, by container instance.
@@ -65,6 +67,9 @@ func podStatus(pod *corev1alpha1.Pod, o observed) corev1.PodStatus {
 	s.InitContainerStatuses = containerStatuses(pod.Spec.InitContainers, o, true)
 	s.ContainerStatuses = containerStatuses(pod.Spec.Containers, o, false)
 	s.Phase = phase(pod, s, o.terminated)
+	if o.pastDeadline {
+		s.Phase, s.Reason, s.Message = corev1.PodFailed, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+	}
 	s.QOSClass = qosClass(pod)
 
 	var incompleteInit, unready []string

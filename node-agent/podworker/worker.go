@@ -105,6 +105,8 @@ type Worker struct {
 	// volumes are the host paths of the pod's volumes once set up, refreshed at volumesAt.
 	volumes   map[string]string
 	volumesAt time.Time
+	// pastDeadline is set once the pod ran longer than its activeDeadlineSeconds.
+	pastDeadline bool
 }
 
 // New returns the worker of pod. A pod whose status is already Succeeded or Failed, seen
@@ -230,6 +232,12 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 			w.startTime = pod.Status.StartTime.Time
 		}
 	}
+	deadline, past := w.deadline(pod)
+	if past {
+		w.log.Info("Stopping pod past its active deadline", "activeDeadlineSeconds", *pod.Spec.ActiveDeadlineSeconds)
+		w.pastDeadline, w.state = true, StateTerminating
+		return w.sync(ctx)
+	}
 	if !w.sandbox {
 		if err := w.env.Runtime.StartSandbox(ctx, podRef(pod)); err != nil {
 			return 0, fmt.Errorf("starting the sandbox: %w", err)
@@ -260,10 +268,31 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 	}
 	w.probes.Sync(ctx, probeTargets(pod, containers))
 	w.reportWith(ctx, pod, containers, false)
-	if volume.Refreshes(pod) && (retry == 0 || retry > volumeRefresh) {
-		retry = volumeRefresh
+	for _, wait := range []time.Duration{volumeRefreshIf(pod), deadline} {
+		if wait > 0 && (retry == 0 || retry > wait) {
+			retry = wait
+		}
 	}
 	return retry, nil
+}
+
+// deadline is how long the pod may still run under its activeDeadlineSeconds, counted
+// from its start as upstream's kubelet does; past says the time is up. Zero without one.
+func (w *Worker) deadline(pod *corev1alpha1.Pod) (left time.Duration, past bool) {
+	if pod.Spec.ActiveDeadlineSeconds == nil {
+		return 0, false
+	}
+	left = time.Duration(*pod.Spec.ActiveDeadlineSeconds)*time.Second - w.env.Clock.Since(w.startTime)
+	return left, left <= 0
+}
+
+// volumeRefreshIf is when the pod's projected volumes are next due a refresh; zero if it
+// has none.
+func volumeRefreshIf(pod *corev1alpha1.Pod) time.Duration {
+	if volume.Refreshes(pod) {
+		return volumeRefresh
+	}
+	return 0
 }
 
 // runInit runs the first init container that has not succeeded; done once all have.
@@ -368,7 +397,7 @@ func (w *Worker) stopAll(ctx context.Context, pod *corev1alpha1.Pod, gone bool) 
 				continue
 			}
 			wg.Go(func() {
-				if err := w.env.Runtime.StopContainer(ctx, c.ID, grace); err != nil {
+				if err := w.stopInstance(ctx, pod, containerSpec(pod, c.Name), c.ID, grace); err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("stopping container %s: %w", c.Name, err))
 					mu.Unlock()
@@ -482,7 +511,7 @@ func (w *Worker) report(ctx context.Context, pod *corev1alpha1.Pod, terminated b
 func (w *Worker) reportWith(_ context.Context, pod *corev1alpha1.Pod, containers map[string][]runtime.Container, terminated bool) {
 	w.env.Status.Set(pod, podStatus(pod, observed{sandboxReady: w.sandbox, containers: containers, waiting: w.waiting,
 		terminated: terminated, runtimeName: w.env.RuntimeName, hostIP: w.env.HostIP, startTime: w.startTime, now: w.env.Clock.Now(),
-		probes: w.probes, killed: w.killed}))
+		probes: w.probes, killed: w.killed, pastDeadline: w.pastDeadline}))
 }
 
 func podRef(pod *corev1alpha1.Pod) runtime.PodRef {

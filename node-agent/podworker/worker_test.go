@@ -261,3 +261,26 @@ func TestARestartedAgentAdoptsRunningContainers(t *testing.T) {
 		t.Fatalf("phase %s restartCount %d", r.phase(), r.container("web").RestartCount)
 	}
 }
+
+func TestActiveDeadlineStopsThePod(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, ctr("web", "httpd", "-f"))
+	pod.Spec.ActiveDeadlineSeconds = ptr.To[int64](30)
+	r := newRig(t, pod)
+	r.step(0)
+	if retry := r.step(latency); retry <= 0 || retry > 30*time.Second {
+		t.Fatalf("retry %s: the worker must come back by the deadline", retry)
+	}
+	if r.phase() != corev1.PodRunning {
+		t.Fatalf("phase %s before the deadline", r.phase())
+	}
+	r.step(30 * time.Second)
+	r.status.mu.Lock()
+	st := r.status.last
+	r.status.mu.Unlock()
+	if r.w.State() != StateTerminated || st.Phase != corev1.PodFailed || st.Reason != "DeadlineExceeded" {
+		t.Fatalf("after the deadline: state %s, phase %s, reason %q", r.w.State(), st.Phase, st.Reason)
+	}
+	if r.container("web").State.Terminated == nil {
+		t.Fatalf("the container still runs: %+v", r.container("web").State)
+	}
+}
