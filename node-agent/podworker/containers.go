@@ -13,14 +13,22 @@ import (
 	"github.com/kybern/kybern/node-agent/runtime"
 )
 
-// probeTargets lists the main containers' running instances, which probes run against.
+// probeTargets lists the running instances of the sidecars and main containers, which
+// probes run against.
 func probeTargets(pod *corev1alpha1.Pod, containers map[string][]runtime.Container) []prober.Running {
 	var out []prober.Running
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
+	add := func(c *corev1.Container) {
 		if instances := containers[c.Name]; len(instances) > 0 && instances[0].State == runtime.StateRunning {
 			out = append(out, prober.Running{ID: instances[0].ID, StartedAt: instances[0].StartedAt, Spec: c})
 		}
+	}
+	for i := range pod.Spec.InitContainers {
+		if isSidecar(&pod.Spec.InitContainers[i]) {
+			add(&pod.Spec.InitContainers[i])
+		}
+	}
+	for i := range pod.Spec.Containers {
+		add(&pod.Spec.Containers[i])
 	}
 	return out
 }

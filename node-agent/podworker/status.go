@@ -73,7 +73,18 @@ func podStatus(pod *corev1alpha1.Pod, o observed) corev1.PodStatus {
 	s.QOSClass = qosClass(pod)
 
 	var incompleteInit, unready []string
-	for _, cs := range s.InitContainerStatuses {
+	for i, cs := range s.InitContainerStatuses {
+		if isSidecar(&pod.Spec.InitContainers[i]) {
+			// A sidecar is done initializing once it has started; its readiness counts
+			// toward the pod's, as a main container's.
+			if cs.State.Running == nil || cs.Started == nil || !*cs.Started {
+				incompleteInit = append(incompleteInit, cs.Name)
+			}
+			if !cs.Ready {
+				unready = append(unready, cs.Name)
+			}
+			continue
+		}
 		if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
 			incompleteInit = append(incompleteInit, cs.Name)
 		}
@@ -144,7 +155,7 @@ func containerStatuses(specs []corev1.Container, o observed, init bool) []corev1
 			if o.probes != nil {
 				started, ready = o.probes.Started(latest.ID, &spec), o.probes.Ready(latest.ID, &spec)
 			}
-			cs.Started, cs.Ready = &started, ready && !init
+			cs.Started, cs.Ready = &started, ready && (!init || isSidecar(&spec))
 		case latest.State == runtime.StateExited && waits:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: why.reason, Message: why.message}
 			cs.LastTerminationState.Terminated = terminatedState(latest, o)
@@ -176,7 +187,12 @@ func terminatedState(c runtime.Container, o observed) *corev1.ContainerStateTerm
 // is Succeeded or Failed by how its containers exited.
 func phase(pod *corev1alpha1.Pod, s corev1.PodStatus, terminated bool) corev1.PodPhase {
 	policy := pod.Spec.RestartPolicy
-	for _, cs := range s.InitContainerStatuses {
+	for i, cs := range s.InitContainerStatuses {
+		if isSidecar(&pod.Spec.InitContainers[i]) {
+			// Sidecars decide no phase: the main containers waiting on them keep the pod
+			// Pending, and they are stopped once the main containers are done.
+			continue
+		}
 		t := cs.State.Terminated
 		if t != nil && t.ExitCode == 0 {
 			continue

@@ -4,9 +4,7 @@ package podworker
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -14,9 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -107,6 +103,9 @@ type Worker struct {
 	volumesAt time.Time
 	// pastDeadline is set once the pod ran longer than its activeDeadlineSeconds.
 	pastDeadline bool
+	// initialized is set once every init container has succeeded and every sidecar has
+	// started; init containers are not run again after.
+	initialized bool
 }
 
 // New returns the worker of pod. A pod whose status is already Succeeded or Failed, seen
@@ -252,13 +251,20 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 		w.reportWith(ctx, pod, containers, false)
 		return backoffInitial, nil
 	}
-	retry, initDone, failed := w.runInit(ctx, pod, containers)
+	var retry time.Duration
+	initDone, failed := w.initialized, false
+	if !initDone {
+		retry, initDone, failed = w.runInit(ctx, pod, containers)
+	}
 	if failed {
 		w.state = StateTerminated
 	} else if initDone {
-		w.state = StateRunning
+		w.state, w.initialized = StateRunning, true
 		var finished bool
 		retry, finished = w.runMain(ctx, pod, containers)
+		if wait := w.runSidecars(ctx, pod, containers, finished); wait > 0 && (retry == 0 || wait < retry) {
+			retry = wait
+		}
 		if finished {
 			w.state = StateTerminated
 		}
@@ -305,6 +311,16 @@ func (w *Worker) runInit(ctx context.Context, pod *corev1alpha1.Pod, containers 
 			return w.start(ctx, pod, c, 0), false, false
 		}
 		latest := instances[0]
+		if isSidecar(c) {
+			// A sidecar lets the next init container start once it runs and has started.
+			switch {
+			case latest.State == runtime.StateExited:
+				return w.restart(ctx, pod, c, latest), false, false
+			case latest.State == runtime.StateRunning && w.probes.Started(latest.ID, c):
+				continue
+			}
+			return 0, false, false
+		}
 		switch {
 		case latest.State != runtime.StateExited:
 			return 0, false, false
@@ -374,113 +390,6 @@ func LogPath(dir string, pod *corev1alpha1.Pod, container string, attempt int32)
 // containers, as the kubelet removes a deleted pod's logs.
 func PodLogDir(dir string, pod runtime.PodRef) string {
 	return filepath.Join(dir, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID))
-}
-
-// stopAll stops every running container of the pod within its grace period; none when
-// the pod object is already gone.
-func (w *Worker) stopAll(ctx context.Context, pod *corev1alpha1.Pod, gone bool) error {
-	w.probes.Stop()
-	grace := time.Duration(0)
-	if !gone && pod.Spec.TerminationGracePeriodSeconds != nil {
-		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
-	}
-	containers, err := w.containers(ctx)
-	if err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, 0)
-	var mu sync.Mutex
-	for _, instances := range containers {
-		for _, c := range instances {
-			if c.State == runtime.StateExited {
-				continue
-			}
-			wg.Go(func() {
-				if err := w.stopInstance(ctx, pod, containerSpec(pod, c.Name), c.ID, grace); err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("stopping container %s: %w", c.Name, err))
-					mu.Unlock()
-				}
-			})
-		}
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// cleanUp removes the pod's containers, sandbox and logs, then releases the pod object.
-func (w *Worker) cleanUp(ctx context.Context, pod *corev1alpha1.Pod, gone bool) error {
-	containers, err := w.containers(ctx)
-	if err != nil {
-		return err
-	}
-	for _, instances := range containers {
-		for _, c := range instances {
-			if err := w.env.Runtime.RemoveContainer(ctx, c.ID); err != nil {
-				return fmt.Errorf("removing container %s: %w", c.Name, err)
-			}
-		}
-	}
-	if err := w.env.Runtime.StopSandbox(ctx, podRef(pod)); err != nil {
-		return fmt.Errorf("removing the sandbox: %w", err)
-	}
-	if err := w.env.Volumes.TearDown(pod.UID); err != nil {
-		return fmt.Errorf("removing the pod's volumes: %w", err)
-	}
-	if err := os.RemoveAll(PodLogDir(w.env.LogDir, podRef(pod))); err != nil {
-		return fmt.Errorf("removing the pod's logs: %w", err)
-	}
-	if gone || !controllerutil.ContainsFinalizer(pod, Finalizer) {
-		return nil
-	}
-	return w.releasePod(ctx, pod)
-}
-
-// holdPod adds the finalizer before anything of the pod runs. A conflict means the pod
-// changed since it was read: it is read again and the patch retried at once.
-func (w *Worker) holdPod(ctx context.Context, pod *corev1alpha1.Pod) error {
-	current := pod
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		held := current.DeepCopy()
-		controllerutil.AddFinalizer(held, Finalizer)
-		err := w.env.Client.Patch(ctx, held, client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{}))
-		if err == nil {
-			current = held
-			return nil
-		}
-		if apierrors.IsConflict(err) {
-			fresh := &corev1alpha1.Pod{}
-			if getErr := w.env.Client.Get(ctx, client.ObjectKeyFromObject(pod), fresh); getErr != nil {
-				return getErr
-			}
-			current = fresh
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("adding finalizer %s: %w", Finalizer, err)
-	}
-	w.mu.Lock()
-	if w.pod == pod {
-		w.pod = current
-	}
-	w.mu.Unlock()
-	return nil
-}
-
-// releasePod removes the finalizer, letting the deletion finish.
-func (w *Worker) releasePod(ctx context.Context, pod *corev1alpha1.Pod) error {
-	released := pod.DeepCopy()
-	controllerutil.RemoveFinalizer(released, Finalizer)
-	err := w.env.Client.Patch(ctx, released, client.MergeFromWithOptions(pod, client.MergeFromWithOptimisticLock{}))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("removing finalizer %s: %w", Finalizer, err)
-	}
-	return nil
 }
 
 // containers returns the pod's containers by name, newest attempt first.

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -53,6 +54,19 @@ var _ = Describe("Lifecycle hooks and deadlines on real containers", Ordered, fu
 		Eventually(current(p)).Should(And(HaveField("Status.Phase", corev1.PodFailed),
 			HaveField("Status.ContainerStatuses", ConsistOf(HaveField("State.Terminated.Message", And(
 				ContainSubstring("PostStartHookError"), ContainSubstring("command exited with 3: broken")))))))
+	})
+
+	It("starts a native sidecar before the main container and stops it once the main container is done", func() {
+		p := newPod(ns, "with-sidecar", corev1.RestartPolicyNever, "sh", "-c", "wget -qO- http://127.0.0.1:8080/")
+		p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](2)
+		p.Spec.InitContainers = []corev1.Container{{Name: "server", Image: "busybox", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+			Command: []string{"sh", "-c", "mkdir -p /www && echo from the sidecar > /www/index.html && exec httpd -f -p 8080 -h /www"},
+			StartupProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
+				PeriodSeconds: 1, FailureThreshold: 30, TimeoutSeconds: 1, SuccessThreshold: 1}}}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p), 30*time.Second).Should(And(HaveField("Status.Phase", corev1.PodSucceeded),
+			HaveField("Status.InitContainerStatuses", ConsistOf(HaveField("State.Terminated", Not(BeNil()))))))
+		Eventually(logOf(p, "main", 0)).Should(ContainSubstring("stdout F from the sidecar"))
 	})
 
 	It("fails a pod that runs past its activeDeadlineSeconds", func() {
