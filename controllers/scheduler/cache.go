@@ -39,6 +39,9 @@ type cache struct {
 	waiting sets.Set[types.NamespacedName]
 	// reservations numbers the keys of pods reserved before they exist.
 	reservations int
+	// claims are the nodes this scheduler selected for PersistentVolumeClaims, which
+	// count before the informer shows the claims annotated.
+	claims map[types.NamespacedName]string
 
 	// wake receives when a change may let a waiting pod fit; it holds one signal at most.
 	wake chan event.GenericEvent
@@ -49,7 +52,7 @@ type cache struct {
 
 func newCache() *cache {
 	return &cache{nodes: map[string]*nodeInfo{}, podNode: map[types.UID]string{}, assumed: map[types.UID]time.Time{},
-		waiting: sets.New[types.NamespacedName](), wake: make(chan event.GenericEvent, 1), synced: func() bool { return true }}
+		claims: map[types.NamespacedName]string{}, waiting: sets.New[types.NamespacedName](), wake: make(chan event.GenericEvent, 1), synced: func() bool { return true }}
 }
 
 // setNode records n's current state.

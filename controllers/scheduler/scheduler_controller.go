@@ -57,6 +57,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 			return pending(o.(*corev1alpha1.Pod))
 		}))).
 		WatchesRawSource(source.Channel(r.cache.wake, handler.EnqueueRequestsFromMapFunc(r.cache.waitingPods))).
+		// A claim created or changed may let a waiting pod fit.
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.cache.waitingPods)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("scheduler").
 		Complete(r)
@@ -66,6 +68,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;patch
 
 // Reconcile binds one pending pod to the best node it fits on, or says why none fits.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -79,9 +82,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !r.cache.synced() {
 		return ctrl.Result{RequeueAfter: syncRetry}, nil
 	}
-	node, why := r.decide(ctx, pod, pod.UID)
+	node, claims, why, err := r.decide(ctx, pod, pod.UID)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	if node == "" {
 		return ctrl.Result{RequeueAfter: unschedulableRetry}, r.markUnschedulable(ctx, pod, why)
+	}
+	if err := r.selectClaims(ctx, claims, node); err != nil {
+		r.cache.forget(pod.UID)
+		return ctrl.Result{}, err
 	}
 	patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"nodeName":%q}}`, node))
 	if err := r.Patch(ctx, pod, patch); err != nil {
@@ -104,8 +114,12 @@ func (r *Reconciler) Place(ctx context.Context, pod *corev1alpha1.Pod) func(*cor
 	r.cache.mu.Lock()
 	key := r.cache.reservationKey()
 	r.cache.mu.Unlock()
-	node, _ := r.decide(ctx, pod, key)
-	if node == "" {
+	node, claims, _, err := r.decide(ctx, pod, key)
+	if err == nil && node != "" {
+		err = r.selectClaims(ctx, claims, node)
+	}
+	if err != nil || node == "" {
+		r.cache.forget(key)
 		return func(*corev1alpha1.Pod) {}
 	}
 	pod.Spec.NodeName = node
@@ -121,23 +135,39 @@ func (r *Reconciler) Place(ctx context.Context, pod *corev1alpha1.Pod) func(*cor
 
 // decide picks pod's node and counts pod against it under key, or records that pod
 // waits and returns why no node fits. Both happen under the cache lock, so a node added
-// meanwhile either is seen here or wakes the pod.
-func (r *Reconciler) decide(ctx context.Context, pod *corev1alpha1.Pod, key types.UID) (node, why string) {
+// meanwhile either is seen here or wakes the pod. The claims pod mounts are returned for
+// the caller to select for node; the cache counts them as selected already.
+func (r *Reconciler) decide(ctx context.Context, pod *corev1alpha1.Pod, key types.UID) (node string, claims []podClaim, why string, err error) {
 	ns := r.namespaceLabels(ctx)
 	now := r.Clock.Now()
+	claims, why, err = r.claimsOf(ctx, pod)
+	if err != nil {
+		return "", nil, "", err
+	}
+	name := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
 	r.cache.mu.Lock()
 	defer r.cache.mu.Unlock()
-	best, why := pick(pod, r.cache.candidates(now), ns)
-	name := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	var best *nodeInfo
+	if why == "" {
+		var volumeNode string
+		if volumeNode, why = r.cache.volumeNode(claims); why == "" {
+			best, why = pickOn(pod, r.cache.candidates(now), ns, volumeNode)
+		}
+	}
 	if best == nil {
 		if pod.Name != "" {
 			r.cache.waiting.Insert(name)
 		}
-		return "", why
+		return "", nil, why, nil
 	}
 	r.cache.waiting.Delete(name)
 	r.cache.assume(key, pod, best.node.Name, now)
-	return best.node.Name, ""
+	for _, c := range claims {
+		if c.selected == "" {
+			r.cache.claims[c.key] = best.node.Name
+		}
+	}
+	return best.node.Name, claims, "", nil
 }
 
 func (r *Reconciler) scheduled(pod *corev1alpha1.Pod, node string) {

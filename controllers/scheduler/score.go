@@ -35,6 +35,11 @@ type candidate struct {
 // pick returns the fitting node with the best score, the lowest name among equals, or
 // nil and upstream's message saying why no node fits.
 func pick(p *corev1alpha1.Pod, infos []*nodeInfo, ns nsLabels) (*nodeInfo, string) {
+	return pickOn(p, infos, ns, "")
+}
+
+// pickOn is pick for a pod whose volumes tie it to volumeNode, when not empty.
+func pickOn(p *corev1alpha1.Pod, infos []*nodeInfo, ns nsLabels, volumeNode string) (*nodeInfo, string) {
 	terms, err := termsOf(p)
 	if err != nil {
 		return nil, err.Error()
@@ -60,6 +65,9 @@ func pick(p *corev1alpha1.Pod, infos []*nodeInfo, ns nsLabels) (*nodeInfo, strin
 		}
 		nodes++
 		why := fits(p, ni)
+		if why == "" && volumeNode != "" && ni.node.Name != volumeNode {
+			why = volumeConflict
+		}
 		if why == "" && hardSpread != nil {
 			why = hardSpread.filter(ni.node)
 		}

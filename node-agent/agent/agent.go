@@ -41,6 +41,8 @@ import (
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods/status,verbs=patch
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims/status,verbs=patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kybern-node-lease
 
 // relistPeriod is how often the agent compares the runtime's containers with what it saw
@@ -123,7 +125,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	go statuses.Run(ctx)
 	env := &podworker.Env{Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
 		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir,
-		Volumes: &volume.Manager{Root: a.cfg.PodDir, Reader: a.client, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
+		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
 
 	pods, err := ctrlcache.New(a.Rest, ctrlcache.Options{Scheme: a.Scheme, HTTPClient: a.HTTP, Mapper: a.Mapper,
 		ByObject: map[client.Object]ctrlcache.ByObject{&corev1alpha1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName)}}})

@@ -80,17 +80,38 @@ var _ = Describe("A node agent under its own node identity", func() {
 		ns, err := env.NewNamespace(ctx, "restricted")
 		Expect(err).NotTo(HaveOccurred())
 		asNode := startRestrictedAgent()
+		claimSpec := corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}
 
+		Expect(k8s.Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mine"},
+			Spec: claimSpec})).To(Succeed())
 		own := barePod(ns, "own", corev1.RestartPolicyAlways, "sleep", "3600")
 		own.Spec.NodeName = restricted
+		own.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "mine"}}}}
 		Expect(k8s.Create(ctx, own)).To(Succeed())
 		Eventually(getPod(ns, own.Name)).Should(And(HaveField("Status.Phase", corev1.PodRunning),
 			HaveField("Finalizers", ContainElement(podworker.Finalizer))))
+		claim := &corev1.PersistentVolumeClaim{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mine"}, claim)).To(Succeed())
+		Expect(claim.Annotations).To(HaveKeyWithValue("volume.kubernetes.io/selected-node", restricted))
+		Expect(claim.Status.Phase).To(Equal(corev1.ClaimBound))
+
+		By("being refused a claim selected for another node")
+		theirs := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "theirs",
+			Annotations: map[string]string{"volume.kubernetes.io/selected-node": nodes[0]}},
+			Spec: claimSpec}
+		Expect(k8s.Create(ctx, theirs)).To(Succeed())
+		patch := client.MergeFrom(theirs.DeepCopy())
+		theirs.Annotations["volume.kubernetes.io/selected-node"] = restricted
+		err = asNode.Patch(ctx, theirs, patch)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "taking over a claim of %s: %v", nodes[0], err)
+		Expect(err.Error()).To(ContainSubstring("may only select persistentvolumeclaim " + ns + "/theirs for itself"))
 
 		By("changing its own Node")
 		node := &corev1alpha1.Node{}
 		Expect(asNode.Get(ctx, client.ObjectKey{Name: restricted}, node)).To(Succeed())
-		patch := client.MergeFrom(node.DeepCopy())
+		patch = client.MergeFrom(node.DeepCopy())
 		node.Labels["example.com/rack"] = "r1"
 		Expect(asNode.Patch(ctx, node, patch)).To(Succeed())
 

@@ -74,7 +74,8 @@ func (w *Worker) mounts(pod *corev1alpha1.Pod, c *corev1.Container) ([]runtime.M
 			return nil, fmt.Errorf("volumeMount %s of container %s names no volume of the pod: add it to spec.volumes", vm.Name, c.Name)
 		}
 		v := sources[vm.Name]
-		readOnly := vm.ReadOnly || v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+		readOnly := vm.ReadOnly || v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil ||
+			(v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly)
 		if vm.SubPathExpr != "" {
 			return nil, fmt.Errorf("volumeMount %s of container %s: subPathExpr is not supported by kybern's node agent yet: use subPath", vm.Name, c.Name)
 		}
@@ -97,7 +98,7 @@ func subPath(path, sub string, v *corev1.Volume) (string, error) {
 		return "", fmt.Errorf("subPath %q must be a relative path that stays inside the volume", sub)
 	}
 	full := filepath.Join(path, sub)
-	if v.EmptyDir != nil || v.HostPath != nil {
+	if v.EmptyDir != nil || v.HostPath != nil || v.PersistentVolumeClaim != nil {
 		if err := mkdirIfMissing(full); err != nil {
 			return "", err
 		}

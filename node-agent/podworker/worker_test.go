@@ -63,7 +63,7 @@ func newRig(t *testing.T, pod *corev1alpha1.Pod) *rig {
 	counted := &countingRuntime{Runtime: r.rt}
 	r.execs = &counted.execs
 	r.env = &Env{Runtime: counted, RuntimeName: "simulated", Client: r.api, Status: r.status, Clock: r.clock, HostIP: "10.0.0.1", LogDir: t.TempDir()}
-	r.env.Volumes = &volume.Manager{Root: t.TempDir(), Reader: r.api, Clock: r.clock}
+	r.env.Volumes = &volume.Manager{Root: t.TempDir(), Client: r.api, Clock: r.clock}
 	r.w = New(r.env, pod, logr.Discard())
 	return r
 }

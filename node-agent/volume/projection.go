@@ -83,7 +83,7 @@ func keyFiles(data map[string][]byte, items []corev1.KeyToPath, def fs.FileMode,
 
 func (m *Manager) configMapFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def fs.FileMode, files map[string]file) error {
 	cm := &corev1.ConfigMap{}
-	if err := m.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
+	if err := m.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
 		if apierrors.IsNotFound(err) {
 			if optional != nil && *optional {
 				return nil
@@ -107,7 +107,7 @@ func (m *Manager) configMapFiles(ctx context.Context, ns, name string, items []c
 
 func (m *Manager) secretFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def fs.FileMode, files map[string]file) error {
 	sec := &corev1.Secret{}
-	if err := m.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, sec); err != nil {
+	if err := m.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, sec); err != nil {
 		if apierrors.IsNotFound(err) {
 			if optional != nil && *optional {
 				return nil

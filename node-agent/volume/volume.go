@@ -27,9 +27,14 @@ const defaultMode fs.FileMode = 0o644
 // Manager prepares volumes under Root/<pod uid>/volumes/<volume name>.
 type Manager struct {
 	Root string
-	// Reader reads the ConfigMaps and Secrets that volumes project, from the apiserver.
-	Reader client.Reader
+	// Client reads the ConfigMaps and Secrets that volumes project, and claims
+	// PersistentVolumeClaims for this node.
+	Client client.Client
 	Clock  clock.PassiveClock
+	// NodeName is this node's; ClaimRoot holds the data of the claims bound to it, one
+	// directory per claim UID, kept when pods go.
+	NodeName  string
+	ClaimRoot string
 	// Tmpfs backs Secret volumes and medium Memory emptyDirs with tmpfs mounts, so that
 	// their contents never reach a disk; it needs root. Without it they are directories.
 	Tmpfs bool
@@ -120,9 +125,9 @@ func (m *Manager) setup(ctx context.Context, pod *corev1alpha1.Pod, v *corev1.Vo
 		_, err = writeAtomic(dir, files, m.Clock.Now())
 		return dir, err
 	case v.PersistentVolumeClaim != nil:
-		return "", errors.New("persistentVolumeClaim volumes are not supported by kybern's node agent yet")
+		return m.claim(ctx, pod.Namespace, v.PersistentVolumeClaim.ClaimName)
 	}
-	return "", errors.New("this volume type is not supported by kybern's node agent: use emptyDir, hostPath, configMap, secret, downwardAPI or projected")
+	return "", errors.New("this volume type is not supported by kybern's node agent: use emptyDir, hostPath, configMap, secret, downwardAPI, projected or persistentVolumeClaim")
 }
 
 // checkHostPath applies hostPath's type as upstream does, creating what the OrCreate

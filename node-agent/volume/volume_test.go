@@ -9,8 +9,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -78,7 +80,7 @@ func TestSetup(t *testing.T) {
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cfg"}, Data: map[string]string{"color": "blue", "size": "L"}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "creds"}, Data: map[string][]byte{"password": []byte("s3cret")}},
 	).Build()
-	m := &Manager{Root: t.TempDir(), Reader: reader, Clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), HostIP: "10.0.0.1"}
+	m := &Manager{Root: t.TempDir(), Client: reader, Clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), HostIP: "10.0.0.1"}
 	hostDir := filepath.Join(t.TempDir(), "data")
 	pod := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "uid-1", Labels: map[string]string{"app": "web", "tier": "front"}}}
 	pod.Spec.Volumes = []corev1.Volume{
@@ -153,7 +155,7 @@ func TestSetupErrors(t *testing.T) {
 	}
 	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cfg"}, Data: map[string]string{"color": "blue"}}).Build()
-	m := &Manager{Root: t.TempDir(), Reader: reader, Clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0))}
+	m := &Manager{Root: t.TempDir(), Client: reader, Clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0))}
 	cases := []struct {
 		name   string
 		source corev1.VolumeSource
@@ -184,5 +186,52 @@ func TestSetupErrors(t *testing.T) {
 		LocalObjectReference: corev1.LocalObjectReference{Name: "late"}, Optional: ptr.To(true)}}}}
 	if _, err := m.Setup(context.Background(), optional); err != nil {
 		t.Fatalf("an optional missing ConfigMap: %v", err)
+	}
+}
+
+func TestClaims(t *testing.T) {
+	scheme := k8sruntime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	storage := corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}
+	api := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&corev1.PersistentVolumeClaim{}).WithObjects(
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "free", UID: "claim-1"},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, Resources: storage}},
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "elsewhere", UID: "claim-2",
+			Annotations: map[string]string{SelectedNode: "n2"}}},
+	).Build()
+	m := &Manager{Root: t.TempDir(), ClaimRoot: t.TempDir(), Client: api, Clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), NodeName: "n1"}
+	pod := func(uid types.UID, claim string) *corev1alpha1.Pod {
+		p := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: uid}}
+		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}}
+		return p
+	}
+	paths, err := m.Setup(context.Background(), pod("uid-1", "free"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(paths["data"], "kept"), []byte("yes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := api.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "free"}, pvc); err != nil {
+		t.Fatal(err)
+	}
+	if pvc.Annotations[SelectedNode] != "n1" || pvc.Status.Phase != corev1.ClaimBound || pvc.Status.Capacity.Storage().String() != "1Gi" {
+		t.Fatalf("the claim is not bound to n1: %v %+v", pvc.Annotations, pvc.Status)
+	}
+	if err := m.TearDown("uid-1"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.Setup(context.Background(), pod("uid-2", "free"))
+	if err != nil || read(t, filepath.Join(again["data"], "kept")) != "yes" {
+		t.Fatalf("the claim's data did not outlive its first pod: %v", err)
+	}
+	if _, err := m.Setup(context.Background(), pod("uid-3", "elsewhere")); err == nil || !strings.Contains(err.Error(), `persistentvolumeclaim "elsewhere" is bound to node "n2"`) {
+		t.Fatalf("a claim of another node: %v", err)
+	}
+	if _, err := m.Setup(context.Background(), pod("uid-4", "nope")); err == nil || !strings.Contains(err.Error(), `persistentvolumeclaim "nope" not found`) {
+		t.Fatalf("a missing claim: %v", err)
 	}
 }

@@ -9,10 +9,13 @@ import (
 	. "github.com/onsi/gomega"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
 var _ = Describe("Volumes on real containers", Ordered, func() {
@@ -92,6 +95,36 @@ touch /etc/cfg/new 2>/dev/null || echo "configmap read-only"
 		Expect(k8s.Patch(ctx, cm, patch)).To(Succeed())
 		Eventually(logOf(p, "main", 0), 40*time.Second).Should(ContainSubstring("stdout F color=red"))
 		Expect(current(p)()).To(HaveField("Status.ContainerStatuses", ConsistOf(HaveField("RestartCount", int32(0)))))
+	})
+
+	It("keeps a persistentVolumeClaim's data on its node across pods", func() {
+		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "data"},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+		Expect(k8s.Create(ctx, pvc)).To(Succeed())
+		withData := func(name string, command ...string) *corev1alpha1.Pod {
+			p := newPod(ns, name, corev1.RestartPolicyNever, command...)
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+			p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}
+			return p
+		}
+		writer := withData("writer", "sh", "-c", "echo kept > /data/file")
+		Expect(k8s.Create(ctx, writer)).To(Succeed())
+		Eventually(current(writer)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pvc), pvc)).To(Succeed())
+		Expect(pvc.Annotations).To(HaveKeyWithValue("volume.kubernetes.io/selected-node", "e2e-a"))
+		Expect(pvc.Status.Phase).To(Equal(corev1.ClaimBound))
+		Expect(k8s.Delete(ctx, writer)).To(Succeed())
+		Eventually(func() bool {
+			_, err := current(writer)()
+			return apierrors.IsNotFound(err)
+		}).Should(BeTrue())
+
+		reader := withData("reader", "cat", "/data/file")
+		Expect(k8s.Create(ctx, reader)).To(Succeed())
+		Eventually(current(reader)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+		Eventually(logOf(reader, "main", 0)).Should(ContainSubstring("stdout F kept"))
 	})
 
 	It("says why a volume cannot be set up, and starts the pod once its ConfigMap appears", func() {

@@ -1,0 +1,71 @@
+package scheduler_test
+
+import (
+	"fmt"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+func withClaim(p *corev1alpha1.Pod, claim string) *corev1alpha1.Pod {
+	p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}}
+	return p
+}
+
+func newClaim(ns, name string) *corev1.PersistentVolumeClaim {
+	return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+}
+
+var _ = Describe("The scheduler with persistent volume claims", Ordered, func() {
+	var ns string
+	BeforeEach(func() {
+		var err error
+		ns, err = env.NewNamespace(ctx, "sched-pvc")
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("selects a node for a claim with its first pod, and places the claim's later pods there", func() {
+		for _, n := range []string{"vol-a", "vol-b", "vol-c"} {
+			newNode(n, "4", nil)
+		}
+		Expect(k8s.Create(ctx, newClaim(ns, "data"))).To(Succeed())
+		first := withClaim(newPod(ns, "first", "100m"), "data")
+		Expect(k8s.Create(ctx, first)).To(Succeed())
+		Eventually(nodeOf(first)).ShouldNot(BeEmpty())
+		node := nodeOf(first)()
+		pvc := &corev1.PersistentVolumeClaim{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data"}, pvc)).To(Succeed())
+		Expect(pvc.Annotations).To(HaveKeyWithValue("volume.kubernetes.io/selected-node", node))
+
+		// Spreading alone would put these on the two other nodes.
+		for i := range 4 {
+			p := withClaim(newPod(ns, fmt.Sprintf("later-%d", i), "100m"), "data")
+			Expect(k8s.Create(ctx, p)).To(Succeed())
+			Eventually(nodeOf(p)).Should(Equal(node))
+		}
+	})
+
+	It("says a claim is missing, then places the pod once the claim exists", func() {
+		newNode("vol-d", "4", nil)
+		p := withClaim(newPod(ns, "waits", "100m"), "later")
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := &corev1alpha1.Pod{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), got)).To(Succeed())
+			g.Expect(got.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.PodScheduled),
+				HaveField("Reason", corev1.PodReasonUnschedulable), HaveField("Message", `persistentvolumeclaim "later" not found`))))
+		}).Should(Succeed())
+		Expect(k8s.Create(ctx, newClaim(ns, "later"))).To(Succeed())
+		Eventually(nodeOf(p)).Should(Equal("vol-d"))
+	})
+})
