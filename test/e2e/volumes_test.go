@@ -112,8 +112,11 @@ touch /etc/cfg/new 2>/dev/null || echo "configmap read-only"
 		writer := withData("writer", "sh", "-c", "echo kept > /data/file")
 		Expect(k8s.Create(ctx, writer)).To(Succeed())
 		Eventually(current(writer)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+		written, err := current(writer)()
+		Expect(err).NotTo(HaveOccurred())
+		node := written.Spec.NodeName
 		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pvc), pvc)).To(Succeed())
-		Expect(pvc.Annotations).To(HaveKeyWithValue("volume.kubernetes.io/selected-node", "e2e-a"))
+		Expect(pvc.Annotations).To(HaveKeyWithValue("volume.kubernetes.io/selected-node", node))
 		Expect(pvc.Status.Phase).To(Equal(corev1.ClaimBound))
 		Expect(k8s.Delete(ctx, writer)).To(Succeed())
 		Eventually(func() bool {
@@ -123,7 +126,7 @@ touch /etc/cfg/new 2>/dev/null || echo "configmap read-only"
 
 		reader := withData("reader", "cat", "/data/file")
 		Expect(k8s.Create(ctx, reader)).To(Succeed())
-		Eventually(current(reader)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+		Eventually(current(reader)).Should(And(HaveField("Status.Phase", corev1.PodSucceeded), HaveField("Spec.NodeName", node)))
 		Eventually(logOf(reader, "main", 0)).Should(ContainSubstring("stdout F kept"))
 	})
 
