@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the node agent needs to run real containers, when missing: containerd,
-# runc, iproute2 (pod network namespaces) and busybox-static (the test image). As root on
+# runc, iproute2 (pod network namespaces), containernetworking-plugins (pod addresses)
+# and busybox-static (the test image). As root on
 # Debian it installs them with apt; elsewhere it fails with the command that does.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ missing=()
 for cmd in "${!packages[@]}"; do
   command -v "$cmd" >/dev/null || missing+=("${packages[$cmd]}")
 done
+[[ -x /usr/lib/cni/bridge || -x /opt/cni/bin/bridge ]] || missing+=(containernetworking-plugins)
 # Debian's dynamic busybox package also provides the command; the image needs the static one.
 if command -v busybox >/dev/null && ! dpkg -s busybox-static >/dev/null 2>&1 && command -v dpkg >/dev/null; then
   missing+=(busybox-static)

@@ -112,7 +112,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err != nil {
 		return err
 	}
-	rt, err := containerd.New(address, "kybern-"+o.nodeName, logDriver)
+	rt, err := containerd.New(address, "kybern-"+o.nodeName, logDriver, filepath.Join(o.stateDir, "nodes", o.nodeName))
 	if err != nil {
 		return err
 	}

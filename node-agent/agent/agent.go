@@ -120,6 +120,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	go a.heartbeat(ctx)
+	cidr, err := a.waitForPodCIDR(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.runtime.SetPodCIDR(ctx, cidr); err != nil {
+		return fmt.Errorf("node %s: %w", a.cfg.NodeName, err)
+	}
 
 	statuses := status.NewManager(a.client, a.log, 8)
 	go statuses.Run(ctx)

@@ -1,6 +1,8 @@
 package agent_test
 
 import (
+	"net"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -77,6 +79,11 @@ var _ = Describe("The node agent", func() {
 			perNode[p.Spec.NodeName]++
 			Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
 			Expect(p.Finalizers).To(ContainElement(podworker.Finalizer))
+			node := &corev1alpha1.Node{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Name: p.Spec.NodeName}, node)).To(Succeed())
+			_, cidr, err := net.ParseCIDR(node.Spec.PodCIDR)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cidr.Contains(net.ParseIP(p.Status.PodIP))).To(BeTrue(), "pod IP %q outside node %s's CIDR %s", p.Status.PodIP, node.Name, node.Spec.PodCIDR)
 			Expect(p.Status.ContainerStatuses).To(ConsistOf(And(HaveField("Ready", true), HaveField("State.Running", Not(BeNil())),
 				HaveField("ContainerID", HavePrefix("simulated://")))))
 		}

@@ -168,3 +168,30 @@ func (a *Agent) renewLease(ctx context.Context) error {
 	lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds, lease.Spec.RenewTime = ptr.To(a.cfg.NodeName), ptr.To[int32](leaseDurationSeconds), &now
 	return a.client.Update(ctx, lease)
 }
+
+// podCIDRPoll is how often the agent looks for the pod CIDR the manager assigns its node.
+const podCIDRPoll = 500 * time.Millisecond
+
+// waitForPodCIDR returns the pod CIDR the manager's node lifecycle controller assigns the
+// node; pods cannot get addresses before.
+func (a *Agent) waitForPodCIDR(ctx context.Context) (string, error) {
+	ticker := a.clock.NewTicker(podCIDRPoll)
+	defer ticker.Stop()
+	for waited := 0; ; waited++ {
+		node := &corev1alpha1.Node{}
+		if err := a.client.Get(ctx, client.ObjectKey{Name: a.cfg.NodeName}, node); err != nil {
+			return "", fmt.Errorf("reading node %s: %w", a.cfg.NodeName, err)
+		}
+		if node.Spec.PodCIDR != "" {
+			return node.Spec.PodCIDR, nil
+		}
+		if waited == 10 {
+			a.log.Info("Waiting for the manager to assign the node a pod CIDR; is the manager running?")
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-ticker.C():
+		}
+	}
+}

@@ -49,6 +49,7 @@ type observed struct {
 	killed map[string]string
 	// pastDeadline: the pod was stopped for running past its activeDeadlineSeconds.
 	pastDeadline bool
+	podIPs       []string
 }
 
 // probeResults are the results of a pod's probes, by container instance.
@@ -63,6 +64,12 @@ func podStatus(pod *corev1alpha1.Pod, o observed) corev1.PodStatus {
 	s := corev1.PodStatus{HostIP: o.hostIP, StartTime: &metav1.Time{Time: o.startTime}}
 	if o.hostIP != "" {
 		s.HostIPs = []corev1.HostIP{{IP: o.hostIP}}
+	}
+	for i, ip := range o.podIPs {
+		if i == 0 {
+			s.PodIP = ip
+		}
+		s.PodIPs = append(s.PodIPs, corev1.PodIP{IP: ip})
 	}
 	s.InitContainerStatuses = containerStatuses(pod.Spec.InitContainers, o, true)
 	s.ContainerStatuses = containerStatuses(pod.Spec.Containers, o, false)

@@ -106,6 +106,8 @@ type Worker struct {
 	// initialized is set once every init container has succeeded and every sidecar has
 	// started; init containers are not run again after.
 	initialized bool
+	// podIPs are the sandbox's addresses.
+	podIPs []string
 }
 
 // New returns the worker of pod. A pod whose status is already Succeeded or Failed, seen
@@ -238,11 +240,13 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 		return w.sync(ctx)
 	}
 	if !w.sandbox {
-		if err := w.env.Runtime.StartSandbox(ctx, podRef(pod)); err != nil {
+		ips, err := w.env.Runtime.StartSandbox(ctx, podRef(pod))
+		if err != nil {
 			return 0, fmt.Errorf("starting the sandbox: %w", err)
 		}
-		w.sandbox = true
+		w.sandbox, w.podIPs = true, ips
 	}
+	pod = w.withPodIPs(pod)
 	containers, err := w.containers(ctx)
 	if err != nil {
 		return 0, err
@@ -420,9 +424,23 @@ func (w *Worker) report(ctx context.Context, pod *corev1alpha1.Pod, terminated b
 func (w *Worker) reportWith(_ context.Context, pod *corev1alpha1.Pod, containers map[string][]runtime.Container, terminated bool) {
 	w.env.Status.Set(pod, podStatus(pod, observed{sandboxReady: w.sandbox, containers: containers, waiting: w.waiting,
 		terminated: terminated, runtimeName: w.env.RuntimeName, hostIP: w.env.HostIP, startTime: w.startTime, now: w.env.Clock.Now(),
-		probes: w.probes, killed: w.killed, pastDeadline: w.pastDeadline}))
+		probes: w.probes, killed: w.killed, pastDeadline: w.pastDeadline, podIPs: w.podIPs}))
 }
 
 func podRef(pod *corev1alpha1.Pod) runtime.PodRef {
 	return runtime.PodRef{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name}
+}
+
+// withPodIPs is pod as its containers' env and downward API see it: with the sandbox's
+// addresses, which its status may not show yet.
+func (w *Worker) withPodIPs(pod *corev1alpha1.Pod) *corev1alpha1.Pod {
+	if len(w.podIPs) == 0 || pod.Status.PodIP == w.podIPs[0] {
+		return pod
+	}
+	seen := *pod
+	seen.Status.PodIP, seen.Status.PodIPs = w.podIPs[0], nil
+	for _, ip := range w.podIPs {
+		seen.Status.PodIPs = append(seen.Status.PodIPs, corev1.PodIP{IP: ip})
+	}
+	return &seen
 }

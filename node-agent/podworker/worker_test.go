@@ -59,6 +59,9 @@ func newRig(t *testing.T, pod *corev1alpha1.Pod) *rig {
 	}
 	r := &rig{t: t, ctx: context.Background(), clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), status: &statuses{}}
 	r.rt = simulated.New(r.clock, latency)
+	if err := r.rt.SetPodCIDR(r.ctx, "10.244.0.0/24"); err != nil {
+		t.Fatal(err)
+	}
 	r.api = fake.NewClientBuilder().WithScheme(scheme).WithObjects(pod).WithStatusSubresource(&corev1alpha1.Pod{}).Build()
 	counted := &countingRuntime{Runtime: r.rt}
 	r.execs = &counted.execs

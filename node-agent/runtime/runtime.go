@@ -27,9 +27,13 @@ type Runtime interface {
 	// A failed pull returns an *ImagePullError carrying the registry's message.
 	EnsureImage(ctx context.Context, image string, policy corev1.PullPolicy) (imageID string, err error)
 
-	// StartSandbox creates the pod's shared environment (its network namespace) if it does
-	// not exist. It is idempotent.
-	StartSandbox(ctx context.Context, pod PodRef) error
+	// SetPodCIDR gives the runtime the node's pod CIDR, which pod addresses come from;
+	// sandboxes cannot start before it.
+	SetPodCIDR(ctx context.Context, cidr string) error
+
+	// StartSandbox creates the pod's shared environment (its network namespace with an
+	// address) if it does not exist, and returns the pod's IPs. It is idempotent.
+	StartSandbox(ctx context.Context, pod PodRef) ([]string, error)
 
 	// StartContainer creates and starts one container in pod's sandbox and returns its ID.
 	// A container that cannot be created returns an error wrapping ErrCreateContainer.
@@ -43,7 +47,8 @@ type Runtime interface {
 	// that does not exist is no error.
 	RemoveContainer(ctx context.Context, id string) error
 
-	// StopSandbox removes the pod's sandbox once its containers are removed; idempotent.
+	// StopSandbox removes the pod's sandbox, releasing its address, once its containers
+	// are removed; idempotent.
 	StopSandbox(ctx context.Context, pod PodRef) error
 
 	// Containers lists every container of this node, running or not.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,21 @@ var _ = AfterSuite(func() {
 		Expect(os.RemoveAll(work)).To(Succeed())
 	}()
 	removeAllPods()
+})
+
+// A failed spec shows the end of every agent's log, which goes with the work directory.
+var _ = ReportAfterEach(func(report SpecReport) {
+	if !report.Failed() {
+		return
+	}
+	for node, a := range agents {
+		data, err := os.ReadFile(a.LogFile)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		fmt.Fprintf(GinkgoWriter, "--- last lines of node agent %s's log:\n%s\n", node, strings.Join(lines[max(0, len(lines)-30):], "\n"))
+	}
 })
 
 // agents are the running agents by node name.

@@ -43,6 +43,7 @@ const (
 type Runtime struct {
 	client    *containerd.Client
 	namespace string
+	net       *network
 	// logDriver is the kybern-log-driver binary, which containerd's shim runs for each
 	// container to write its log, so logs outlive an agent restart.
 	logDriver string
@@ -54,13 +55,15 @@ type Runtime struct {
 
 var _ runtime.Runtime = (*Runtime)(nil)
 
-// New connects to the containerd at address and works in namespace.
-func New(address, namespace, logDriver string) (*Runtime, error) {
+// New connects to the containerd at address and works in namespace; the pods' network
+// state (address leases) goes in netDir.
+func New(address, namespace, logDriver, netDir string) (*Runtime, error) {
 	c, err := containerd.New(address, containerd.WithDefaultNamespace(namespace), containerd.WithTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to containerd at %s: %w", address, err)
 	}
-	return &Runtime{client: c, namespace: namespace, logDriver: logDriver, preloaded: map[string]bool{}}, nil
+	return &Runtime{client: c, namespace: namespace, net: &network{node: namespace, stateDir: netDir}, logDriver: logDriver,
+		preloaded: map[string]bool{}}, nil
 }
 
 // Close disconnects from containerd; containers keep running.
@@ -158,14 +161,25 @@ func normalize(image string) (string, error) {
 	return named.String(), nil
 }
 
+// SetPodCIDR implements runtime.Runtime.
+func (r *Runtime) SetPodCIDR(ctx context.Context, cidr string) error {
+	return r.net.configure(ctx, cidr)
+}
+
 // StartSandbox implements runtime.Runtime: the sandbox is a network namespace with
-// loopback up, which every container of the pod joins.
-func (r *Runtime) StartSandbox(ctx context.Context, pod runtime.PodRef) error {
-	return ensureNetNS(ctx, netnsName(pod.UID))
+// loopback up and an address on the node's bridge, which every container of the pod joins.
+func (r *Runtime) StartSandbox(ctx context.Context, pod runtime.PodRef) ([]string, error) {
+	if err := ensureNetNS(ctx, netnsName(pod.UID)); err != nil {
+		return nil, err
+	}
+	return r.net.setUp(ctx, pod.UID)
 }
 
 // StopSandbox implements runtime.Runtime.
 func (r *Runtime) StopSandbox(ctx context.Context, pod runtime.PodRef) error {
+	if err := r.net.tearDown(ctx, pod.UID); err != nil {
+		return err
+	}
 	return deleteNetNS(ctx, netnsName(pod.UID))
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,7 +33,9 @@ type Runtime struct {
 	mu         sync.Mutex
 	next       int
 	containers map[string]*container
-	sandboxes  map[types.UID]bool
+	// sandboxes are the pods' addresses, from podCIDR.
+	sandboxes map[types.UID]netip.Addr
+	podCIDR   netip.Prefix
 }
 
 type container struct {
@@ -44,7 +47,7 @@ type container struct {
 
 // New returns an empty runtime whose containers start after startLatency on clk.
 func New(clk clock.PassiveClock, startLatency time.Duration) *Runtime {
-	return &Runtime{clock: clk, startLatency: startLatency, containers: map[string]*container{}, sandboxes: map[types.UID]bool{}}
+	return &Runtime{clock: clk, startLatency: startLatency, containers: map[string]*container{}, sandboxes: map[types.UID]netip.Addr{}}
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -58,12 +61,40 @@ func (r *Runtime) EnsureImage(_ context.Context, image string, _ corev1.PullPoli
 	return "simulated://" + image, nil
 }
 
-// StartSandbox implements runtime.Runtime.
-func (r *Runtime) StartSandbox(_ context.Context, pod runtime.PodRef) error {
+// SetPodCIDR implements runtime.Runtime.
+func (r *Runtime) SetPodCIDR(_ context.Context, cidr string) error {
+	prefix, err := netip.ParsePrefix(cidr)
+	if err != nil || !prefix.Addr().Is4() {
+		return fmt.Errorf("pod CIDR %q: want an IPv4 prefix", cidr)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sandboxes[pod.UID] = true
+	r.podCIDR = prefix.Masked()
 	return nil
+}
+
+// StartSandbox implements runtime.Runtime: the pod gets the lowest free address of the
+// pod CIDR after the gateway's (the CIDR's first).
+func (r *Runtime) StartSandbox(_ context.Context, pod runtime.PodRef) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ip, ok := r.sandboxes[pod.UID]; ok {
+		return []string{ip.String()}, nil
+	}
+	if !r.podCIDR.IsValid() {
+		return nil, fmt.Errorf("pod %s/%s: the node has no pod CIDR yet", pod.Namespace, pod.Name)
+	}
+	used := map[netip.Addr]bool{}
+	for _, ip := range r.sandboxes {
+		used[ip] = true
+	}
+	for ip := r.podCIDR.Addr().Next().Next(); r.podCIDR.Contains(ip.Next()); ip = ip.Next() {
+		if !used[ip] {
+			r.sandboxes[pod.UID] = ip
+			return []string{ip.String()}, nil
+		}
+	}
+	return nil, fmt.Errorf("pod %s/%s: no free address left in %s", pod.Namespace, pod.Name, r.podCIDR)
 }
 
 // StopSandbox implements runtime.Runtime.
@@ -79,7 +110,7 @@ func (r *Runtime) StopSandbox(_ context.Context, pod runtime.PodRef) error {
 func (r *Runtime) StartContainer(_ context.Context, pod runtime.PodRef, spec runtime.ContainerSpec) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.sandboxes[pod.UID] {
+	if _, ok := r.sandboxes[pod.UID]; !ok {
 		return "", fmt.Errorf("%w: pod %s/%s has no sandbox", runtime.ErrCreateContainer, pod.Namespace, pod.Name)
 	}
 	r.next++

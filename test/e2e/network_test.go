@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"net"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+var _ = Describe("Pod networking on real containers", Ordered, func() {
+	var ns string
+	BeforeAll(func() {
+		startAgent("e2e-a")
+		startAgent("e2e-b")
+	})
+	BeforeEach(func() {
+		var err error
+		ns, err = env.NewNamespace(ctx, "e2e-net")
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("gives each pod an address from its node's pod CIDR, reachable from a pod on another node", func() {
+		server := newPod(ns, "server", corev1.RestartPolicyAlways, "sh", "-c", "mkdir -p /www && echo served by $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www")
+		server.Spec.NodeName = "e2e-a"
+		Expect(k8s.Create(ctx, server)).To(Succeed())
+		Eventually(current(server)).Should(And(HaveField("Status.Phase", corev1.PodRunning), HaveField("Status.PodIP", Not(BeEmpty()))))
+		got, err := current(server)()
+		Expect(err).NotTo(HaveOccurred())
+		node := &corev1alpha1.Node{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: "e2e-a"}, node)).To(Succeed())
+		_, cidr, err := net.ParseCIDR(node.Spec.PodCIDR)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cidr.Contains(net.ParseIP(got.Status.PodIP))).To(BeTrue(), "pod IP %s outside node CIDR %s", got.Status.PodIP, node.Spec.PodCIDR)
+		Expect(got.Status.PodIPs).To(ConsistOf(HaveField("IP", got.Status.PodIP)))
+
+		client := newPod(ns, "client", corev1.RestartPolicyNever, "sh", "-c", "wget -qO- http://"+got.Status.PodIP+":8080/; echo routes: $(ip route | grep -c default) default")
+		client.Spec.NodeName = "e2e-b"
+		Expect(k8s.Create(ctx, client)).To(Succeed())
+		Eventually(current(client)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+		Eventually(logOf(client, "main", 0)).Should(ContainSubstring("stdout F served by server"))
+		Expect(logOf(client, "main", 0)()).To(ContainSubstring("stdout F routes: 0 default"), "a pod has no default route: no packet leaves the machine")
+	})
+})
