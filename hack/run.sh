@@ -13,6 +13,8 @@ NODE_AGENT=${NODE_AGENT:-$ROOT/bin/node-agent}
 SIMULATE_NODES=${SIMULATE_NODES:-0}
 mkdir -p "$STATE_DIR"
 
+# Children get the lock closed (9>&-): containers outlive make run, and their shims must
+# not hold it.
 exec 9>>"$STATE_DIR/run.lock"
 if ! flock -n 9; then
   echo "kybern: make run is already running here (pid $(cat "$STATE_DIR/run.pid" 2>/dev/null || echo unknown)); stop it with Ctrl-C in its terminal first" >&2
@@ -43,7 +45,7 @@ stop() {
 trap stop INT TERM
 
 "$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect=false \
-  --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" &
+  --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" 9>&- &
 pids+=($!)
 
 if [[ $(id -u) == 0 ]] && command -v containerd >/dev/null && command -v runc >/dev/null && command -v ip >/dev/null; then
@@ -51,13 +53,13 @@ if [[ $(id -u) == 0 ]] && command -v containerd >/dev/null && command -v runc >/
     (cd "$ROOT" && go run ./hack/images -out "$STATE_DIR/images/busybox.tar")
   fi
   "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --containerd=embedded --state-dir "$STATE_DIR" \
-    --image-dir "$STATE_DIR/images" --log-dir "$STATE_DIR/logs" &
+    --image-dir "$STATE_DIR/images" --log-dir "$STATE_DIR/logs" 9>&- &
   pids+=($!)
 else
   echo "kybern: no node agent for real containers: it needs root and containerd (as root: apt-get install -y containerd runc iproute2 busybox-static)" >&2
 fi
 if [[ $SIMULATE_NODES -gt 0 ]]; then
-  "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --simulate-nodes "$SIMULATE_NODES" --node-name sim --log-dir "$STATE_DIR/logs" &
+  "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --simulate-nodes "$SIMULATE_NODES" --node-name sim --log-dir "$STATE_DIR/logs" 9>&- &
   pids+=($!)
 fi
 

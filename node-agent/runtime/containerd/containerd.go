@@ -4,6 +4,7 @@ package containerd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -225,25 +226,34 @@ func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec r
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
 	}
-	// The shim runs the log driver in a directory of its own: the path must be absolute.
-	logPath, err := filepath.Abs(spec.LogPath)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
-	}
-	task, err := c.NewTask(ctx, cio.BinaryIO(r.logDriver, map[string]string{"--log-file": logPath}))
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
-	}
-	if err := task.Start(ctx); err != nil {
+	if err := r.startTask(ctx, c, spec.LogPath); err != nil {
+		// A container whose task never started is removed, so that a retry starts afresh.
+		if rmErr := r.RemoveContainer(context.WithoutCancel(ctx), id); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
 		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
 	}
 	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
 		return "", err
 	}
 	return id, nil
+}
+
+// startTask runs c's process, its output going to logPath through the log driver.
+func (r *Runtime) startTask(ctx context.Context, c containerd.Container, logPath string) error {
+	// The shim runs the log driver in a directory of its own: the path must be absolute.
+	logPath, err := filepath.Abs(logPath)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return err
+	}
+	task, err := c.NewTask(ctx, cio.BinaryIO(r.logDriver, map[string]string{"--log-file": logPath}))
+	if err != nil {
+		return err
+	}
+	return task.Start(ctx)
 }
 
 // bindMounts turns mounts into the OCI spec's recursive, private bind mounts.

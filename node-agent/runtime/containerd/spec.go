@@ -2,7 +2,9 @@ package containerd
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/containerd/containerd/v2/core/containers"
@@ -23,7 +25,9 @@ func resourceOpts(r runtime.Resources) []oci.SpecOpts {
 	if r.MemoryLimit > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(r.MemoryLimit)))
 	}
-	score := r.OOMScoreAdj
+	// As containerd's restrictOOMScoreAdj: never below the agent's own score, which the
+	// shim inherits; runc cannot start a process below it ("can't get final child's PID").
+	score := max(r.OOMScoreAdj, ownOOMScoreAdj())
 	opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 		if s.Process != nil {
 			s.Process.OOMScoreAdj = &score
@@ -80,4 +84,17 @@ func capNames(caps []string) []string {
 		out = append(out, c)
 	}
 	return out
+}
+
+// ownOOMScoreAdj is this process's OOM score adjustment, 0 when unreadable.
+func ownOOMScoreAdj() int {
+	data, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0
+	}
+	return n
 }

@@ -36,7 +36,9 @@ func TestPlanReadsTheCommand(t *testing.T) {
 func TestSandboxAddresses(t *testing.T) {
 	ctx := context.Background()
 	r := New(clock.RealClock{}, 0)
-	pod := func(uid string) runtime.PodRef { return runtime.PodRef{UID: types.UID(uid), Namespace: "ns", Name: uid} }
+	pod := func(uid string) runtime.PodRef {
+		return runtime.PodRef{UID: types.UID(uid), Namespace: "ns", Name: uid}
+	}
 	if _, err := r.StartSandbox(ctx, pod("a")); err == nil {
 		t.Fatal("a sandbox started before the node had a pod CIDR")
 	}
