@@ -13,6 +13,7 @@ import (
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/podutil"
 	"github.com/kybern/kybern/controllers/internal/slowstart"
 )
 
@@ -35,7 +36,7 @@ func (r *Reconciler) manageReplicas(ctx context.Context, rs *appsv1alpha1.Replic
 		return err
 	case diff > 0:
 		n := min(diff, BurstReplicas)
-		victims := podsToDelete(pods, r.relatedPods(ctx, rs, pods, namespacePods), n, r.Clock.Now())
+		victims := podutil.PodsToDelete(pods, r.relatedPods(ctx, rs, pods, namespacePods), n, r.Clock.Now())
 		log.FromContext(ctx).V(1).Info("Deleting pods", "want", replicas(rs), "have", len(pods), "deleting", len(victims))
 		keys := make([]string, len(victims))
 		for i, p := range victims {

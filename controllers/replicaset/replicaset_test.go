@@ -15,6 +15,7 @@ import (
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/podutil"
 	"github.com/kybern/kybern/controllers/replicaset"
 )
 
@@ -123,7 +124,7 @@ var _ = Describe("The ReplicaSet controller", func() {
 		pods := podsOf(rs)
 		for i, p := range pods {
 			orig := p.DeepCopy()
-			p.Annotations = map[string]string{replicaset.PodDeletionCostAnnotation: fmt.Sprint(100 * i)}
+			p.Annotations = map[string]string{podutil.PodDeletionCostAnnotation: fmt.Sprint(100 * i)}
 			Expect(k8s.Patch(ctx, &p, client.MergeFrom(orig))).To(Succeed())
 		}
 		// The controller ranks victims by what its cache shows: wait until it shows the costs.
@@ -131,7 +132,7 @@ var _ = Describe("The ReplicaSet controller", func() {
 			for _, p := range pods {
 				got := &corev1alpha1.Pod{}
 				g.Expect(suite.Manager.Cache.Get(ctx, client.ObjectKeyFromObject(&p), got)).To(Succeed())
-				g.Expect(got.Annotations).To(HaveKey(replicaset.PodDeletionCostAnnotation))
+				g.Expect(got.Annotations).To(HaveKey(podutil.PodDeletionCostAnnotation))
 			}
 		}).Should(Succeed())
 		scale(rs, 1)

@@ -1,4 +1,4 @@
-package replicaset
+package podutil
 
 import (
 	"testing"
@@ -96,7 +96,7 @@ func TestPodsToDelete(t *testing.T) {
 			if related == nil {
 				related = tc.pods
 			}
-			got := podsToDelete(tc.pods, related, len(tc.want), now)
+			got := PodsToDelete(tc.pods, related, len(tc.want), now)
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %d victims, want %d", len(got), len(tc.want))
 			}
@@ -114,7 +114,7 @@ func TestLogScaleTiesBreakByUID(t *testing.T) {
 	// (147 min), one bucket.
 	a := pod("b-uid", created(80*time.Minute))
 	b := pod("a-uid", created(120*time.Minute))
-	got := podsToDelete([]*corev1alpha1.Pod{a, b}, nil, 1, now)
+	got := PodsToDelete([]*corev1alpha1.Pod{a, b}, nil, 1, now)
 	if got[0].Name != "a-uid" {
 		t.Fatalf("victim = %s; pods of the same log2 age bucket break ties by UID, want a-uid", got[0].Name)
 	}
@@ -122,7 +122,7 @@ func TestLogScaleTiesBreakByUID(t *testing.T) {
 
 func TestPodsToDeleteAll(t *testing.T) {
 	pods := []*corev1alpha1.Pod{pod("a"), pod("b")}
-	if got := podsToDelete(pods, pods, 5, now); len(got) != 2 {
+	if got := PodsToDelete(pods, pods, 5, now); len(got) != 2 {
 		t.Fatalf("deleting more than there are returns them all; got %d", len(got))
 	}
 }

@@ -1,4 +1,4 @@
-package replicaset
+package podutil
 
 import (
 	"math"
@@ -10,23 +10,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/controllers/internal/podutil"
 )
 
 // PodDeletionCostAnnotation lets a user say which pods of a ReplicaSet to delete first on
 // scale-down: lower cost goes first. Its value is an int32; anything else counts as 0.
 const PodDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
 
-// podsToDelete picks n of pods to delete, those upstream prefers to lose first. related
-// are the active pods of the ReplicaSet and its siblings under the same Deployment; a pod
-// sharing its node with more of them ranks as doubled up and goes first.
-func podsToDelete(pods, related []*corev1alpha1.Pod, n int, now time.Time) []*corev1alpha1.Pod {
+// PodsToDelete picks n of pods to delete, those upstream prefers to lose first. related
+// are the active pods of one family (a ReplicaSet and its siblings under the same
+// Deployment, or a Job's pods); a pod sharing its node with more of them ranks as doubled
+// up and goes first.
+func PodsToDelete(pods, related []*corev1alpha1.Pod, n int, now time.Time) []*corev1alpha1.Pod {
 	if n >= len(pods) {
 		return pods
 	}
 	onNode := map[string]int{}
 	for _, p := range related {
-		if podutil.IsActive(p) {
+		if IsActive(p) {
 			onNode[p.Spec.NodeName]++
 		}
 	}
@@ -71,8 +71,8 @@ func deleteFirst(a, b rankedPod, now time.Time) bool {
 	if phaseOrder[pa.Status.Phase] != phaseOrder[pb.Status.Phase] {
 		return phaseOrder[pa.Status.Phase] < phaseOrder[pb.Status.Phase]
 	}
-	if podutil.IsReady(pa) != podutil.IsReady(pb) {
-		return !podutil.IsReady(pa)
+	if IsReady(pa) != IsReady(pb) {
+		return !IsReady(pa)
 	}
 	if ca, cb := deletionCost(pa), deletionCost(pb); ca != cb {
 		return ca < cb
@@ -80,13 +80,13 @@ func deleteFirst(a, b rankedPod, now time.Time) bool {
 	if a.colocated != b.colocated {
 		return a.colocated > b.colocated
 	}
-	if podutil.IsReady(pa) && podutil.IsReady(pb) {
-		ra, rb := podutil.ReadyTime(pa), podutil.ReadyTime(pb)
+	if IsReady(pa) && IsReady(pb) {
+		ra, rb := ReadyTime(pa), ReadyTime(pb)
 		if !ra.Equal(&rb) {
 			return newerOnLogScale(ra, rb, pa, pb, now)
 		}
 	}
-	if ra, rb := podutil.MaxRestarts(pa), podutil.MaxRestarts(pb); ra != rb {
+	if ra, rb := MaxRestarts(pa), MaxRestarts(pb); ra != rb {
 		return ra > rb
 	}
 	if !pa.CreationTimestamp.Equal(&pb.CreationTimestamp) {
