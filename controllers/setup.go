@@ -15,6 +15,7 @@ import (
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/garbagecollector"
 	"github.com/kybern/kybern/controllers/internal/placement"
+	"github.com/kybern/kybern/controllers/job"
 	"github.com/kybern/kybern/controllers/nodelifecycle"
 	"github.com/kybern/kybern/controllers/replicaset"
 	"github.com/kybern/kybern/controllers/scheduler"
@@ -67,7 +68,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	if err := sched.SetupWithManager(ctx, mgr, opts.Concurrency.Scheduler); err != nil {
 		return err
 	}
-	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupGarbageCollector, setupNodeLifecycle} {
+	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupJob, setupGarbageCollector, setupNodeLifecycle} {
 		if err := setup(ctx, mgr, opts, sched); err != nil {
 			return err
 		}
@@ -88,6 +89,14 @@ func setupDeployment(_ context.Context, mgr ctrl.Manager, opts Options, _ placem
 	recorder := mgr.GetEventRecorderFor("deployment-controller")
 	r := &deployment.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Clock: clock.RealClock{}}
 	return r.SetupWithManager(mgr, opts.Concurrency.Deployment)
+}
+
+func setupJob(_ context.Context, mgr ctrl.Manager, opts Options, placer placement.Placer) error {
+	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
+	recorder := mgr.GetEventRecorderFor("job-controller")
+	r := job.NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), recorder, clock.RealClock{})
+	r.Placer = placer
+	return r.SetupWithManager(mgr, opts.Concurrency.Job)
 }
 
 func setupGarbageCollector(ctx context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {

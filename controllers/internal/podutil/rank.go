@@ -24,6 +24,12 @@ func PodsToDelete(pods, related []*corev1alpha1.Pod, n int, now time.Time) []*co
 	if n >= len(pods) {
 		return pods
 	}
+	return RankForDeletion(pods, related, now)[:n]
+}
+
+// RankForDeletion orders a copy of pods from the first to delete to the last, as
+// PodsToDelete ranks them.
+func RankForDeletion(pods, related []*corev1alpha1.Pod, now time.Time) []*corev1alpha1.Pod {
 	onNode := map[string]int{}
 	for _, p := range related {
 		if IsActive(p) {
@@ -35,7 +41,7 @@ func PodsToDelete(pods, related []*corev1alpha1.Pod, n int, now time.Time) []*co
 		ranked[i] = rankedPod{pod: p, colocated: onNode[p.Spec.NodeName]}
 	}
 	sort.SliceStable(ranked, func(i, j int) bool { return deleteFirst(ranked[i], ranked[j], now) })
-	out := make([]*corev1alpha1.Pod, n)
+	out := make([]*corev1alpha1.Pod, len(ranked))
 	for i := range out {
 		out[i] = ranked[i].pod
 	}

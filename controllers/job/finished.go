@@ -1,0 +1,77 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+// releaseAll removes the tracking finalizer from the pods of namespace that belong to a
+// Job called name other than the one with UID keep (any, when keep is empty): pods of a
+// Job that is gone or finished would otherwise never be deleted.
+func (r *Reconciler) releaseAll(ctx context.Context, namespace, name string, keep types.UID) error {
+	var pods corev1alpha1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(namespace)); err != nil {
+		return err
+	}
+	var errs []error
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if !hasTrackingFinalizer(p) || jobName(p) != name {
+			continue
+		}
+		if ref := metav1.GetControllerOfNoCopy(p); keep != "" && (ref == nil || ref.UID == keep) {
+			continue
+		}
+		errs = append(errs, r.removeFinalizer(ctx, p))
+	}
+	return errors.Join(errs...)
+}
+
+// trackAdopted gives the tracking finalizer to claimed pods that had no controller
+// before this reconcile adopted them, so that they are counted like the Job's own.
+func (r *Reconciler) trackAdopted(ctx context.Context, job *batchv1alpha1.Job, pods []*corev1alpha1.Pod) error {
+	for _, p := range pods {
+		if metav1.GetControllerOfNoCopy(p) != nil || hasTrackingFinalizer(p) {
+			continue
+		}
+		orig := p.DeepCopy()
+		p.Finalizers = append(p.Finalizers, batchv1.JobTrackingFinalizer)
+		if err := r.Patch(ctx, p, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("adding the tracking finalizer to adopted pod %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// expireFinished deletes a finished Job once ttlSecondsAfterFinished has passed, with
+// its pods in the foreground as upstream's TTL controller does, or comes back then.
+func (r *Reconciler) expireFinished(ctx context.Context, job *batchv1alpha1.Job) (ctrl.Result, error) {
+	ttl := job.Spec.TTLSecondsAfterFinished
+	at, ok := finishedTime(job)
+	if ttl == nil || !ok || job.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	if left := at.Add(time.Duration(*ttl) * time.Second).Sub(r.Clock.Now()); left > 0 {
+		return ctrl.Result{RequeueAfter: left}, nil
+	}
+	policy := metav1.DeletePropagationForeground
+	err := r.Delete(ctx, job, &client.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &job.UID}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return ctrl.Result{}, fmt.Errorf("deleting the Job after ttlSecondsAfterFinished: %w", err)
+	}
+	log.FromContext(ctx).Info("Deleted the finished Job after its ttlSecondsAfterFinished", "ttlSeconds", *ttl)
+	return ctrl.Result{}, nil
+}
