@@ -202,7 +202,8 @@ func complete(s *syncState, active int32) bool {
 }
 
 // setSuspended keeps the Suspended condition in step with spec.suspend, and restarts the
-// activeDeadlineSeconds clock on resume, as that deadline counts continuous activity.
+// activeDeadlineSeconds clock on resume, as that deadline counts continuous activity. It
+// reports whether the status changed.
 func (r *Reconciler) setSuspended(s *syncState) bool {
 	job := s.job
 	status, reason, message, event := corev1.ConditionFalse, "JobResumed", "Job resumed", "Resumed"
@@ -220,6 +221,9 @@ func (r *Reconciler) setSuspended(s *syncState) bool {
 	r.Recorder.Event(job, corev1.EventTypeNormal, event, message)
 	if status == corev1.ConditionFalse {
 		job.Status.StartTime = &metav1.Time{Time: s.now}
+	} else {
+		// A suspended Job has not started, which also lets its scheduling directives change.
+		job.Status.StartTime = nil
 	}
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -85,7 +86,7 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 		return backoffInitial
 	}
 	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: c.Command, Args: c.Args,
-		WorkingDir: c.WorkingDir, Env: env, LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt), Mounts: mounts,
+		WorkingDir: c.WorkingDir, Env: env, Hostname: hostname(pod), LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt), Mounts: mounts,
 		Resources: containerResources(pod, c, w.env.Allocatable.Memory().Value()), Security: containerSecurity(pod, c)}
 	id, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec)
 	if err != nil {
@@ -127,4 +128,18 @@ func gracePeriod(pod *corev1alpha1.Pod) time.Duration {
 		return 0
 	}
 	return time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+}
+
+// hostname is the host name a pod's containers see, as the kubelet gives it: spec.hostname
+// when set, else the pod's name, cut to the 63 characters of a DNS label without a
+// trailing '-' or '.'.
+func hostname(pod *corev1alpha1.Pod) string {
+	h := pod.Name
+	if pod.Spec.Hostname != "" {
+		h = pod.Spec.Hostname
+	}
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-.")
+	}
+	return h
 }

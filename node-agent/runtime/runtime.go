@@ -92,6 +92,8 @@ type ContainerSpec struct {
 	Args       []string
 	WorkingDir string
 	Env        []corev1.EnvVar
+	// Hostname is the host name the container sees.
+	Hostname string
 	// LogPath is the file the container's stdout and stderr go to, in the kubelet's
 	// line format.
 	LogPath   string

@@ -206,7 +206,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec r
 	for _, e := range spec.Env {
 		env = append(env, e.Name+"="+e.Value)
 	}
-	specOpts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithProcessArgs(argv...), oci.WithEnv(env), oci.WithHostname(pod.Name),
+	specOpts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithProcessArgs(argv...), oci.WithEnv(env), oci.WithHostname(spec.Hostname),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(pod.UID)}),
 		// The container's own cgroups, read-only, where it reads its limits, as under the kubelet.
 		oci.WithMounts([]specs.Mount{{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}}})}
