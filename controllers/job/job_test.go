@@ -144,7 +144,9 @@ var _ = Describe("Job", func() {
 
 	It("suspends and resumes", func() {
 		ns := newNamespace()
-		j := newJob(ns, "held", func(s *batchv1.JobSpec) { s.Suspend, s.Parallelism, s.Completions = ptr.To(true), ptr.To[int32](2), ptr.To[int32](2) })
+		j := newJob(ns, "held", func(s *batchv1.JobSpec) {
+			s.Suspend, s.Parallelism, s.Completions = ptr.To(true), ptr.To[int32](2), ptr.To[int32](2)
+		})
 		got := expectCondition(j, batchv1.JobSuspended, "JobSuspended")
 		Expect(got.Status.StartTime).To(BeNil())
 		Consistently(func(g Gomega) { g.Expect(podsOf(g, j)).To(BeEmpty()) }, "1s").Should(Succeed())

@@ -69,7 +69,7 @@ var _ = Describe("Jobs on real containers", Ordered, func() {
 		j.Spec.BackoffLimit = ptr.To[int32](4)
 		j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
 		j.Spec.Template.Spec.Containers = []corev1.Container{{Name: "pi", Image: "busybox",
-			Command: []string{"sh", "-c", `echo "$(hostname)" > /out/$JOB_COMPLETION_INDEX; sleep 1`},
+			Command:      []string{"sh", "-c", `echo "$(hostname)" > /out/$JOB_COMPLETION_INDEX; sleep 1`},
 			VolumeMounts: []corev1.VolumeMount{{Name: "out", MountPath: "/out"}}}}
 		j.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "out", VolumeSource: corev1.VolumeSource{
 			HostPath: &corev1.HostPathVolumeSource{Path: out, Type: ptr.To(corev1.HostPathDirectory)}}}}
