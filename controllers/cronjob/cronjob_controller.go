@@ -25,7 +25,7 @@ type Reconciler struct {
 	// that is gone, and a stale CronJob from a fresh one.
 	APIReader client.Reader
 	Recorder  record.EventRecorder
-	// Clock decides which schedule times have come; tests drive it.
+	// Clock is the time schedule times are compared with.
 	Clock clock.PassiveClock
 }
 

@@ -83,7 +83,8 @@ func (h *harness) update(mutate func(*batchv1alpha1.CronJob)) {
 	ExpectWithOffset(1, k8s.Update(ctx, got)).To(Succeed())
 }
 
-var _ = Describe("The CronJob controller", Ordered, func() {
+// Ordered: the manager spec runs before the fake-clock specs stop the manager.
+var _ = Describe("The CronJob controller", Ordered, ContinueOnFailure, func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })
 
