@@ -41,7 +41,7 @@ func start(cj *batchv1alpha1.CronJob) *harness {
 	return h
 }
 
-// reconcileAt sets the clock to the h.first + d and reconciles once.
+// reconcileAt sets the clock to h.first + d and reconciles once.
 func (h *harness) reconcileAt(d time.Duration) ctrl.Result {
 	h.clock.SetTime(h.first.Add(d))
 	res, err := h.r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(h.cj)})
@@ -223,7 +223,7 @@ var _ = Describe("The CronJob controller", Ordered, ContinueOnFailure, func() {
 
 			h.reconcileAt(3*time.Minute + 20*time.Second)
 			Expect(jobNames(h.cj)).To(ConsistOf(h.job(time.Minute), h.job(3*time.Minute)))
-			Expect(reasons(h.events())).To(HaveEach(BeElementOf("SuccessfulDelete", "SawCompletedJob")))
+			Expect(reasons(h.events())).To(ConsistOf("SuccessfulDelete", "SuccessfulDelete", "SawCompletedJob", "SawCompletedJob"))
 			Expect(statusOf(h.cj).Active).To(BeEmpty())
 		})
 
