@@ -12,6 +12,7 @@ import (
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 
+	"github.com/kybern/kybern/controllers/daemonset"
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/garbagecollector"
 	"github.com/kybern/kybern/controllers/internal/placement"
@@ -67,7 +68,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	if err := sched.SetupWithManager(ctx, mgr, opts.Concurrency.Scheduler); err != nil {
 		return err
 	}
-	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupGarbageCollector, setupNodeLifecycle} {
+	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupDaemonSet, setupGarbageCollector, setupNodeLifecycle} {
 		if err := setup(ctx, mgr, opts, sched); err != nil {
 			return err
 		}
@@ -88,6 +89,13 @@ func setupDeployment(_ context.Context, mgr ctrl.Manager, opts Options, _ placem
 	recorder := mgr.GetEventRecorderFor("deployment-controller")
 	r := &deployment.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Clock: clock.RealClock{}}
 	return r.SetupWithManager(mgr, opts.Concurrency.Deployment)
+}
+
+func setupDaemonSet(_ context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {
+	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
+	recorder := mgr.GetEventRecorderFor("daemonset-controller")
+	r := daemonset.NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), recorder, clock.RealClock{})
+	return r.SetupWithManager(mgr, opts.Concurrency.DaemonSet)
 }
 
 func setupGarbageCollector(ctx context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {
