@@ -46,18 +46,25 @@ type Reconciler struct {
 	// look at a revision whose name is taken.
 	APIReader client.Reader
 	Recorder  record.EventRecorder
-	Clock     clock.PassiveClock
+	// Clock is a full clock, not a passive one, as the failed-pod backoff needs.
+	Clock clock.Clock
 
 	expectations *expectations.Expectations
 	// failedBackoff spaces out the deletion of failed pods, per DaemonSet and node.
 	failedBackoff *flowcontrol.Backoff
 }
 
-// NewReconciler returns a Reconciler with fresh expectations and backoff.
-func NewReconciler(c client.Client, apiReader client.Reader, recorder record.EventRecorder, clk clock.PassiveClock) *Reconciler {
+// NewReconciler returns a Reconciler with fresh expectations and backoff, both on clk.
+func NewReconciler(c client.Client, apiReader client.Reader, recorder record.EventRecorder, clk clock.Clock) *Reconciler {
 	return &Reconciler{Client: c, APIReader: apiReader, Recorder: recorder, Clock: clk,
 		expectations:  expectations.New(clk, expectations.DefaultTTL),
-		failedBackoff: flowcontrol.NewBackOff(failedPodBackoffInitial, failedPodBackoffMax)}
+		failedBackoff: newFailedBackoff(clk)}
+}
+
+func newFailedBackoff(clk clock.Clock) *flowcontrol.Backoff {
+	b := flowcontrol.NewBackOff(failedPodBackoffInitial, failedPodBackoffMax)
+	b.Clock = clk
+	return b
 }
 
 // SetupWithManager registers the controller; concurrency is how many DaemonSets it
