@@ -32,11 +32,11 @@ import (
 var gvk = appsv1alpha1.GroupVersion.WithKind("DaemonSet")
 
 // Upstream's backoff for replacing a failed daemon pod on one node: 1 s, doubling, up to
-// 15 min; entries unused for twice the maximum are dropped every BackoffGCInterval.
+// 15 min; entries unused for twice the maximum are dropped every backoffGCInterval.
 const (
 	failedPodBackoffInitial = time.Second
 	failedPodBackoffMax     = 15 * time.Minute
-	BackoffGCInterval       = time.Minute
+	backoffGCInterval       = time.Minute
 )
 
 // Reconciler reconciles DaemonSets.
@@ -72,7 +72,7 @@ func newFailedBackoff(clk clock.Clock) *flowcontrol.Backoff {
 // labels or taints wakes every DaemonSet.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		wait.UntilWithContext(ctx, func(context.Context) { r.failedBackoff.GC() }, BackoffGCInterval)
+		wait.UntilWithContext(ctx, func(context.Context) { r.failedBackoff.GC() }, backoffGCInterval)
 		return nil
 	})); err != nil {
 		return err
@@ -110,11 +110,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// The garbage collector removes its pods and revisions.
 		return ctrl.Result{}, nil
 	}
+	// The CRD's rules refuse the selectors below; one that slipped past cannot be fixed by
+	// retrying, only by the user.
 	selector, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
-	if err != nil || selector.Empty() {
-		// The CRD's rules refuse such a selector; one that slipped past cannot be fixed by
-		// retrying, only by the user.
-		r.Recorder.Eventf(ds, corev1.EventTypeWarning, "SelectingAll", "A non-empty, valid spec.selector is required: %v", err)
+	if err != nil {
+		r.Recorder.Eventf(ds, corev1.EventTypeWarning, "InvalidSelector", "Invalid spec.selector: %v", err)
+		return ctrl.Result{}, nil
+	}
+	if selector.Empty() {
+		r.Recorder.Event(ds, corev1.EventTypeWarning, "SelectingAll", "This daemon set is selecting all pods. A non-empty selector is required.")
 		return ctrl.Result{}, nil
 	}
 	// Read before the cache: writes seen after this point are seen by the next reconcile.

@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -192,6 +193,36 @@ var _ = Describe("The DaemonSet controller", func() {
 		})
 		Eventually(perNode(ds)).Should(Equal(onEach(nodes[1])))
 		Eventually(statusOf(ds)).Should(HaveField("NumberMisscheduled", BeEquivalentTo(0)))
+	})
+
+	It("adopts a matching orphan in place of a new pod, and deletes a newer surplus one", func() {
+		nodes := registerNodes(ns, "a", "b")
+		orphan := func(node string) *corev1alpha1.Pod {
+			p := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: "orphan-", Labels: map[string]string{"app": "adopt"}}}
+			p.Spec.NodeName = node
+			p.Spec.Containers = []corev1.Container{{Name: "agent", Image: "busybox:1"}}
+			ExpectWithOffset(1, k8s.Create(ctx, p)).To(Succeed())
+			return p
+		}
+		first := orphan(nodes[0])
+		ds := newDS(ns, "adopt")
+		// A RollingUpdate would replace the orphan at once: it has no revision hash.
+		ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{Type: appsv1.OnDeleteDaemonSetStrategyType}
+		Expect(k8s.Create(ctx, ds)).To(Succeed())
+		Eventually(perNode(ds)).Should(Equal(onEach(nodes...)))
+		Expect(podsOf(ds)).To(ContainElement(HaveField("UID", first.UID)))
+		// Creation times count in seconds: this also makes the next orphan strictly newer.
+		Consistently(perNode(ds), "1s").Should(Equal(onEach(nodes...)))
+
+		By("deleting a second pod on a node, the newer one")
+		second := orphan(nodes[0])
+		Eventually(func(g Gomega) {
+			got := &corev1alpha1.Pod{}
+			err := k8s.Get(ctx, client.ObjectKeyFromObject(second), got)
+			g.Expect(apierrors.IsNotFound(err) || got.DeletionTimestamp != nil).To(BeTrue())
+		}).Should(Succeed())
+		Consistently(perNode(ds), "1s").Should(Equal(onEach(nodes...)))
+		Expect(podsOf(ds)).To(ContainElement(HaveField("UID", first.UID)))
 	})
 
 	It("replaces a failed pod", func() {

@@ -25,6 +25,9 @@ const BurstReplicas = 250
 // syncNodes carries out pl: it expects its writes first, creates pods in slow-start
 // batches and deletes at once, and stops expecting whatever did not happen.
 func (r *Reconciler) syncNodes(ctx context.Context, ds *appsv1alpha1.DaemonSet, pl plan, hash string) error {
+	if pl.empty() {
+		return nil
+	}
 	key := client.ObjectKeyFromObject(ds).String()
 	creates := pl.create[:min(len(pl.create), BurstReplicas)]
 	deletes := pl.delete[:min(len(pl.delete), BurstReplicas)]
