@@ -124,8 +124,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// Read before the cache: writes seen after this point are seen by the next reconcile.
 	satisfied := r.expectations.Satisfied(key)
 
+	// Nodes and pods are read straight from the cache, never written to.
 	var nodes corev1alpha1.NodeList
-	if err := r.List(ctx, &nodes); err != nil {
+	if err := r.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	pods, err := r.claimPods(ctx, ds, selector)
@@ -164,7 +165,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // adopted and released what it should.
 func (r *Reconciler) claimPods(ctx context.Context, ds *appsv1alpha1.DaemonSet, selector labels.Selector) ([]*corev1alpha1.Pod, error) {
 	var list corev1alpha1.PodList
-	if err := r.List(ctx, &list, client.InNamespace(ds.Namespace)); err != nil {
+	if err := r.List(ctx, &list, client.InNamespace(ds.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	return claim.Claim(ctx, claim.Owner{Object: ds, GVK: gvk, Selector: selector, Writer: r.Client, Fresh: r.APIReader}, ptrs(list.Items))
