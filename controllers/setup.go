@@ -13,6 +13,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 
 	"github.com/kybern/kybern/controllers/cronjob"
+	"github.com/kybern/kybern/controllers/daemonset"
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/garbagecollector"
 	"github.com/kybern/kybern/controllers/internal/placement"
@@ -69,7 +70,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	if err := sched.SetupWithManager(ctx, mgr, opts.Concurrency.Scheduler); err != nil {
 		return err
 	}
-	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupJob, setupCronJob, setupGarbageCollector, setupNodeLifecycle} {
+	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupDaemonSet, setupJob, setupCronJob, setupGarbageCollector, setupNodeLifecycle} {
 		if err := setup(ctx, mgr, opts, sched); err != nil {
 			return err
 		}
@@ -105,6 +106,13 @@ func setupCronJob(_ context.Context, mgr ctrl.Manager, opts Options, _ placement
 	recorder := mgr.GetEventRecorderFor("cronjob-controller")
 	r := &cronjob.Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, Clock: clock.RealClock{}}
 	return r.SetupWithManager(mgr, opts.Concurrency.CronJob)
+}
+
+func setupDaemonSet(_ context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {
+	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
+	recorder := mgr.GetEventRecorderFor("daemonset-controller")
+	r := daemonset.NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), recorder, clock.RealClock{})
+	return r.SetupWithManager(mgr, opts.Concurrency.DaemonSet)
 }
 
 func setupGarbageCollector(ctx context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {

@@ -1,16 +1,10 @@
 package deployment
 
 import (
-	"encoding/binary"
-	"fmt"
-	"hash/fnv"
 	"strconv"
 
-	"github.com/davecgh/go-spew/spew"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/integer"
 	"k8s.io/utils/ptr"
 
@@ -169,20 +163,4 @@ func revision(rs *appsv1alpha1.ReplicaSet) int64 {
 		return 0
 	}
 	return n
-}
-
-// templateHash names a pod template: fnv-32a over a deterministic dump of it, salted with
-// the collision count so that a name clash can be escaped, encoded with the letters
-// Kubernetes uses for generated names.
-func templateHash(t *corev1.PodTemplateSpec, collisionCount *int32) string {
-	h := fnv.New32a()
-	printer := spew.ConfigState{Indent: " ", SortKeys: true, DisableMethods: true, SpewKeys: true,
-		DisablePointerAddresses: true, DisableCapacities: true}
-	printer.Fprintf(h, "%#v", *t)
-	if collisionCount != nil {
-		b := make([]byte, 8)
-		binary.LittleEndian.PutUint32(b, uint32(*collisionCount))
-		h.Write(b)
-	}
-	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
 }

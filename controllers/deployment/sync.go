@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/podutil"
 )
 
 // syncer carries one reconcile of one Deployment. Its methods change d's status and
@@ -95,7 +96,7 @@ func (s *syncer) adoptAsNew(ctx context.Context, rs *appsv1alpha1.ReplicaSet, ne
 // collision: the collision count goes up and the next reconcile tries another name.
 func (s *syncer) createNewRS(ctx context.Context, old []*appsv1alpha1.ReplicaSet, newRevision string) (*appsv1alpha1.ReplicaSet, error) {
 	d := s.d
-	hash := templateHash(&d.Spec.Template, d.Status.CollisionCount)
+	hash := podutil.TemplateHash(&d.Spec.Template, d.Status.CollisionCount)
 	template := d.Spec.Template.DeepCopy()
 	template.Labels = withLabel(template.Labels, PodTemplateHashLabel, hash)
 	selector := d.Spec.Selector.DeepCopy()

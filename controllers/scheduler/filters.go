@@ -52,13 +52,13 @@ func fits(p *corev1alpha1.Pod, ni *nodeInfo) string {
 	if !nodeReady(n) {
 		return "node(s) were not ready"
 	}
-	if n.Spec.Unschedulable && !tolerates(p.Spec.Tolerations, corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}) {
+	if n.Spec.Unschedulable && !Tolerates(p.Spec.Tolerations, corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}) {
 		return "node(s) were unschedulable"
 	}
-	if t := untoleratedTaint(p, n); t != nil {
+	if t := UntoleratedTaint(p, n); t != nil {
 		return fmt.Sprintf("node(s) had untolerated taint {%s: %s}", t.Key, t.Value)
 	}
-	if !nodeAffinityMatches(p, n) {
+	if !NodeAffinityMatches(p, n) {
 		return "node(s) didn't match Pod's node affinity/selector"
 	}
 	for _, want := range hostPorts(p) {
@@ -71,18 +71,18 @@ func fits(p *corev1alpha1.Pod, ni *nodeInfo) string {
 	return insufficient(p, ni)
 }
 
-// untoleratedTaint is n's first NoSchedule or NoExecute taint that p does not tolerate.
-func untoleratedTaint(p *corev1alpha1.Pod, n *corev1alpha1.Node) *corev1.Taint {
+// UntoleratedTaint is n's first NoSchedule or NoExecute taint that p does not tolerate.
+func UntoleratedTaint(p *corev1alpha1.Pod, n *corev1alpha1.Node) *corev1.Taint {
 	for i, t := range n.Spec.Taints {
-		if (t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute) && !tolerates(p.Spec.Tolerations, t) {
+		if (t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute) && !Tolerates(p.Spec.Tolerations, t) {
 			return &n.Spec.Taints[i]
 		}
 	}
 	return nil
 }
 
-// nodeAffinityMatches reports whether n satisfies p's nodeSelector and required node affinity.
-func nodeAffinityMatches(p *corev1alpha1.Pod, n *corev1alpha1.Node) bool {
+// NodeAffinityMatches reports whether n satisfies p's nodeSelector and required node affinity.
+func NodeAffinityMatches(p *corev1alpha1.Pod, n *corev1alpha1.Node) bool {
 	return labels.SelectorFromSet(p.Spec.NodeSelector).Matches(labels.Set(n.Labels)) && requiredAffinityMatches(p, n)
 }
 
@@ -117,10 +117,10 @@ func nodeReady(n *corev1alpha1.Node) bool {
 	return false
 }
 
-// tolerates reports whether any toleration tolerates the taint: an empty effect covers
+// Tolerates reports whether any toleration tolerates the taint: an empty effect covers
 // every effect, an empty key with Exists every key, Exists any value, and Equal (the
 // default operator) only the same value.
-func tolerates(tolerations []corev1.Toleration, taint corev1.Taint) bool {
+func Tolerates(tolerations []corev1.Toleration, taint corev1.Taint) bool {
 	for _, t := range tolerations {
 		if t.Effect != "" && t.Effect != taint.Effect {
 			continue

@@ -76,6 +76,14 @@ func TestPick(t *testing.T) {
 			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpNotIn, Values: []string{"west"}}}}}}}}
 		}), []*corev1alpha1.Node{node("a", "1", "1Gi", zone("west")), node("b", "1", "1Gi", zone("east"))}, "b", ""},
+		{"required node affinity on the field metadata.name, as a DaemonSet pod targets its node", pod("", func(p *corev1alpha1.Pod) {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"b"}}}}}}}}
+		}), []*corev1alpha1.Node{node("a", "64", "64Gi"), node("b", "1", "1Gi"), node("c", "64", "64Gi")}, "b", ""},
+		{"a matchFields term on another field matches no node", pod("", func(p *corev1alpha1.Pod) {
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.uid", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}}}}}}
+		}), []*corev1alpha1.Node{node("a", "1", "1Gi")}, "", "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."},
 		{"preferred node affinity wins over an emptier node", pod("", func(p *corev1alpha1.Pod) {
 			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{
 				{Weight: 50, Preference: corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"west"}}}}}}}}

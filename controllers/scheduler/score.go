@@ -90,7 +90,7 @@ func pickOn(p *corev1alpha1.Pod, infos []*nodeInfo, ns nsLabels, volumeNode stri
 func rawScore(p *corev1alpha1.Pod, ni *nodeInfo, affinity *interPodAffinity, softSpread *topologySpread) candidate {
 	c := candidate{info: ni}
 	for _, t := range ni.node.Spec.Taints {
-		if t.Effect == corev1.TaintEffectPreferNoSchedule && !tolerates(p.Spec.Tolerations, t) {
+		if t.Effect == corev1.TaintEffectPreferNoSchedule && !Tolerates(p.Spec.Tolerations, t) {
 			c.taints++
 		}
 	}

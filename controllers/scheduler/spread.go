@@ -87,7 +87,7 @@ func newTopologySpread(p *corev1alpha1.Pod, constraints []spreadConstraint, info
 			continue
 		}
 		for _, c := range constraints {
-			if (c.honourNodes && !nodeAffinityMatches(p, ni.node)) || (c.honourTaint && untoleratedTaint(p, ni.node) != nil) {
+			if (c.honourNodes && !NodeAffinityMatches(p, ni.node)) || (c.honourTaint && UntoleratedTaint(p, ni.node) != nil) {
 				continue
 			}
 			pair := topologyPair{c.key, ni.node.Labels[c.key]}

@@ -55,18 +55,19 @@ func (e *Expectations) Satisfied(key string) bool {
 
 // ExpectCreations records that the controller of key is about to create n children,
 // replacing what was expected before.
-func (e *Expectations) ExpectCreations(key string, n int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.pending[key] = &pending{creations: n, deletions: sets.New[string](), since: e.clock.Now()}
-}
+func (e *Expectations) ExpectCreations(key string, n int) { e.Expect(key, n, nil) }
 
 // ExpectDeletions records that the controller of key is about to delete the children with
 // these keys, replacing what was expected before.
-func (e *Expectations) ExpectDeletions(key string, childKeys []string) {
+func (e *Expectations) ExpectDeletions(key string, childKeys []string) { e.Expect(key, 0, childKeys) }
+
+// Expect records that the controller of key is about to create n children and delete the
+// children with these keys in one go, as a DaemonSet does when it moves pods between
+// nodes, replacing what was expected before.
+func (e *Expectations) Expect(key string, n int, childKeys []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.pending[key] = &pending{deletions: sets.New(childKeys...), since: e.clock.Now()}
+	e.pending[key] = &pending{creations: n, deletions: sets.New(childKeys...), since: e.clock.Now()}
 }
 
 // CreationObserved records one creation seen, or given up on.

@@ -41,6 +41,16 @@ func TestExpectations(t *testing.T) {
 		t.Fatal("all deletions observed: want satisfied")
 	}
 
+	e.Expect(rs, 1, []string{"ns/old"})
+	e.CreationObserved(rs)
+	if e.Satisfied(rs) {
+		t.Fatal("creation observed, deletion of ns/old pending: want unsatisfied")
+	}
+	e.DeletionObserved(rs, "ns/old")
+	if !e.Satisfied(rs) {
+		t.Fatal("creation and deletion observed: want satisfied")
+	}
+
 	e.ExpectCreations(rs, 1)
 	clk.SetTime(clk.Now().Add(DefaultTTL))
 	if e.Satisfied(rs) {
