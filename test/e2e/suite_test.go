@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/test/testenv"
 )
@@ -117,10 +118,10 @@ func stopAgent(node string) {
 	delete(agents, node)
 }
 
-// removeAllPods deletes every Deployment and ReplicaSet, then every pod, and waits for
+// removeAllPods deletes every object that makes pods, then every pod, and waits for
 // the agents to stop and remove them.
 func removeAllPods() {
-	for _, kind := range []client.Object{&appsv1alpha1.Deployment{}, &appsv1alpha1.ReplicaSet{}} {
+	for _, kind := range []client.Object{&batchv1alpha1.CronJob{}, &batchv1alpha1.Job{}, &appsv1alpha1.DaemonSet{}, &appsv1alpha1.Deployment{}, &appsv1alpha1.ReplicaSet{}} {
 		var nss corev1.NamespaceList
 		Expect(k8s.List(ctx, &nss)).To(Succeed())
 		for _, ns := range nss.Items {
