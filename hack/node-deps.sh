@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the node agent needs to run real containers, when missing: containerd,
-# runc, iproute2 (pod network namespaces), containernetworking-plugins (pod addresses)
+# runc, iproute2 (pod network namespaces), nftables (the service proxy),
+# containernetworking-plugins (pod addresses)
 # and busybox-static (the test image). As root on
 # Debian it installs them with apt; elsewhere it fails with the command that does.
 set -euo pipefail
 
-declare -A packages=([containerd]=containerd [runc]=runc [ip]=iproute2 [busybox]=busybox-static)
+declare -A packages=([containerd]=containerd [runc]=runc [ip]=iproute2 [nft]=nftables [busybox]=busybox-static)
 missing=()
 for cmd in "${!packages[@]}"; do
   command -v "$cmd" >/dev/null || missing+=("${packages[$cmd]}")

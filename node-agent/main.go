@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/kybern/kybern/api"
 	"github.com/kybern/kybern/node-agent/agent"
 	"github.com/kybern/kybern/node-agent/runtime/containerd"
+	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/node-agent/runtime/simulated"
 )
 
@@ -137,7 +139,32 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err != nil {
 		return err
 	}
+	if err := startProxy(ctx, o.nodeName, shared); err != nil {
+		return err
+	}
 	return a.Run(ctx)
+}
+
+// startProxy runs the node's service proxy beside its agent, until ctx ends.
+func startProxy(ctx context.Context, node string, shared agent.Shared) error {
+	c, err := ctrlcache.New(shared.Rest, ctrlcache.Options{Scheme: shared.Scheme, HTTPClient: shared.HTTP, Mapper: shared.Mapper})
+	if err != nil {
+		return err
+	}
+	log := shared.Log.WithName("proxy").WithValues("node", node)
+	p := &proxy.Proxy{Table: proxy.TableName(node), ClusterCIDR: containerd.PodRange, ServiceCIDR: containerd.ServiceRange,
+		Log: log, MinSyncInterval: time.Second}
+	go func() {
+		if err := c.Start(ctx); err != nil {
+			log.Error(err, "Service proxy cache stopped")
+		}
+	}()
+	go func() {
+		if err := p.Run(ctx, c); err != nil {
+			log.Error(err, "Service proxy stopped")
+		}
+	}()
+	return nil
 }
 
 // logDriverPath is kybern-log-driver beside this binary, as make build puts it.

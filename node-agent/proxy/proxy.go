@@ -1,0 +1,133 @@
+// Package proxy is the node agent's service proxy, as kube-proxy's nftables mode: it
+// watches Services and EndpointSlices and keeps one nftables table of the node's own in
+// step with them, so that a Service's cluster IP and node ports reach its ready pods.
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"time"
+
+	"github.com/go-logr/logr"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+// The proxy reads every Service and EndpointSlice, as kube-proxy does.
+// +kubebuilder:rbac:groups=core.kybern.io,resources=services;endpointslices,verbs=list;watch
+
+// Proxy programs one node's service rules.
+type Proxy struct {
+	// Table is the nftables table (family ip) the proxy owns.
+	Table string
+	// ClusterCIDR and ServiceCIDR are the pod and service ranges.
+	ClusterCIDR, ServiceCIDR string
+	Log                      logr.Logger
+	// MinSyncInterval spaces syncs: changes within it are written together.
+	MinSyncInterval time.Duration
+
+	applied string
+}
+
+// TableName is the table of node's proxy: "kybern_" and the node name, with characters
+// nftables does not take in a name replaced by '_'.
+func TableName(node string) string {
+	return "kybern_" + regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(node, "_")
+}
+
+// Run keeps the table in step with the Services and EndpointSlices until ctx ends,
+// watching them through cache, which it starts informers in and the caller runs. The table stays when it returns, so that Services keep working while the agent
+// restarts; Cleanup removes it.
+func (p *Proxy) Run(ctx context.Context, cache ctrlcache.Cache) error {
+	wake := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	handler := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { notify() },
+		UpdateFunc: func(any, any) { notify() },
+		DeleteFunc: func(any) { notify() },
+	}
+	for _, obj := range []client.Object{&corev1alpha1.Service{}, &corev1alpha1.EndpointSlice{}} {
+		inf, err := cache.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("watching %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return err
+		}
+	}
+	if !cache.WaitForCacheSync(ctx) {
+		return ctx.Err()
+	}
+	notify()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		}
+		if err := p.sync(ctx, cache); err != nil {
+			p.Log.Error(err, "Syncing service rules failed; retrying")
+			go func() {
+				select {
+				case <-time.After(time.Second):
+					notify()
+				case <-ctx.Done():
+				}
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(p.MinSyncInterval):
+		}
+	}
+}
+
+func (p *Proxy) sync(ctx context.Context, r client.Reader) error {
+	var services corev1alpha1.ServiceList
+	if err := r.List(ctx, &services); err != nil {
+		return err
+	}
+	var slices corev1alpha1.EndpointSliceList
+	if err := r.List(ctx, &slices); err != nil {
+		return err
+	}
+	ports := servicePorts(services.Items, slices.Items)
+	script := ruleset(p.Table, p.ClusterCIDR, p.ServiceCIDR, ports)
+	if script == p.applied {
+		return nil
+	}
+	if err := nft(ctx, script); err != nil {
+		return err
+	}
+	p.applied = script
+	p.Log.V(1).Info("Wrote service rules", "table", p.Table, "servicePorts", len(ports))
+	return nil
+}
+
+// Cleanup removes the proxy's table, if there is one.
+func Cleanup(ctx context.Context, table string) error {
+	return nft(ctx, fmt.Sprintf("add table ip %s\ndelete table ip %s\n", table, table))
+}
+
+// nft runs script as one nftables transaction.
+func nft(ctx context.Context, script string) error {
+	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
+	cmd.Stdin = bytes.NewBufferString(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("nft: %w: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
