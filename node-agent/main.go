@@ -28,8 +28,8 @@ import (
 
 	"github.com/kybern/kybern/api"
 	"github.com/kybern/kybern/node-agent/agent"
-	"github.com/kybern/kybern/node-agent/runtime/containerd"
 	"github.com/kybern/kybern/node-agent/proxy"
+	"github.com/kybern/kybern/node-agent/runtime/containerd"
 	"github.com/kybern/kybern/node-agent/runtime/simulated"
 )
 
