@@ -177,6 +177,10 @@ var _ = Describe("The DaemonSet controller", func() {
 		patchDS(ds, func(ds *appsv1alpha1.DaemonSet) {
 			ds.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "gpu"}}
 		})
+		// The new template also rolls the pod on the first node: wait until it is replaced
+		// and bound, or the taint below would meet its replacement still unscheduled.
+		Eventually(statusOf(ds)).Should(And(HaveField("UpdatedNumberScheduled", BeEquivalentTo(2)),
+			HaveField("CurrentNumberScheduled", BeEquivalentTo(2))))
 		Eventually(perNode(ds)).Should(Equal(onEach(nodes...)))
 
 		By("keeping a running pod when a NoSchedule taint it does not tolerate comes, as misscheduled")

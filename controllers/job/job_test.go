@@ -27,9 +27,12 @@ var _ = Describe("Job", func() {
 			Expect(p.Labels).To(HaveKeyWithValue(batchv1.ControllerUidLabel, string(j.UID)))
 			Expect(p.Labels).To(HaveKeyWithValue(batchv1.JobNameLabel, "three"))
 		}
-		got := getJob(Default, j)
-		Expect(got.Spec.Selector.MatchLabels).To(Equal(map[string]string{batchv1.ControllerUidLabel: string(j.UID)}))
-		Expect(got.Status.StartTime).NotTo(BeNil())
+		Eventually(func(g Gomega) {
+			got := getJob(g, j)
+			g.Expect(got.Spec.Selector.MatchLabels).To(Equal(map[string]string{batchv1.ControllerUidLabel: string(j.UID)}))
+			g.Expect(got.Status.StartTime).NotTo(BeNil())
+			g.Expect(got.Status.Active).To(Equal(int32(2)))
+		}).Should(Succeed())
 
 		finish(&pods[0], 0)
 		finish(&pods[1], 0)
@@ -133,7 +136,7 @@ var _ = Describe("Job", func() {
 		finish(&pods[0], 3)
 		// Ignored: replaced at once (no backoff), and backoffLimit 0 is not exceeded.
 		Eventually(func(g Gomega) { g.Expect(activePodsOf(g, j)).To(HaveLen(3)) }).Should(Succeed())
-		Expect(getJob(Default, j).Status.Failed).To(BeZero())
+		Consistently(func(g Gomega) { g.Expect(getJob(g, j).Status.Failed).To(BeZero()) }, "1s").Should(Succeed())
 
 		finish(&pods[1], 42)
 		done := expectCondition(j, batchv1.JobFailed, batchv1.JobReasonPodFailurePolicy)
@@ -164,7 +167,8 @@ var _ = Describe("Job", func() {
 		setSuspend(j, true)
 		expectCondition(j, batchv1.JobSuspended, "JobSuspended")
 		Eventually(func(g Gomega) { g.Expect(podsOf(g, j)).To(BeEmpty()) }).Should(Succeed())
-		Expect(getJob(Default, j).Status.Failed).To(BeZero(), "pods the Job stops itself are not failures")
+		// Pods the Job stops itself are not failures.
+		Consistently(func(g Gomega) { g.Expect(getJob(g, j).Status.Failed).To(BeZero()) }, "1s").Should(Succeed())
 	})
 
 	It("fails with DeadlineExceeded after activeDeadlineSeconds and stops its pods", func() {
