@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,53 +44,7 @@ func TableName(node string) string {
 // watching them through cache, which it starts informers in and the caller runs. The table stays when it returns, so that Services keep working while the agent
 // restarts; Cleanup removes it.
 func (p *Proxy) Run(ctx context.Context, cache ctrlcache.Cache) error {
-	wake := make(chan struct{}, 1)
-	notify := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
-	handler := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { notify() },
-		UpdateFunc: func(any, any) { notify() },
-		DeleteFunc: func(any) { notify() },
-	}
-	for _, obj := range []client.Object{&corev1alpha1.Service{}, &corev1alpha1.EndpointSlice{}} {
-		inf, err := cache.GetInformer(ctx, obj)
-		if err != nil {
-			return fmt.Errorf("watching %T: %w", obj, err)
-		}
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return err
-		}
-	}
-	if !cache.WaitForCacheSync(ctx) {
-		return ctx.Err()
-	}
-	notify()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-wake:
-		}
-		if err := p.sync(ctx, cache); err != nil {
-			p.Log.Error(err, "Syncing service rules failed; retrying")
-			go func() {
-				select {
-				case <-time.After(time.Second):
-					notify()
-				case <-ctx.Done():
-				}
-			}()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(p.MinSyncInterval):
-		}
-	}
+	return OnServiceChange(ctx, cache, p.MinSyncInterval, p.Log, p.sync)
 }
 
 func (p *Proxy) sync(ctx context.Context, r client.Reader) error {

@@ -1,0 +1,62 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+// OnServiceChange calls sync once the Services and EndpointSlices in cache are synced,
+// then after every change to them until ctx ends: changes within minInterval of a sync
+// are taken up together by the next one, and a failed sync is retried after a second.
+// The caller runs cache.
+func OnServiceChange(ctx context.Context, cache ctrlcache.Cache, minInterval time.Duration, log logr.Logger, sync func(context.Context, client.Reader) error) error {
+	wake := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	handler := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { notify() },
+		UpdateFunc: func(any, any) { notify() },
+		DeleteFunc: func(any) { notify() },
+	}
+	for _, obj := range []client.Object{&corev1alpha1.Service{}, &corev1alpha1.EndpointSlice{}} {
+		inf, err := cache.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("watching %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return err
+		}
+	}
+	if !cache.WaitForCacheSync(ctx) {
+		return ctx.Err()
+	}
+	notify()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		}
+		if err := sync(ctx, cache); err != nil {
+			log.Error(err, "Sync failed; retrying in a second")
+			time.AfterFunc(time.Second, notify)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(minInterval):
+		}
+	}
+}
