@@ -36,7 +36,7 @@ type plan struct {
 
 // planSlices fits groups into svc's existing slices, changing as few as it can: an
 // endpoint that is still wanted stays in its slice, new endpoints fill slices with room
-// before new slices are made, and a slice left empty is deleted. When there are no
+// before new slices are made, and a slice left empty is reused for a new one or deleted. When there are no
 // endpoints at all one slice without ports or endpoints is kept. Slices that svc does not
 // control are deleted. existing is not modified; updates are copies.
 func planSlices(svc *corev1alpha1.Service, existing []*corev1alpha1.EndpointSlice, groups map[string]*group) plan {
@@ -82,6 +82,13 @@ func planSlices(svc *corev1alpha1.Service, existing []*corev1alpha1.EndpointSlic
 		} else {
 			emptied = emptied[1:]
 		}
+	}
+	// A slice that would be deleted while another is created is rewritten instead: one
+	// write, not two.
+	for len(emptied) > 0 && len(p.create) > 0 {
+		u, _ := withContent(emptied[0], labels, p.create[0].Ports, p.create[0].Endpoints)
+		p.update = append(p.update, u)
+		emptied, p.create = emptied[1:], p.create[1:]
 	}
 	p.delete = append(p.delete, emptied...)
 	return p
