@@ -49,6 +49,8 @@ type result struct {
 	ipApplies, portsApply bool
 	ipFailure             *failure
 	portFailure           *failure
+	// freed is whether the Service let go of an address or a port.
+	freed bool
 }
 
 func newAllocations(ips ipRange, ports portRange) *allocations {
@@ -129,10 +131,12 @@ func (a *allocations) apply(svc *corev1alpha1.Service) result {
 	}
 	if old.ip >= 0 && old.ip != h.ip {
 		a.ipAlloc.release(old.ip, key)
+		res.freed = true
 	}
 	for _, off := range old.ports {
 		if !slices.Contains(h.ports, off) {
 			a.portAlloc.release(off, key)
+			res.freed = true
 		}
 	}
 	a.held[key] = h
@@ -153,13 +157,18 @@ func (a *allocations) release(key string) []string {
 	}
 	delete(a.held, key)
 	delete(a.failed, key)
-	var waiting []string
+	return a.waiting()
+}
+
+// waiting is the Services that did not get all they asked for.
+func (a *allocations) waiting() []string {
+	var out []string
 	for k, failed := range a.failed {
 		if failed {
-			waiting = append(waiting, k)
+			out = append(out, k)
 		}
 	}
-	return waiting
+	return out
 }
 
 // clusterIP gives svc the address it asks for, or, when it asks for none, the one it

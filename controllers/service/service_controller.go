@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,7 +18,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
@@ -54,6 +57,8 @@ type Reconciler struct {
 	// mu guards alloc, which is nil until the first reconcile rebuilds it from the cache.
 	mu    sync.Mutex
 	alloc *allocations
+	// retry carries the Services to reconcile again when another lets go of something.
+	retry chan event.GenericEvent
 }
 
 // ValidateRanges names the flag whose range the controller cannot allocate from.
@@ -73,14 +78,17 @@ func NewReconciler(c client.Client, recorder record.EventRecorder, clk clock.Pas
 	if err != nil {
 		return nil, err
 	}
-	return &Reconciler{Client: c, Recorder: recorder, Clock: clk, ips: ips, ports: pr}, nil
+	return &Reconciler{Client: c, Recorder: recorder, Clock: clk, ips: ips, ports: pr, retry: make(chan event.GenericEvent)}, nil
 }
 
 // SetupWithManager registers the controller. Deleting a Service frees what it held on the
-// delete event and wakes the Services that wait for a free address or port.
+// delete event; that, and a Service letting go of an address or port in a reconcile, wakes
+// the Services that wait for one.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	events := &serviceEvents{release: r.release}
 	return ctrl.NewControllerManagedBy(mgr).
-		Watches(&corev1alpha1.Service{}, &serviceEvents{release: r.release}).
+		Watches(&corev1alpha1.Service{}, events).
+		WatchesRawSource(source.Channel(r.retry, events)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
 		Named("service").
 		Complete(r)
@@ -135,7 +143,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		log.FromContext(ctx).Info("Allocated", "clusterIP", want.Spec.ClusterIP, "nodePorts", nodePortsOf(want))
 	}
+	if res.freed {
+		r.wakeWaiting(ctx, r.alloc.waiting())
+	}
 	return ctrl.Result{}, r.writeStatus(ctx, want, res)
+}
+
+// wakeWaiting queues the Services with these keys, without waiting for the queue.
+func (r *Reconciler) wakeWaiting(ctx context.Context, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	go func() {
+		for _, key := range keys {
+			ns, name, _ := strings.Cut(key, "/")
+			select {
+			case r.retry <- event.GenericEvent{Object: &corev1alpha1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 }
 
 // rebuild fills the allocations from every Service in the cache.
