@@ -164,9 +164,9 @@ func TestPlanSlices(t *testing.T) {
 	cases := []struct {
 		name string
 		// before is the pods of the first round, after of the second.
-		before, after                  []*corev1alpha1.Pod
+		before, after                   []*corev1alpha1.Pod
 		wantCreate, wantUpdate, wantDel int
-		wantSlices                     int
+		wantSlices                      int
 	}{
 		{"no pods: one placeholder", nil, nil, 0, 0, 0, 1},
 		{"250 pods: three slices of at most 100", nil, pods(250), 2, 1, 0, 3},

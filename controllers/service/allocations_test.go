@@ -10,8 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
@@ -97,9 +97,9 @@ func TestApply(t *testing.T) {
 		{name: "ExternalName gets nothing",
 			svc: newSvc("a", svcType(corev1.ServiceTypeExternalName)), wantIP: ""},
 		{name: "/29 has five addresses to pick after the reserved first: the sixth Service finds it full",
-			cidr: "10.96.0.0/29",
+			cidr:   "10.96.0.0/29",
 			before: []*corev1alpha1.Service{newSvc("a"), newSvc("b"), newSvc("c"), newSvc("d"), newSvc("e")},
-			svc: newSvc("f"), wantIPFail: ReasonRangeFull, wantInMsg: "widen the manager's --service-cluster-ip-range"},
+			svc:    newSvc("f"), wantIPFail: ReasonRangeFull, wantInMsg: "widen the manager's --service-cluster-ip-range"},
 		{name: "NodePort without node ports gets one per port above the static band",
 			svc: newSvc("a", nodePort(0, 0)), wantIP: "10.96.1.1", wantNode: []int32{30086, 30087}},
 		{name: "a requested free node port is honoured",
