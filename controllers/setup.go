@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"time"
+
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -15,12 +18,14 @@ import (
 	"github.com/kybern/kybern/controllers/cronjob"
 	"github.com/kybern/kybern/controllers/daemonset"
 	"github.com/kybern/kybern/controllers/deployment"
+	"github.com/kybern/kybern/controllers/endpoints"
 	"github.com/kybern/kybern/controllers/garbagecollector"
 	"github.com/kybern/kybern/controllers/internal/placement"
 	"github.com/kybern/kybern/controllers/job"
 	"github.com/kybern/kybern/controllers/nodelifecycle"
 	"github.com/kybern/kybern/controllers/replicaset"
 	"github.com/kybern/kybern/controllers/scheduler"
+	"github.com/kybern/kybern/controllers/service"
 )
 
 // Options configures every controller the manager runs.
@@ -32,12 +37,19 @@ type Options struct {
 	// DefaultUnreachableTolerationSeconds is how long a pod that states no toleration of
 	// the unreachable taint stays on an unreachable node.
 	DefaultUnreachableTolerationSeconds int64
+	// ServiceClusterIPRange is the IPv4 CIDR Services' cluster IPs come from.
+	ServiceClusterIPRange netip.Prefix
+	// ServiceNodePortRange holds the node ports of NodePort and LoadBalancer Services.
+	ServiceNodePortRange utilnet.PortRange
 }
 
 // BindFlags registers every option as a flag, with upstream's names and defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.Concurrency.BindFlags(fs)
 	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "How long a node's Lease may go unrenewed before the node is marked unreachable.")
+	fs.TextVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", netip.MustParsePrefix("10.96.0.0/16"), "The IPv4 CIDR Services' cluster IPs are allocated from, /12 to /29; its first address is kept for a kubernetes Service.")
+	o.ServiceNodePortRange = utilnet.PortRange{Base: 30000, Size: 2768}
+	fs.Var(&o.ServiceNodePortRange, "service-node-port-range", "The ports NodePort and LoadBalancer Services' node ports are allocated from, as first-last.")
 	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "How long a pod that states no toleration of node.kubernetes.io/unreachable stays on an unreachable node before it is evicted.")
 }
 
@@ -48,6 +60,9 @@ func (o *Options) Validate() error {
 	}
 	if o.DefaultUnreachableTolerationSeconds < 0 {
 		return fmt.Errorf("--default-unreachable-toleration-seconds=%d: must not be negative", o.DefaultUnreachableTolerationSeconds)
+	}
+	if err := service.ValidateRanges(o.ServiceClusterIPRange, o.ServiceNodePortRange); err != nil {
+		return err
 	}
 	return o.Concurrency.Validate()
 }
@@ -70,7 +85,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	if err := sched.SetupWithManager(ctx, mgr, opts.Concurrency.Scheduler); err != nil {
 		return err
 	}
-	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupDaemonSet, setupJob, setupCronJob, setupGarbageCollector, setupNodeLifecycle} {
+	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupDaemonSet, setupJob, setupCronJob, setupGarbageCollector, setupNodeLifecycle, setupService, setupEndpoints} {
 		if err := setup(ctx, mgr, opts, sched); err != nil {
 			return err
 		}
@@ -131,4 +146,19 @@ func setupNodeLifecycle(ctx context.Context, mgr ctrl.Manager, opts Options, _ p
 	r := &nodelifecycle.Reconciler{Client: mgr.GetClient(), Recorder: recorder, Clock: clock.RealClock{},
 		GracePeriod: opts.NodeMonitorGracePeriod, DefaultTolerationSeconds: opts.DefaultUnreachableTolerationSeconds}
 	return r.SetupWithManager(mgr)
+}
+
+func setupService(_ context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {
+	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
+	recorder := mgr.GetEventRecorderFor("service-controller")
+	r, err := service.NewReconciler(mgr.GetClient(), recorder, clock.RealClock{}, opts.ServiceClusterIPRange, opts.ServiceNodePortRange)
+	if err != nil {
+		return err
+	}
+	return r.SetupWithManager(mgr)
+}
+
+func setupEndpoints(_ context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {
+	r := endpoints.NewReconciler(mgr.GetClient(), clock.RealClock{})
+	return r.SetupWithManager(mgr, opts.Concurrency.Endpoints)
 }
