@@ -5,8 +5,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -28,6 +31,8 @@ import (
 
 	"github.com/kybern/kybern/api"
 	"github.com/kybern/kybern/node-agent/agent"
+	"github.com/kybern/kybern/node-agent/dns"
+	"github.com/kybern/kybern/node-agent/podworker"
 	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/node-agent/runtime/containerd"
 	"github.com/kybern/kybern/node-agent/runtime/simulated"
@@ -133,23 +138,45 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err != nil {
 		return err
 	}
-	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Address: hostAddress(),
-		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd",
-		PodDir: filepath.Join(o.stateDir, "nodes", o.nodeName, "pods"), Tmpfs: true}, rt)
+	services, err := startProxy(ctx, o.nodeName, shared)
 	if err != nil {
 		return err
 	}
-	if err := startProxy(ctx, o.nodeName, shared); err != nil {
+	hostResolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	resolv := podworker.ParseResolvConf(string(hostResolv))
+	clusterDNS := &dns.Server{Domain: clusterDomain, Upstreams: upstreams(resolv), Log: shared.Log.WithName("dns").WithValues("node", o.nodeName)}
+	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Address: hostAddress(),
+		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd",
+		PodDir: filepath.Join(o.stateDir, "nodes", o.nodeName, "pods"), Tmpfs: true,
+		ClusterDNS:    func(ctx context.Context, addr string) error { return clusterDNS.Run(ctx, services, addr) },
+		ClusterDomain: clusterDomain, HostResolvConf: resolv}, rt)
+	if err != nil {
 		return err
 	}
 	return a.Run(ctx)
 }
 
-// startProxy runs the node's service proxy beside its agent, until ctx ends.
-func startProxy(ctx context.Context, node string, shared agent.Shared) error {
+// clusterDomain is the DNS domain of Services, as DESIGN.md fixes it.
+const clusterDomain = "cluster.local"
+
+// upstreams are the host's nameservers, where the cluster DNS sends other names.
+func upstreams(r podworker.ResolvConf) []string {
+	out := make([]string, len(r.Nameservers))
+	for i, ns := range r.Nameservers {
+		out[i] = net.JoinHostPort(ns, "53")
+	}
+	return out
+}
+
+// startProxy runs the node's service proxy beside its agent, until ctx ends, and returns
+// the cache of Services and EndpointSlices it watches, which the cluster DNS shares.
+func startProxy(ctx context.Context, node string, shared agent.Shared) (ctrlcache.Cache, error) {
 	c, err := ctrlcache.New(shared.Rest, ctrlcache.Options{Scheme: shared.Scheme, HTTPClient: shared.HTTP, Mapper: shared.Mapper})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log := shared.Log.WithName("proxy").WithValues("node", node)
 	p := &proxy.Proxy{Table: proxy.TableName(node), ClusterCIDR: containerd.PodRange, ServiceCIDR: containerd.ServiceRange,
@@ -164,7 +191,7 @@ func startProxy(ctx context.Context, node string, shared agent.Shared) error {
 			log.Error(err, "Service proxy stopped")
 		}
 	}()
-	return nil
+	return c, nil
 }
 
 // logDriverPath is kybern-log-driver beside this binary, as make build puts it.

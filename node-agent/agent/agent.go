@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -66,6 +67,13 @@ type Config struct {
 	Tmpfs bool
 	// RuntimeName prefixes container IDs in pod status ("containerd", "simulated").
 	RuntimeName string
+	// ClusterDNS, when set, serves cluster DNS on addr, the node's gateway address on its
+	// pod network, until ctx ends; pods of dnsPolicy ClusterFirst resolve through it.
+	ClusterDNS func(ctx context.Context, addr string) error
+	// ClusterDomain is the DNS domain of Services, such as "cluster.local".
+	ClusterDomain string
+	// HostResolvConf is the host's resolver configuration, for pods of dnsPolicy Default.
+	HostResolvConf podworker.ResolvConf
 }
 
 // Shared is what the agents of one process share: the apiserver's address and
@@ -130,7 +138,11 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	statuses := status.NewManager(a.client, a.log, 8)
 	go statuses.Run(ctx)
-	env := &podworker.Env{Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
+	dns, err := a.startDNS(ctx, cidr)
+	if err != nil {
+		return err
+	}
+	env := &podworker.Env{PodDir: a.cfg.PodDir, DNS: dns, Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
 		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir,
 		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
 
@@ -171,6 +183,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("Node agent running")
 	a.relist(ctx)
 	return nil
+}
+
+// startDNS starts the node's cluster DNS on the first address of its pod CIDR, the
+// bridge's, and returns what the pods' resolv.conf is made from: nothing, for a node
+// that serves no DNS.
+func (a *Agent) startDNS(ctx context.Context, cidr string) (*podworker.DNS, error) {
+	if a.cfg.ClusterDNS == nil {
+		return nil, nil
+	}
+	d := &podworker.DNS{Domain: a.cfg.ClusterDomain, Host: a.cfg.HostResolvConf}
+	prefix, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: spec.podCIDR %q: %w", a.cfg.NodeName, cidr, err)
+	}
+	d.Server = prefix.Masked().Addr().Next().String()
+	go func() {
+		if err := a.cfg.ClusterDNS(ctx, d.Server); err != nil {
+			a.log.Error(err, "Cluster DNS stopped", "address", d.Server)
+		}
+	}()
+	return d, nil
 }
 
 // podChanged hands a pod to its worker, starting one for a pod this agent must run or

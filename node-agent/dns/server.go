@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -90,7 +91,7 @@ func (s *Server) listen(ctx context.Context, hostPort string) (net.PacketConn, n
 			}
 			_ = udp.Close()
 		}
-		if !errors.Is(err, errAddrNotAvail) && !strings.Contains(err.Error(), "cannot assign requested address") {
+		if !errors.Is(err, syscall.EADDRNOTAVAIL) {
 			return nil, nil, fmt.Errorf("cluster DNS on %s: %w", hostPort, err)
 		}
 		select {
@@ -100,8 +101,6 @@ func (s *Server) listen(ctx context.Context, hostPort string) (net.PacketConn, n
 		}
 	}
 }
-
-var errAddrNotAvail = errors.New("address not available")
 
 // ServeDNS answers one query: from the zone for names in the cluster domain, else from
 // the upstream resolvers.

@@ -88,7 +88,8 @@ func (w *Worker) mounts(pod *corev1alpha1.Pod, c *corev1.Container) ([]runtime.M
 		}
 		out = append(out, runtime.Mount{Source: path, Destination: vm.MountPath, ReadOnly: readOnly})
 	}
-	return out, nil
+	resolv, err := w.resolvConfMount(pod)
+	return append(out, resolv...), err
 }
 
 // subPath is the host path of sub inside the volume at path; a directory that does not

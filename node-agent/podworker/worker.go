@@ -66,6 +66,10 @@ type Env struct {
 	// LogDir holds the container logs: LogDir/<namespace>_<pod>_<uid>/<container>/<attempt>.log.
 	LogDir  string
 	Volumes VolumeManager
+	// PodDir holds each pod's files: PodDir/<pod uid>/.
+	PodDir string
+	// DNS, when set, makes each container's /etc/resolv.conf.
+	DNS *DNS
 }
 
 // Worker runs one pod through its states:
