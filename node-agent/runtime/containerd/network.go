@@ -53,6 +53,9 @@ func (n *network) configure(ctx context.Context, podCIDR string) error {
 	if _, _, err := net.ParseCIDR(podCIDR); err != nil {
 		return fmt.Errorf("pod CIDR %q: %w", podCIDR, err)
 	}
+	if err := clearStaleBridges(ctx, bridgeName(n.node), podCIDR); err != nil {
+		return err
+	}
 	conf, err := json.Marshal(map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       "kybern-" + n.node,

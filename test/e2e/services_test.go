@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+// hostsSeen are the distinct lines the client pod logged since it had logged skip lines.
+func hostsSeen(p *corev1alpha1.Pod, skip int) func() (map[string]bool, error) {
+	return func() (map[string]bool, error) {
+		out, err := logOf(p, "client", 0)()
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		for _, l := range lines[min(skip, len(lines)):] {
+			if f := strings.Fields(l); len(f) == 4 {
+				seen[f[3]] = true
+			}
+		}
+		return seen, nil
+	}
+}
+
+var _ = Describe("Services on real containers", Ordered, func() {
+	It("balances a Service's name and virtual IP across its ready pods on both nodes, and serves its node port", func() {
+		startAgent("e2e-a")
+		startAgent("e2e-b")
+		ns, err := env.NewNamespace(ctx, "e2e-svc")
+		Expect(err).NotTo(HaveOccurred())
+		// A pod is ready until a file named after it appears in this directory.
+		flags := GinkgoT().TempDir()
+		Expect(os.Chmod(flags, 0o755)).To(Succeed())
+
+		d := &appsv1alpha1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
+		d.Spec.Replicas = ptr.To[int32](3)
+		d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+		d.Spec.Template.Labels = map[string]string{"app": "web"}
+		d.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: corev1.LabelHostname,
+			WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: d.Spec.Selector}}
+		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "web", Image: "busybox",
+			Command: []string{"sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"},
+			Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+				Command: []string{"sh", "-c", `test ! -e /flags/unready-$(hostname)`}}}, PeriodSeconds: 1},
+			VolumeMounts: []corev1.VolumeMount{{Name: "flags", MountPath: "/flags"}}}}
+		d.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "flags", VolumeSource: corev1.VolumeSource{
+			HostPath: &corev1.HostPathVolumeSource{Path: flags, Type: ptr.To(corev1.HostPathDirectory)}}}}
+		Expect(k8s.Create(ctx, d)).To(Succeed())
+
+		svc := &corev1alpha1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
+		svc.Spec.Type = corev1.ServiceTypeNodePort
+		svc.Spec.Selector = map[string]string{"app": "web"}
+		svc.Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}
+		Expect(k8s.Create(ctx, svc)).To(Succeed())
+		empty := &corev1alpha1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nobody"}}
+		empty.Spec.Selector = map[string]string{"app": "nobody"}
+		empty.Spec.Ports = []corev1.ServicePort{{Port: 80}}
+		Expect(k8s.Create(ctx, empty)).To(Succeed())
+
+		var pods corev1alpha1.PodList
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app": "web"})).To(Succeed())
+			g.Expect(pods.Items).To(HaveLen(3))
+			nodes := map[string]bool{}
+			for _, p := range pods.Items {
+				g.Expect(readyCondition(&p)).To(Equal(corev1.ConditionTrue))
+				nodes[p.Spec.NodeName] = true
+			}
+			g.Expect(nodes).To(HaveLen(2), "the pods are spread over both nodes")
+		}, "90s").Should(Succeed())
+
+		// The client asks by name every 200 ms and logs who answered; asking the Service
+		// without endpoints must fail at once, not hang.
+		c := newPod(ns, "client", corev1.RestartPolicyNever, "sh", "-c",
+			`wget -T 2 -q -O - http://nobody/ && echo nobody-answered || echo nobody-refused; `+
+				`while true; do wget -T 2 -q -O - http://web.`+ns+`.svc.cluster.local/ || echo failed; sleep 0.2; done`)
+		c.Spec.Containers[0].Name = "client"
+		c.Spec.NodeName = "e2e-a"
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		want := map[string]bool{}
+		for _, p := range pods.Items {
+			want[p.Name] = true
+		}
+		Eventually(logOf(c, "client", 0), "30s").Should(ContainSubstring("nobody-refused"))
+		Eventually(hostsSeen(c, 1), "60s").Should(Equal(want), "every pod answers, on both nodes")
+
+		By("dropping a pod that turns unready")
+		gone := pods.Items[0].Name
+		Expect(os.WriteFile(filepath.Join(flags, "unready-"+gone), nil, 0o644)).To(Succeed())
+		Eventually(func() (corev1.ConditionStatus, error) {
+			p, err := current(&pods.Items[0])()
+			if err != nil {
+				return "", err
+			}
+			return readyCondition(p), nil
+		}, "20s").Should(Equal(corev1.ConditionFalse))
+		log, err := logOf(c, "client", 0)()
+		Expect(err).NotTo(HaveOccurred())
+		// Give the proxies a moment to drop it, then count answers from there on.
+		time.Sleep(3 * time.Second)
+		skip := len(strings.Split(strings.TrimSpace(log), "\n")) + 15
+		delete(want, gone)
+		Eventually(hostsSeen(c, skip), "30s").Should(Equal(want))
+		Consistently(hostsSeen(c, skip), "3s").Should(Equal(want))
+
+		By("serving the node port on the host's address")
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(svc), svc)).To(Succeed())
+			g.Expect(svc.Spec.Ports[0].NodePort).NotTo(BeZero())
+		}).Should(Succeed())
+		node := &corev1alpha1.Node{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: "e2e-a"}, node)).To(Succeed())
+		url := fmt.Sprintf("http://%s/", net.JoinHostPort(node.Status.Addresses[0].Address, fmt.Sprint(svc.Spec.Ports[0].NodePort)))
+		Eventually(func() (string, error) {
+			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			return strings.TrimSpace(string(body)), err
+		}, "20s").Should(BeKeyOf(want))
+
+		Expect(k8s.Delete(ctx, d)).To(Succeed())
+		Expect(k8s.Delete(ctx, c)).To(Succeed())
+	})
+})
