@@ -27,6 +27,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/claim"
 	"github.com/kybern/kybern/controllers/internal/expectations"
+	"github.com/kybern/kybern/controllers/internal/history"
 )
 
 var gvk = appsv1alpha1.GroupVersion.WithKind("DaemonSet")
@@ -134,7 +135,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	cur, old, err := r.history(ctx, ds, selector)
-	if errors.Is(err, errHashCollision) {
+	if errors.Is(err, history.ErrHashCollision) {
 		return ctrl.Result{}, r.bumpCollisionCount(ctx, ds)
 	}
 	if err != nil {
