@@ -161,4 +161,3 @@ func (r *Reconciler) updateIdentity(ctx context.Context, set *appsv1alpha1.State
 	}
 	return nil
 }
-
