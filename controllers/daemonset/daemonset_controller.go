@@ -28,6 +28,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/claim"
 	"github.com/kybern/kybern/controllers/internal/expectations"
 	"github.com/kybern/kybern/controllers/internal/history"
+	"github.com/kybern/kybern/controllers/internal/podevents"
 )
 
 var gvk = appsv1alpha1.GroupVersion.WithKind("DaemonSet")
@@ -81,7 +82,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.DaemonSet{}).
 		Owns(&appsv1.ControllerRevision{}).
-		Watches(&corev1alpha1.Pod{}, &podEvents{reader: mgr.GetCache(), expectations: r.expectations}).
+		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: gvk, Expectations: r.expectations, Selecting: selectingPod(mgr.GetCache())}).
 		Watches(&corev1alpha1.Node{}, &nodeEvents{reader: mgr.GetCache()}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("daemonset").

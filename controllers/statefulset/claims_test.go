@@ -77,7 +77,9 @@ func TestStaleClaim(t *testing.T) {
 	if got := staleClaim(set, 1, map[string]*corev1.PersistentVolumeClaim{fresh.Name: beingDeleted}); got != "data-web-1" {
 		t.Fatalf("a claim being deleted is stale, got %q", got)
 	}
-	pl := planSync(observe(set, []*corev1alpha1.Pod{pod(0, upd)}, map[string]*corev1.PersistentVolumeClaim{fresh.Name: beingDeleted}, cur, upd, now))
+	web0 := pod(0, upd)
+	setStorage(set, web0, 0)
+	pl := planSync(observe(set, []*corev1alpha1.Pod{web0}, map[string]*corev1.PersistentVolumeClaim{fresh.Name: beingDeleted}, cur, upd, now))
 	if len(pl.stages) != 0 || pl.waiting == "" {
 		t.Fatalf("the pod of a stale claim must wait; got %v", describe(set, pl))
 	}

@@ -36,7 +36,9 @@ func newSet(replicas int32, opts ...func(*appsv1alpha1.StatefulSet)) *appsv1alph
 	return set
 }
 
-func parallel(set *appsv1alpha1.StatefulSet) { set.Spec.PodManagementPolicy = appsv1.ParallelPodManagement }
+func parallel(set *appsv1alpha1.StatefulSet) {
+	set.Spec.PodManagementPolicy = appsv1.ParallelPodManagement
+}
 
 func onDelete(set *appsv1alpha1.StatefulSet) {
 	set.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}

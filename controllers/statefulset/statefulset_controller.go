@@ -27,6 +27,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/claim"
 	"github.com/kybern/kybern/controllers/internal/expectations"
 	"github.com/kybern/kybern/controllers/internal/history"
+	"github.com/kybern/kybern/controllers/internal/podevents"
 )
 
 var gvk = appsv1alpha1.GroupVersion.WithKind("StatefulSet")
@@ -56,7 +57,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.StatefulSet{}).
 		Owns(&appsv1.ControllerRevision{}).
-		Watches(&corev1alpha1.Pod{}, &podEvents{reader: mgr.GetCache(), expectations: r.expectations}).
+		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: gvk, Expectations: r.expectations,
+			Selecting: func(ctx context.Context, p *corev1alpha1.Pod) []ctrl.Request {
+				return setsSelecting(ctx, mgr.GetCache(), p)
+			}}).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			return setsSelecting(ctx, mgr.GetCache(), o)
 		})).
