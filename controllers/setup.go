@@ -26,6 +26,7 @@ import (
 	"github.com/kybern/kybern/controllers/replicaset"
 	"github.com/kybern/kybern/controllers/scheduler"
 	"github.com/kybern/kybern/controllers/service"
+	"github.com/kybern/kybern/controllers/statefulset"
 )
 
 // Options configures every controller the manager runs.
@@ -85,7 +86,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	if err := sched.SetupWithManager(ctx, mgr, opts.Concurrency.Scheduler); err != nil {
 		return err
 	}
-	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupDaemonSet, setupJob, setupCronJob, setupGarbageCollector, setupNodeLifecycle, setupService, setupEndpoints} {
+	for _, setup := range []setupFunc{setupReplicaSet, setupDeployment, setupDaemonSet, setupStatefulSet, setupJob, setupCronJob, setupGarbageCollector, setupNodeLifecycle, setupService, setupEndpoints} {
 		if err := setup(ctx, mgr, opts, sched); err != nil {
 			return err
 		}
@@ -128,6 +129,13 @@ func setupDaemonSet(_ context.Context, mgr ctrl.Manager, opts Options, _ placeme
 	recorder := mgr.GetEventRecorderFor("daemonset-controller")
 	r := daemonset.NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), recorder, clock.RealClock{})
 	return r.SetupWithManager(mgr, opts.Concurrency.DaemonSet)
+}
+
+func setupStatefulSet(_ context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {
+	//nolint:staticcheck // As setupReplicaSet: the core/v1 recorder bounds event writes.
+	recorder := mgr.GetEventRecorderFor("statefulset-controller")
+	r := statefulset.NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), recorder, clock.RealClock{})
+	return r.SetupWithManager(mgr, opts.Concurrency.StatefulSet)
 }
 
 func setupGarbageCollector(ctx context.Context, mgr ctrl.Manager, opts Options, _ placement.Placer) error {

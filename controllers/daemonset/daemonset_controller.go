@@ -27,6 +27,8 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/claim"
 	"github.com/kybern/kybern/controllers/internal/expectations"
+	"github.com/kybern/kybern/controllers/internal/history"
+	"github.com/kybern/kybern/controllers/internal/podevents"
 )
 
 var gvk = appsv1alpha1.GroupVersion.WithKind("DaemonSet")
@@ -80,7 +82,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.DaemonSet{}).
 		Owns(&appsv1.ControllerRevision{}).
-		Watches(&corev1alpha1.Pod{}, &podEvents{reader: mgr.GetCache(), expectations: r.expectations}).
+		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: gvk, Expectations: r.expectations, Selecting: selectingPod(mgr.GetCache())}).
 		Watches(&corev1alpha1.Node{}, &nodeEvents{reader: mgr.GetCache()}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("daemonset").
@@ -134,7 +136,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	cur, old, err := r.history(ctx, ds, selector)
-	if errors.Is(err, errHashCollision) {
+	if errors.Is(err, history.ErrHashCollision) {
 		return ctrl.Result{}, r.bumpCollisionCount(ctx, ds)
 	}
 	if err != nil {
