@@ -179,7 +179,7 @@ func startProxy(ctx context.Context, node string, shared agent.Shared) (ctrlcach
 		return nil, err
 	}
 	log := shared.Log.WithName("proxy").WithValues("node", node)
-	p := &proxy.Proxy{Table: proxy.TableName(node), ClusterCIDR: containerd.PodRange, ServiceCIDR: containerd.ServiceRange,
+	p := &proxy.Proxy{Table: proxy.TableName(node), Bridges: containerd.BridgePrefix + "*",
 		Log: log, MinSyncInterval: time.Second}
 	go func() {
 		if err := c.Start(ctx); err != nil {

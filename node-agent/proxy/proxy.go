@@ -25,9 +25,9 @@ import (
 type Proxy struct {
 	// Table is the nftables table (family ip) the proxy owns.
 	Table string
-	// ClusterCIDR and ServiceCIDR are the pod and service ranges.
-	ClusterCIDR, ServiceCIDR string
-	Log                      logr.Logger
+	// Bridges matches the names of the node's pod bridges, as nftables' oifname does.
+	Bridges string
+	Log     logr.Logger
 	// MinSyncInterval spaces syncs: changes within it are written together.
 	MinSyncInterval time.Duration
 
@@ -57,7 +57,7 @@ func (p *Proxy) sync(ctx context.Context, r client.Reader) error {
 		return err
 	}
 	ports := servicePorts(services.Items, slices.Items)
-	script := ruleset(p.Table, p.ClusterCIDR, p.ServiceCIDR, ports)
+	script := ruleset(p.Table, p.Bridges, ports)
 	if script == p.applied {
 		return nil
 	}

@@ -14,10 +14,11 @@ import (
 // Traffic to a Service port, from pods (prerouting) or from the host (output), jumps to
 // the port's chain, which picks an endpoint at random (numgen) or, with ClientIP
 // affinity, the endpoint that client had last, and DNATs to it. Node ports match any
-// local address. Pod traffic that was DNATed to a service endpoint is masqueraded, so
-// that replies come back through this host even when client and endpoint share a bridge.
-// A Service port without endpoints is rejected, as upstream's proxy does.
-func ruleset(table, clusterCIDR, serviceCIDR string, ports []servicePort) string {
+// local address. Traffic DNATed onto a pod bridge (interfaces matching bridges) is
+// masqueraded, so that replies come back through this host: pods have no route to the
+// host's own addresses, and a client and endpoint on one bridge would otherwise talk
+// past the NAT. A Service port without endpoints is rejected, as upstream's proxy does.
+func ruleset(table, bridges string, ports []servicePort) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("add table ip %s", table)
@@ -26,7 +27,7 @@ func ruleset(table, clusterCIDR, serviceCIDR string, ports []servicePort) string
 	w("  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    jump services\n  }")
 	w("  chain output {\n    type nat hook output priority -100; policy accept;\n    jump services\n  }")
 	w("  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;")
-	w("    ip saddr %s ct status dnat ct original ip daddr %s masquerade\n  }", clusterCIDR, serviceCIDR)
+	w("    ct status dnat oifname %q masquerade\n  }", bridges)
 
 	var dispatch, chains, rejects []string
 	for _, p := range ports {
@@ -52,8 +53,10 @@ func ruleset(table, clusterCIDR, serviceCIDR string, ports []servicePort) string
 	}
 	if len(rejects) > 0 {
 		set := strings.Join(rejects, ", ")
-		for _, hook := range []string{"output", "forward"} {
-			w("  chain reject-%s {\n    type filter hook %s priority filter - 1; policy accept;", hook, hook)
+		// Before routing, which would answer "no route to host" from the service range's
+		// unreachable route, and before the NAT chains.
+		for _, hook := range []string{"prerouting", "output"} {
+			w("  chain reject-%s {\n    type filter hook %s priority -110; policy accept;", hook, hook)
 			w("    ip daddr . meta l4proto . th dport { %s } reject\n  }", set)
 		}
 	}

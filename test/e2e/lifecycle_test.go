@@ -57,7 +57,7 @@ var _ = Describe("Lifecycle hooks and deadlines on real containers", Ordered, fu
 	})
 
 	It("starts a native sidecar before the main container and stops it once the main container is done", func() {
-		p := newPod(ns, "with-sidecar", corev1.RestartPolicyNever, "sh", "-c", "wget -qO- http://127.0.0.1:8080/")
+		p := newPod(ns, "with-sidecar", corev1.RestartPolicyNever, "sh", "-c", httpGet+"get 127.0.0.1 8080")
 		p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](2)
 		p.Spec.InitContainers = []corev1.Container{{Name: "server", Image: "busybox", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
 			Command: []string{"sh", "-c", "mkdir -p /www && echo from the sidecar > /www/index.html && exec httpd -f -p 8080 -h /www"},

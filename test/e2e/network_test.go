@@ -38,7 +38,7 @@ var _ = Describe("Pod networking on real containers", Ordered, func() {
 		Expect(cidr.Contains(net.ParseIP(got.Status.PodIP))).To(BeTrue(), "pod IP %s outside node CIDR %s", got.Status.PodIP, node.Spec.PodCIDR)
 		Expect(got.Status.PodIPs).To(ConsistOf(HaveField("IP", got.Status.PodIP)))
 
-		client := newPod(ns, "client", corev1.RestartPolicyNever, "sh", "-c", "wget -qO- http://"+got.Status.PodIP+":8080/; echo routes: $(ip route | grep -c default) default")
+		client := newPod(ns, "client", corev1.RestartPolicyNever, "sh", "-c", httpGet+"get "+got.Status.PodIP+" 8080; echo routes: $(ip route | grep -c default) default")
 		client.Spec.NodeName = "e2e-b"
 		Expect(k8s.Create(ctx, client)).To(Succeed())
 		Eventually(current(client)).Should(HaveField("Status.Phase", corev1.PodSucceeded))

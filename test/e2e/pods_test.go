@@ -28,6 +28,11 @@ func newPod(ns, name string, policy corev1.RestartPolicy, command ...string) *co
 	return p
 }
 
+// httpGet defines the shell function get HOST PORT, which prints the body of GET / on
+// HOST:PORT. It uses busybox's nc: the static busybox of the test image crashes in wget
+// once the pod has an /etc/resolv.conf.
+const httpGet = `get() { printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 "$1" "$2" | tr -d '\r' | sed '1,/^$/d'; }; `
+
 func current(p *corev1alpha1.Pod) func() (*corev1alpha1.Pod, error) {
 	return func() (*corev1alpha1.Pod, error) {
 		got := &corev1alpha1.Pod{}

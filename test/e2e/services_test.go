@@ -89,11 +89,14 @@ var _ = Describe("Services on real containers", Ordered, func() {
 			g.Expect(nodes).To(HaveLen(2), "the pods are spread over both nodes")
 		}, "90s").Should(Succeed())
 
-		// The client asks by name every 200 ms and logs who answered; asking the Service
-		// without endpoints must fail at once, not hang.
-		c := newPod(ns, "client", corev1.RestartPolicyNever, "sh", "-c",
-			`wget -T 2 -q -O - http://nobody/ && echo nobody-answered || echo nobody-refused; `+
-				`while true; do wget -T 2 -q -O - http://web.`+ns+`.svc.cluster.local/ || echo failed; sleep 0.2; done`)
+		// The client looks the Service up by name, then asks its virtual IP every 200 ms and
+		// logs who answered; asking the Service without endpoints must be refused at once.
+		lookup := func(name string) string {
+			return `$(nslookup ` + name + `.` + ns + `.svc.cluster.local | awk '/^Address: / {a=$2} END {print a}')`
+		}
+		c := newPod(ns, "client", corev1.RestartPolicyNever, "sh", "-c", httpGet+
+			`nobody=`+lookup("nobody")+`; web=`+lookup("web")+`; echo "resolved nobody=$nobody web=$web"; `+
+			`get $nobody 80; while true; do get $web 80; sleep 0.2; done`)
 		c.Spec.Containers[0].Name = "client"
 		c.Spec.NodeName = "e2e-a"
 		Expect(k8s.Create(ctx, c)).To(Succeed())
@@ -101,8 +104,14 @@ var _ = Describe("Services on real containers", Ordered, func() {
 		for _, p := range pods.Items {
 			want[p.Name] = true
 		}
-		Eventually(logOf(c, "client", 0), "30s").Should(ContainSubstring("nobody-refused"))
-		Eventually(hostsSeen(c, 1), "60s").Should(Equal(want), "every pod answers, on both nodes")
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(svc), svc)).To(Succeed())
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(empty), empty)).To(Succeed())
+		}).Should(Succeed())
+		Eventually(logOf(c, "client", 0), "30s").Should(And(
+			ContainSubstring("resolved nobody="+empty.Spec.ClusterIP+" web="+svc.Spec.ClusterIP),
+			ContainSubstring("can't connect to remote host ("+empty.Spec.ClusterIP+"): Connection refused")))
+		Eventually(hostsSeen(c, 2), "60s").Should(Equal(want), "every pod answers, on both nodes")
 
 		By("dropping a pod that turns unready")
 		gone := pods.Items[0].Name

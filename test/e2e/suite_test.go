@@ -23,6 +23,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -67,6 +68,8 @@ var _ = AfterSuite(func() {
 	defer func() {
 		for node := range agents {
 			stopAgent(node)
+			// The agents leave their service rules for a restart to take up; these nodes are gone.
+			Expect(proxy.Cleanup(ctx, proxy.TableName(node))).To(Succeed())
 		}
 		Expect(suite.Stop()).To(Succeed())
 		Expect(os.RemoveAll(work)).To(Succeed())

@@ -37,7 +37,7 @@ func clearStaleBridges(ctx context.Context, own, podCIDR string) error {
 		return fmt.Errorf("reading `ip -j addr show`: %w", err)
 	}
 	for _, l := range links {
-		if l.Name == own || !strings.HasPrefix(l.Name, "kyb") || !servesAddressIn(l, cidr) {
+		if l.Name == own || !strings.HasPrefix(l.Name, BridgePrefix) || !servesAddressIn(l, cidr) {
 			continue
 		}
 		ports, err := exec.CommandContext(ctx, "ip", "-j", "link", "show", "master", l.Name).Output()

@@ -44,8 +44,11 @@ type network struct {
 // bridgeName is short enough for a Linux interface name (15 bytes) and unique per node.
 func bridgeName(node string) string {
 	sum := sha1.Sum([]byte(node))
-	return "kyb" + hex.EncodeToString(sum[:])[:10]
+	return BridgePrefix + hex.EncodeToString(sum[:])[:10]
 }
+
+// BridgePrefix begins the name of every node's pod bridge.
+const BridgePrefix = "kyb"
 
 // configure readies the network for podCIDR: the CNI configuration, IP forwarding and the
 // host's unreachable routes for the cluster ranges.
