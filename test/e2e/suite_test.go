@@ -124,7 +124,7 @@ func stopAgent(node string) {
 // removeAllPods deletes every object that makes pods, then every pod, and waits for
 // the agents to stop and remove them.
 func removeAllPods() {
-	for _, kind := range []client.Object{&batchv1alpha1.CronJob{}, &batchv1alpha1.Job{}, &appsv1alpha1.DaemonSet{}, &appsv1alpha1.Deployment{}, &appsv1alpha1.ReplicaSet{}} {
+	for _, kind := range []client.Object{&batchv1alpha1.CronJob{}, &batchv1alpha1.Job{}, &appsv1alpha1.DaemonSet{}, &appsv1alpha1.StatefulSet{}, &appsv1alpha1.Deployment{}, &appsv1alpha1.ReplicaSet{}} {
 		var nss corev1.NamespaceList
 		Expect(k8s.List(ctx, &nss)).To(Succeed())
 		for _, ns := range nss.Items {
