@@ -12,6 +12,7 @@ import (
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	"github.com/kybern/kybern/controllers/statefulset"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 var _ = Describe("StatefulSet", func() {
@@ -23,7 +24,7 @@ var _ = Describe("StatefulSet", func() {
 		Eventually(func(g Gomega) { g.Expect(pods(ns)["web-0"].Spec.NodeName).NotTo(BeEmpty()) }).Should(Succeed())
 		Consistently(func() []string { return podNames(ns) }, "1s").Should(Equal([]string{"web-0"}))
 		web0 := pods(ns)["web-0"]
-		Expect(markReady(ctx, &web0)).To(Succeed())
+		Expect(testenv.MarkReady(ctx, k8s, &web0)).To(Succeed())
 		Eventually(func() []string { return podNames(ns) }).Should(Equal([]string{"web-0", "web-1"}))
 
 		startKubelet(ns)

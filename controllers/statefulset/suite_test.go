@@ -2,19 +2,14 @@ package statefulset_test
 
 import (
 	"context"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -57,48 +52,9 @@ func newNamespace() string {
 }
 
 // neverReady is an image the kubelet stand-in never makes ready.
-const neverReady = "busybox:never-ready"
+const neverReady = testenv.NeverReadyImage
 
-// kubelet plays the node agent for one namespace: every bound pod it sees becomes Running
-// and Ready, except pods whose first container runs neverReady, which stay Pending.
-type kubelet struct {
-	stop context.CancelFunc
-	done sync.WaitGroup
-}
-
-func startKubelet(ns string) *kubelet {
-	c, stop := context.WithCancel(ctx)
-	k := &kubelet{stop: stop}
-	k.done.Go(func() {
-		for c.Err() == nil {
-			var pods corev1alpha1.PodList
-			if err := k8s.List(c, &pods, client.InNamespace(ns)); err == nil {
-				for i := range pods.Items {
-					p := &pods.Items[i]
-					if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodRunning ||
-						strings.HasSuffix(p.Spec.Containers[0].Image, "never-ready") {
-						continue
-					}
-					markReady(c, p)
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-	DeferCleanup(k.Stop)
-	return k
-}
-
-func (k *kubelet) Stop() {
-	k.stop()
-	k.done.Wait()
-}
-
-// markReady makes p Running and Ready since now; a pod that changed meanwhile is left for
-// the next round, and its error returned.
-func markReady(c context.Context, p *corev1alpha1.Pod) error {
-	orig := p.DeepCopy()
-	p.Status.Phase = corev1.PodRunning
-	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
-	return k8s.Status().Patch(c, p, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+// startKubelet plays the node agent for ns until the spec ends.
+func startKubelet(ns string) {
+	DeferCleanup(testenv.StartKubelet(ctx, k8s, ns).Stop)
 }
