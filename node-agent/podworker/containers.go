@@ -132,8 +132,12 @@ func gracePeriod(pod *corev1alpha1.Pod) time.Duration {
 
 // hostname is the host name a pod's containers see, as the kubelet gives it: spec.hostname
 // when set, else the pod's name, cut to the 63 characters of a DNS label without a
-// trailing '-' or '.'.
+// trailing '-' or '.'; none of its own for a pod on the host's network.
 func hostname(pod *corev1alpha1.Pod) string {
+	if pod.Spec.HostNetwork {
+		// The container shares the host's UTS namespace and name.
+		return ""
+	}
 	h := pod.Name
 	if pod.Spec.Hostname != "" {
 		h = pod.Spec.Hostname

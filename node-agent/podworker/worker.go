@@ -3,10 +3,12 @@
 package podworker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -248,6 +250,10 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 		if err != nil {
 			return 0, fmt.Errorf("starting the sandbox: %w", err)
 		}
+		if pod.Spec.HostNetwork {
+			// A pod on the host's network has the node's address, as under the kubelet.
+			ips = []string{w.env.HostIP}
+		}
 		w.sandbox, w.podIPs = true, ips
 	}
 	pod = w.withPodIPs(pod)
@@ -432,7 +438,21 @@ func (w *Worker) reportWith(_ context.Context, pod *corev1alpha1.Pod, containers
 }
 
 func podRef(pod *corev1alpha1.Pod) runtime.PodRef {
-	return runtime.PodRef{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name}
+	ref := runtime.PodRef{UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name, HostNetwork: pod.Spec.HostNetwork}
+	if pod.Spec.HostNetwork {
+		return ref
+	}
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range list {
+			for _, p := range c.Ports {
+				if p.HostPort != 0 {
+					ref.HostPorts = append(ref.HostPorts, runtime.HostPort{HostPort: p.HostPort, ContainerPort: p.ContainerPort,
+						Protocol: strings.ToLower(string(cmp.Or(p.Protocol, corev1.ProtocolTCP))), HostIP: p.HostIP})
+				}
+			}
+		}
+	}
+	return ref
 }
 
 // withPodIPs is pod as its containers' env and downward API see it: with the sandbox's

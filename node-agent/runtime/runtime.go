@@ -75,11 +75,26 @@ type ExecResult struct {
 	TimedOut bool
 }
 
-// PodRef names the pod a sandbox or container belongs to.
+// PodRef names the pod a sandbox or container belongs to, with what its sandbox needs.
+// A PodRef read back from the runtime (Container.Pod) has only the names.
 type PodRef struct {
 	UID       types.UID
 	Namespace string
 	Name      string
+	// HostNetwork runs the pod in the host's network and UTS namespaces: it has the
+	// host's addresses and name, and no sandbox network of its own.
+	HostNetwork bool
+	// HostPorts are the container ports published on the node, as hostPort asks.
+	HostPorts []HostPort
+}
+
+// HostPort publishes a container port on the node.
+type HostPort struct {
+	HostPort, ContainerPort int32
+	// Protocol is "tcp", "udp" or "sctp".
+	Protocol string
+	// HostIP is the node address to publish on; empty means all of them.
+	HostIP string
 }
 
 // ContainerSpec is what a container is started with, resolved from the pod spec.

@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"io"
 	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -45,4 +50,42 @@ var _ = Describe("Pod networking on real containers", Ordered, func() {
 		Eventually(logOf(client, "main", 0)).Should(ContainSubstring("stdout F served by server"))
 		Expect(logOf(client, "main", 0)()).To(ContainSubstring("stdout F routes: 0 default"), "a pod has no default route: no packet leaves the machine")
 	})
+
+	It("runs a hostNetwork pod with the node's address and name, and publishes a hostPort on the node", func() {
+		node := &corev1alpha1.Node{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: "e2e-a"}, node)).To(Succeed())
+		hostIP := node.Status.Addresses[0].Address
+		hostName, err := os.Hostname()
+		Expect(err).NotTo(HaveOccurred())
+
+		onHost := newPod(ns, "on-host", corev1.RestartPolicyAlways, "sh", "-c", "mkdir -p /www && echo host $(hostname) > /www/index.html && exec httpd -f -p 127.0.0.1:18080 -h /www")
+		onHost.Spec.HostNetwork, onHost.Spec.NodeName = true, "e2e-a"
+		published := newPod(ns, "published", corev1.RestartPolicyAlways, "sh", "-c", "mkdir -p /www && echo published $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www")
+		published.Spec.NodeName = "e2e-a"
+		published.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 18081}}
+		Expect(k8s.Create(ctx, onHost)).To(Succeed())
+		Expect(k8s.Create(ctx, published)).To(Succeed())
+
+		Eventually(current(onHost)).Should(And(HaveField("Status.Phase", corev1.PodRunning), HaveField("Status.PodIP", hostIP)))
+		Eventually(fetch("http://127.0.0.1:18080/"), "20s").Should(Equal("host " + hostName))
+		Eventually(current(published)).Should(HaveField("Status.Phase", corev1.PodRunning))
+		Eventually(fetch("http://"+net.JoinHostPort(hostIP, "18081")+"/"), "20s").Should(Equal("published published"))
+
+		Expect(k8s.Delete(ctx, onHost, client.GracePeriodSeconds(1))).To(Succeed())
+		Expect(k8s.Delete(ctx, published, client.GracePeriodSeconds(1))).To(Succeed())
+		Eventually(fetch("http://"+net.JoinHostPort(hostIP, "18081")+"/"), "30s").ShouldNot(Equal("published published"), "the host port goes with its pod")
+	})
 })
+
+// fetch GETs url from the test process and returns the body's first line, or an error.
+func fetch(url string) func() (string, error) {
+	return func() (string, error) {
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return strings.TrimSpace(string(body)), err
+	}
+}

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,15 +138,7 @@ var _ = Describe("Services on real containers", Ordered, func() {
 		node := &corev1alpha1.Node{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Name: "e2e-a"}, node)).To(Succeed())
 		url := fmt.Sprintf("http://%s/", net.JoinHostPort(node.Status.Addresses[0].Address, fmt.Sprint(svc.Spec.Ports[0].NodePort)))
-		Eventually(func() (string, error) {
-			resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
-			if err != nil {
-				return "", err
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			return strings.TrimSpace(string(body)), err
-		}, "20s").Should(BeKeyOf(want))
+		Eventually(fetch(url), "20s").Should(BeKeyOf(want))
 
 		Expect(k8s.Delete(ctx, d)).To(Succeed())
 		Expect(k8s.Delete(ctx, c)).To(Succeed())

@@ -169,16 +169,23 @@ func (r *Runtime) SetPodCIDR(ctx context.Context, cidr string) error {
 
 // StartSandbox implements runtime.Runtime: the sandbox is a network namespace with
 // loopback up and an address on the node's bridge, which every container of the pod joins.
+// A pod on the host's network has no sandbox: it returns no addresses.
 func (r *Runtime) StartSandbox(ctx context.Context, pod runtime.PodRef) ([]string, error) {
+	if pod.HostNetwork {
+		return nil, nil
+	}
 	if err := ensureNetNS(ctx, netnsName(pod.UID)); err != nil {
 		return nil, err
 	}
-	return r.net.setUp(ctx, pod.UID)
+	return r.net.setUp(ctx, pod.UID, pod.HostPorts)
 }
 
 // StopSandbox implements runtime.Runtime.
 func (r *Runtime) StopSandbox(ctx context.Context, pod runtime.PodRef) error {
-	if err := r.net.tearDown(ctx, pod.UID); err != nil {
+	if pod.HostNetwork {
+		return nil
+	}
+	if err := r.net.tearDown(ctx, pod.UID, pod.HostPorts); err != nil {
 		return err
 	}
 	return deleteNetNS(ctx, netnsName(pod.UID))
@@ -206,10 +213,14 @@ func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec r
 	for _, e := range spec.Env {
 		env = append(env, e.Name+"="+e.Value)
 	}
-	specOpts := []oci.SpecOpts{oci.WithImageConfig(img), oci.WithProcessArgs(argv...), oci.WithEnv(env), oci.WithHostname(spec.Hostname),
-		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(pod.UID)}),
+	network := []oci.SpecOpts{oci.WithHostname(spec.Hostname), oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(pod.UID)})}
+	if pod.HostNetwork {
+		network = []oci.SpecOpts{oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace), oci.WithHostHostsFile}
+	}
+	specOpts := append([]oci.SpecOpts{oci.WithImageConfig(img), oci.WithProcessArgs(argv...), oci.WithEnv(env)}, network...)
+	specOpts = append(specOpts,
 		// The container's own cgroups, read-only, where it reads its limits, as under the kubelet.
-		oci.WithMounts([]specs.Mount{{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}}})}
+		oci.WithMounts([]specs.Mount{{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}}}))
 	if spec.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(spec.WorkingDir))
 	}

@@ -94,8 +94,13 @@ func (b *cappedBuffer) String() string {
 }
 
 // DialContext implements runtime.Runtime. The socket is made on an OS thread that enters
-// the pod's network namespace for the dial; a socket keeps the namespace it was made in.
+// the pod's network namespace for the dial; a socket keeps the namespace it was made in. A
+// pod on the host's network is dialled from the host.
 func (r *Runtime) DialContext(ctx context.Context, pod runtime.PodRef, network, address string) (net.Conn, error) {
+	if pod.HostNetwork {
+		var d net.Dialer
+		return d.DialContext(ctx, network, address)
+	}
 	type dialed struct {
 		conn net.Conn
 		err  error

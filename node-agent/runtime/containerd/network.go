@@ -16,6 +16,8 @@ import (
 
 	gocni "github.com/containerd/go-cni"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kybern/kybern/node-agent/runtime"
 )
 
 // Cluster-wide address ranges: pods get addresses from PodRange (each node a part of it,
@@ -72,6 +74,9 @@ func (n *network) configure(ctx context.Context, podCIDR string) error {
 				"routes":  []map[string]string{{"dst": PodRange}, {"dst": ServiceRange}},
 				"dataDir": filepath.Join(n.stateDir, "cni"),
 			},
+		}, map[string]any{
+			// hostPort: DNAT from the node's addresses to the pod.
+			"type": "portmap", "capabilities": map[string]bool{"portMappings": true},
 		}},
 	})
 	if err != nil {
@@ -105,8 +110,9 @@ func (n *network) plugins() (gocni.CNI, error) {
 	return n.cni, nil
 }
 
-// setUp gives the pod's network namespace its address, unless it has one, and returns it.
-func (n *network) setUp(ctx context.Context, uid types.UID) ([]string, error) {
+// setUp gives the pod's network namespace its address and host ports, unless it has an
+// address, and returns it.
+func (n *network) setUp(ctx context.Context, uid types.UID, ports []runtime.HostPort) ([]string, error) {
 	if ips, err := podIPs(ctx, netnsName(uid)); err == nil && len(ips) > 0 {
 		return ips, nil
 	}
@@ -114,10 +120,10 @@ func (n *network) setUp(ctx context.Context, uid types.UID) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := cni.Setup(ctx, string(uid), netnsPath(uid))
+	res, err := cni.Setup(ctx, string(uid), netnsPath(uid), portMaps(ports))
 	if err != nil {
 		// What the failed attempt made would fail the next one: remove it first.
-		if rmErr := cni.Remove(ctx, string(uid), netnsPath(uid)); rmErr != nil {
+		if rmErr := cni.Remove(ctx, string(uid), netnsPath(uid), portMaps(ports)); rmErr != nil {
 			err = errors.Join(err, rmErr)
 		}
 		return nil, fmt.Errorf("setting up the pod's network: %w", err)
@@ -139,13 +145,14 @@ func (n *network) setUp(ctx context.Context, uid types.UID) ([]string, error) {
 	return ips, nil
 }
 
-// tearDown releases the pod's address and interfaces; a pod without them is no error.
-func (n *network) tearDown(ctx context.Context, uid types.UID) error {
+// tearDown releases the pod's address, host ports and interfaces; a pod without them is
+// no error.
+func (n *network) tearDown(ctx context.Context, uid types.UID, ports []runtime.HostPort) error {
 	cni, err := n.plugins()
 	if err != nil {
 		return nil
 	}
-	if err := cni.Remove(ctx, string(uid), netnsPath(uid)); err != nil {
+	if err := cni.Remove(ctx, string(uid), netnsPath(uid), portMaps(ports)); err != nil {
 		return fmt.Errorf("releasing the pod's network: %w", err)
 	}
 	return nil
@@ -168,4 +175,13 @@ func podIPs(ctx context.Context, ns string) ([]string, error) {
 		}
 	}
 	return ips, nil
+}
+
+// portMaps hands the pod's host ports to the portmap plugin.
+func portMaps(ports []runtime.HostPort) gocni.NamespaceOpts {
+	maps := make([]gocni.PortMapping, len(ports))
+	for i, p := range ports {
+		maps[i] = gocni.PortMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: p.Protocol, HostIP: p.HostIP}
+	}
+	return gocni.WithCapabilityPortMap(maps)
 }
