@@ -50,6 +50,9 @@ import (
 // before and wakes the workers of pods whose containers changed, as the kubelet's PLEG.
 const relistPeriod = time.Second
 
+// reclaimEvery is how many relists go by between looks for leftover sandboxes.
+const reclaimEvery = 10
+
 // Config is one node's identity and resources.
 type Config struct {
 	NodeName string
@@ -181,7 +184,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.synced = true
 	a.mu.Unlock()
 	a.log.Info("Node agent running")
-	a.relist(ctx)
+	a.relist(ctx, pods)
 	return nil
 }
 
@@ -240,16 +243,20 @@ func (a *Agent) podGone(uid types.UID) {
 }
 
 // relist wakes the workers whose containers changed since the last look, and removes
-// containers of pods this node no longer runs, until ctx ends.
-func (a *Agent) relist(ctx context.Context) {
+// containers of pods this node no longer runs, until ctx ends. Every reclaimEvery
+// relists it also releases sandboxes that no pod of the node's holds.
+func (a *Agent) relist(ctx context.Context, pods client.Reader) {
 	ticker := a.clock.NewTicker(relistPeriod)
 	defer ticker.Stop()
 	seen := map[types.UID]string{}
-	for {
+	for round := 0; ; round++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C():
+		}
+		if round%reclaimEvery == 0 {
+			a.reclaimSandboxes(ctx, pods)
 		}
 		containers, err := a.runtime.Containers(ctx)
 		if err != nil {
@@ -275,6 +282,51 @@ func (a *Agent) relist(ctx context.Context) {
 		seen = now
 		for uid, cs := range orphans {
 			a.removeOrphan(ctx, uid, cs)
+		}
+	}
+}
+
+// reclaimSandboxes releases the sandboxes (addresses, network namespaces) of pods that are
+// neither bound to this node nor have a container: what an agent that stopped midway
+// between a sandbox and its containers left behind.
+func (a *Agent) reclaimSandboxes(ctx context.Context, pods client.Reader) {
+	held, err := a.runtime.Sandboxes(ctx)
+	if err != nil {
+		a.log.Error(err, "Listing sandboxes")
+		return
+	}
+	if len(held) == 0 {
+		return
+	}
+	containers, err := a.runtime.Containers(ctx)
+	if err != nil {
+		a.log.Error(err, "Listing containers")
+		return
+	}
+	var list corev1alpha1.PodList
+	if err := pods.List(ctx, &list); err != nil {
+		a.log.Error(err, "Listing the node's pods")
+		return
+	}
+	known := map[types.UID]bool{}
+	for _, c := range containers {
+		known[c.Pod.UID] = true
+	}
+	for i := range list.Items {
+		known[list.Items[i].UID] = true
+	}
+	a.mu.Lock()
+	for uid := range a.workers {
+		known[uid] = true
+	}
+	a.mu.Unlock()
+	for _, uid := range held {
+		if known[uid] {
+			continue
+		}
+		a.log.Info("Releasing the sandbox of a pod that is gone", "podUID", uid)
+		if err := a.runtime.StopSandbox(ctx, runtime.PodRef{UID: uid}); err != nil {
+			a.log.Error(err, "Releasing a leftover sandbox", "podUID", uid)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -17,6 +18,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/agent"
 	"github.com/kybern/kybern/node-agent/podworker"
+	"github.com/kybern/kybern/node-agent/runtime"
 )
 
 func getPod(ns, name string) func() (*corev1alpha1.Pod, error) {
@@ -117,5 +119,20 @@ var _ = Describe("The node agent", func() {
 			HaveField("State.Waiting", And(Not(BeNil()), HaveField("Reason", podworker.ReasonCrashLoopBackOff))),
 			HaveField("LastTerminationState.Terminated.ExitCode", int32(1))))))
 		Expect(getPod(ns, p.Name)()).To(HaveField("Status.Phase", corev1.PodRunning))
+	})
+
+	It("releases a sandbox that no pod of the node holds, and keeps those of its pods", func() {
+		p := barePod(ns, "keeper", corev1.RestartPolicyAlways, "sleep", "3600")
+		p.Spec.NodeName = "sim-0"
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(getPod(ns, "keeper")).Should(HaveField("Status.Phase", corev1.PodRunning))
+		got, err := getPod(ns, "keeper")()
+		Expect(err).NotTo(HaveOccurred())
+
+		rt := runtimes["sim-0"]
+		_, err = rt.StartSandbox(ctx, runtime.PodRef{UID: "left-by-a-crash", Namespace: ns, Name: "gone"})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() ([]types.UID, error) { return rt.Sandboxes(ctx) }, "25s").ShouldNot(ContainElement(types.UID("left-by-a-crash")))
+		Expect(rt.Sandboxes(ctx)).To(ContainElement(got.UID))
 	})
 })

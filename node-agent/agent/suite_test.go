@@ -30,8 +30,12 @@ var (
 	ctx   context.Context
 )
 
-// nodes are the simulated nodes the agents of this suite run.
-var nodes = []string{"sim-0", "sim-1"}
+// nodes are the simulated nodes the agents of this suite run, and runtimes their runtimes
+// by name.
+var (
+	nodes    = []string{"sim-0", "sim-1"}
+	runtimes = map[string]*simulated.Runtime{}
+)
 
 func TestAgent(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -64,6 +68,7 @@ func startAgents(shared agent.Shared, logDir string) {
 		corev1.ResourcePods: resource.MustParse("110")}
 	for _, name := range nodes {
 		rt := simulated.New(clock.RealClock{}, 50*time.Millisecond)
+		runtimes[name] = rt
 		a, err := agent.New(shared, agent.Config{NodeName: name, Arch: goruntime.GOARCH, Capacity: capacity, Address: "127.0.0.1",
 			NodeInfo: corev1.NodeSystemInfo{KernelVersion: "6.1.0", ContainerRuntimeVersion: "simulated://1.0", KubeletVersion: "test"},
 			LogDir:   fmt.Sprintf("%s/%s/logs", logDir, name), PodDir: fmt.Sprintf("%s/%s/pods", logDir, name), RuntimeName: "simulated"}, rt)

@@ -50,6 +50,10 @@ type Runtime interface {
 	// StopSandbox removes the pod's sandbox, releasing its address, once its containers
 	// are removed; idempotent.
 	StopSandbox(ctx context.Context, pod PodRef) error
+	// Sandboxes are the pods that hold a sandbox (a network address), whether or not any
+	// container of theirs exists: an agent that stopped between a sandbox and its first
+	// container, or between its last container and the sandbox, left one to reclaim.
+	Sandboxes(ctx context.Context) ([]types.UID, error)
 
 	// Containers lists every container of this node, running or not.
 	Containers(ctx context.Context) ([]Container, error)

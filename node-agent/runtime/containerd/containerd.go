@@ -191,6 +191,12 @@ func (r *Runtime) StopSandbox(ctx context.Context, pod runtime.PodRef) error {
 	return deleteNetNS(ctx, netnsName(pod.UID))
 }
 
+// Sandboxes implements runtime.Runtime: the pods holding an address of the node's pod
+// CIDR, as the host-local IPAM's leases record them.
+func (r *Runtime) Sandboxes(context.Context) ([]types.UID, error) {
+	return leaseHolders(filepath.Join(r.net.stateDir, "cni"))
+}
+
 // StartContainer implements runtime.Runtime.
 func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec runtime.ContainerSpec) (string, error) {
 	ref, err := normalize(spec.Image)

@@ -105,6 +105,17 @@ func (r *Runtime) StopSandbox(_ context.Context, pod runtime.PodRef) error {
 	return nil
 }
 
+// Sandboxes implements runtime.Runtime.
+func (r *Runtime) Sandboxes(context.Context) ([]types.UID, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]types.UID, 0, len(r.sandboxes))
+	for uid := range r.sandboxes {
+		out = append(out, uid)
+	}
+	return out, nil
+}
+
 // StartContainer implements runtime.Runtime. The container runs after the start
 // latency; its command decides how long it runs and its exit code (see plan).
 func (r *Runtime) StartContainer(_ context.Context, pod runtime.PodRef, spec runtime.ContainerSpec) (string, error) {

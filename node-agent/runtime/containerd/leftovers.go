@@ -3,10 +3,16 @@ package containerd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // link is the part of `ip -j addr` output that tells a bridge's addresses.
@@ -66,4 +72,39 @@ func servesAddressIn(l link, cidr netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// leaseHolders are the container IDs (here pod UIDs) of host-local's leases under dir: a
+// file per leased address, named after it, whose first line is the holder's ID.
+func leaseHolders(dir string) ([]types.UID, error) {
+	networks, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []types.UID
+	for _, n := range networks {
+		if !n.IsDir() {
+			continue
+		}
+		leases, err := os.ReadDir(filepath.Join(dir, n.Name()))
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range leases {
+			if _, err := netip.ParseAddr(l.Name()); err != nil {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(dir, n.Name(), l.Name()))
+			if err != nil {
+				return nil, err
+			}
+			if id, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n"); id != "" {
+				out = append(out, types.UID(strings.TrimSpace(id)))
+			}
+		}
+	}
+	return out, nil
 }
