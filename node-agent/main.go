@@ -49,6 +49,7 @@ type options struct {
 	containerdAddress string
 	containerdMode    string
 	simulateNodes     int
+	cleanup           bool
 	simLatency        time.Duration
 	simCPU, simMem    string
 }
@@ -62,6 +63,7 @@ func main() {
 	flag.StringVar(&o.imageDir, "image-dir", ".kybern/images", "Image archives (*.tar, OCI layout) imported at start; they count as present under any pull policy.")
 	flag.StringVar(&o.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "The containerd socket to use.")
 	flag.StringVar(&o.containerdMode, "containerd", "", "embedded: start and stop a containerd of this agent's own instead of using --containerd-address.")
+	flag.BoolVar(&o.cleanup, "cleanup", false, "Remove the node's service rules (its nftables table) and exit, for a node that is gone for good; the agent leaves them when it stops, so that Services keep working across a restart.")
 	flag.IntVar(&o.simulateNodes, "simulate-nodes", 0, "Run this many simulated nodes, whose containers are not processes, instead of one real node.")
 	flag.DurationVar(&o.simLatency, "simulated-start-latency", 50*time.Millisecond, "How long a simulated container takes to start.")
 	flag.StringVar(&o.simCPU, "simulated-cpu", "32", "Each simulated node's cpu capacity.")
@@ -79,6 +81,9 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
+	if o.cleanup {
+		return proxy.Cleanup(ctx, proxy.TableName(o.nodeName))
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return err
