@@ -21,8 +21,11 @@ import (
 	"github.com/kybern/kybern/test/testenv"
 )
 
+// newPod is a busybox pod bound to e2e-a, whatever other agents the suite runs by then
+// (Ginkgo shuffles the top-level containers).
 func newPod(ns, name string, policy corev1.RestartPolicy, command ...string) *corev1alpha1.Pod {
 	p := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	p.Spec.NodeName = "e2e-a"
 	p.Spec.RestartPolicy = policy
 	p.Spec.Containers = []corev1.Container{{Name: "main", Image: "busybox", Command: command}}
 	return p

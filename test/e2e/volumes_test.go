@@ -104,6 +104,8 @@ touch /etc/cfg/new 2>/dev/null || echo "configmap read-only"
 		Expect(k8s.Create(ctx, pvc)).To(Succeed())
 		withData := func(name string, command ...string) *corev1alpha1.Pod {
 			p := newPod(ns, name, corev1.RestartPolicyNever, command...)
+			// The scheduler picks the claim's node, and then sends the reader there.
+			p.Spec.NodeName = ""
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
 			p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
 				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}
