@@ -12,6 +12,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
@@ -63,24 +65,35 @@ var _ = Describe("Pod networking on real containers", Ordered, func() {
 		published := newPod(ns, "published", corev1.RestartPolicyAlways, "sh", "-c", "mkdir -p /www && echo published $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www")
 		published.Spec.NodeName = "e2e-a"
 		published.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 18081}}
-		Expect(k8s.Create(ctx, onHost)).To(Succeed())
-		Expect(k8s.Create(ctx, published)).To(Succeed())
+		for _, p := range []*corev1alpha1.Pod{onHost, published} {
+			// httpd as PID 1 ignores SIGTERM: keep the wait for SIGKILL short.
+			p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](1)
+			Expect(k8s.Create(ctx, p)).To(Succeed())
+		}
 
 		Eventually(current(onHost)).Should(And(HaveField("Status.Phase", corev1.PodRunning), HaveField("Status.PodIP", hostIP)))
 		Eventually(fetch("http://127.0.0.1:18080/"), "20s").Should(Equal("host " + hostName))
 		Eventually(current(published)).Should(HaveField("Status.Phase", corev1.PodRunning))
 		Eventually(fetch("http://"+net.JoinHostPort(hostIP, "18081")+"/"), "20s").Should(Equal("published published"))
 
-		Expect(k8s.Delete(ctx, onHost, client.GracePeriodSeconds(1))).To(Succeed())
-		Expect(k8s.Delete(ctx, published, client.GracePeriodSeconds(1))).To(Succeed())
-		Eventually(fetch("http://"+net.JoinHostPort(hostIP, "18081")+"/"), "30s").ShouldNot(Equal("published published"), "the host port goes with its pod")
+		Expect(k8s.Delete(ctx, onHost)).To(Succeed())
+		Expect(k8s.Delete(ctx, published)).To(Succeed())
+		Eventually(func() bool {
+			_, err := current(published)()
+			return apierrors.IsNotFound(err)
+		}, "30s").Should(BeTrue())
+		Eventually(func() error {
+			_, err := fetch("http://" + net.JoinHostPort(hostIP, "18081") + "/")()
+			return err
+		}, "30s").Should(HaveOccurred(), "the host port goes with its pod")
 	})
 })
 
 // fetch GETs url from the test process and returns the body's first line, or an error.
 func fetch(url string) func() (string, error) {
 	return func() (string, error) {
-		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(url)
+		// A connection of its own each time: a kept-alive one outlives what it reached.
+		resp, err := (&http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}).Get(url)
 		if err != nil {
 			return "", err
 		}

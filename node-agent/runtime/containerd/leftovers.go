@@ -19,8 +19,9 @@ import (
 type link struct {
 	Name  string `json:"ifname"`
 	Addrs []struct {
-		Family string `json:"family"`
-		Local  string `json:"local"`
+		Family    string `json:"family"`
+		Local     string `json:"local"`
+		PrefixLen int    `json:"prefixlen"`
 	} `json:"addr_info"`
 }
 
@@ -60,6 +61,46 @@ func clearStaleBridges(ctx context.Context, own, podCIDR string) error {
 		}
 		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", l.Name).CombinedOutput(); err != nil {
 			return fmt.Errorf("removing stale bridge %s: %w: %s", l.Name, err, out)
+		}
+	}
+	return nil
+}
+
+// ownBridge makes the node's bridge (creating it if need be) carry exactly the gateway
+// address of podCIDR, its first, at once: a bridge kept from a run with another pod CIDR
+// would otherwise keep that CIDR's address, and its route, until its first pod, and
+// another node given that CIDR meanwhile would find it taken.
+func ownBridge(ctx context.Context, name, podCIDR string) error {
+	cidr, err := netip.ParsePrefix(podCIDR)
+	if err != nil {
+		return err
+	}
+	gateway := netip.PrefixFrom(cidr.Masked().Addr().Next(), cidr.Bits()).String()
+	out, err := exec.CommandContext(ctx, "ip", "-j", "addr", "show", "dev", name).Output()
+	if err != nil {
+		if out, err := exec.CommandContext(ctx, "ip", "link", "add", "name", name, "type", "bridge").CombinedOutput(); err != nil {
+			return fmt.Errorf("creating bridge %s: %w: %s", name, err, out)
+		}
+		out = []byte("[]")
+	}
+	var links []link
+	if err := json.Unmarshal(out, &links); err != nil {
+		return fmt.Errorf("reading the addresses of bridge %s: %w", name, err)
+	}
+	var have []string
+	for _, l := range links {
+		for _, a := range l.Addrs {
+			if a.Family == "inet" {
+				have = append(have, fmt.Sprintf("%s/%d", a.Local, a.PrefixLen))
+			}
+		}
+	}
+	if len(have) == 1 && have[0] == gateway {
+		return nil
+	}
+	for _, args := range [][]string{{"-4", "addr", "flush", "dev", name}, {"addr", "add", gateway, "dev", name}, {"link", "set", name, "up"}} {
+		if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
 		}
 	}
 	return nil

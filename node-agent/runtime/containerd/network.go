@@ -61,6 +61,9 @@ func (n *network) configure(ctx context.Context, podCIDR string) error {
 	if err := clearStaleBridges(ctx, bridgeName(n.node), podCIDR); err != nil {
 		return err
 	}
+	if err := ownBridge(ctx, bridgeName(n.node), podCIDR); err != nil {
+		return err
+	}
 	conf, err := json.Marshal(map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       "kybern-" + n.node,
