@@ -16,7 +16,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/miekg/dns"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/proxy"
@@ -41,16 +40,8 @@ func (s *Server) Run(ctx context.Context, cache ctrlcache.Cache, addr string) er
 	fqdn := dns.Fqdn(strings.ToLower(s.Domain))
 	s.zone.Store(buildZone(fqdn, nil, nil))
 	go func() {
-		err := proxy.OnServiceChange(ctx, cache, 200*time.Millisecond, s.Log, func(ctx context.Context, r client.Reader) error {
-			var services corev1alpha1.ServiceList
-			if err := r.List(ctx, &services); err != nil {
-				return err
-			}
-			var slices corev1alpha1.EndpointSliceList
-			if err := r.List(ctx, &slices); err != nil {
-				return err
-			}
-			s.zone.Store(buildZone(fqdn, services.Items, slices.Items))
+		err := proxy.OnServiceChange(ctx, cache, 200*time.Millisecond, s.Log, func(_ context.Context, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) error {
+			s.zone.Store(buildZone(fqdn, services, slices))
 			return nil
 		})
 		if err != nil {

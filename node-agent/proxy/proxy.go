@@ -13,7 +13,6 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
@@ -47,16 +46,8 @@ func (p *Proxy) Run(ctx context.Context, cache ctrlcache.Cache) error {
 	return OnServiceChange(ctx, cache, p.MinSyncInterval, p.Log, p.sync)
 }
 
-func (p *Proxy) sync(ctx context.Context, r client.Reader) error {
-	var services corev1alpha1.ServiceList
-	if err := r.List(ctx, &services); err != nil {
-		return err
-	}
-	var slices corev1alpha1.EndpointSliceList
-	if err := r.List(ctx, &slices); err != nil {
-		return err
-	}
-	ports := servicePorts(services.Items, slices.Items)
+func (p *Proxy) sync(ctx context.Context, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) error {
+	ports := servicePorts(services, slices)
 	script := ruleset(p.Table, p.Bridges, ports)
 	if script == p.applied {
 		return nil

@@ -13,11 +13,12 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// OnServiceChange calls sync once the Services and EndpointSlices in cache are synced,
+// OnServiceChange calls sync with every Service and EndpointSlice once cache has them,
 // then after every change to them until ctx ends: changes within minInterval of a sync
 // are taken up together by the next one, and a failed sync is retried after a second.
 // The caller runs cache.
-func OnServiceChange(ctx context.Context, cache ctrlcache.Cache, minInterval time.Duration, log logr.Logger, sync func(context.Context, client.Reader) error) error {
+func OnServiceChange(ctx context.Context, cache ctrlcache.Cache, minInterval time.Duration, log logr.Logger,
+	sync func(context.Context, []corev1alpha1.Service, []corev1alpha1.EndpointSlice) error) error {
 	wake := make(chan struct{}, 1)
 	notify := func() {
 		select {
@@ -49,7 +50,7 @@ func OnServiceChange(ctx context.Context, cache ctrlcache.Cache, minInterval tim
 			return nil
 		case <-wake:
 		}
-		if err := sync(ctx, cache); err != nil {
+		if err := listAndSync(ctx, cache, sync); err != nil {
 			log.Error(err, "Sync failed; retrying in a second")
 			time.AfterFunc(time.Second, notify)
 		}
@@ -59,4 +60,16 @@ func OnServiceChange(ctx context.Context, cache ctrlcache.Cache, minInterval tim
 		case <-time.After(minInterval):
 		}
 	}
+}
+
+func listAndSync(ctx context.Context, r client.Reader, sync func(context.Context, []corev1alpha1.Service, []corev1alpha1.EndpointSlice) error) error {
+	var services corev1alpha1.ServiceList
+	if err := r.List(ctx, &services); err != nil {
+		return err
+	}
+	var slices corev1alpha1.EndpointSliceList
+	if err := r.List(ctx, &slices); err != nil {
+		return err
+	}
+	return sync(ctx, services.Items, slices.Items)
 }

@@ -74,6 +74,11 @@ var _ = Describe("Services on real containers", Ordered, func() {
 		empty.Spec.Selector = map[string]string{"app": "nobody"}
 		empty.Spec.Ports = []corev1.ServicePort{{Port: 80}}
 		Expect(k8s.Create(ctx, empty)).To(Succeed())
+		sticky := &corev1alpha1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sticky"}}
+		sticky.Spec.Selector = map[string]string{"app": "web"}
+		sticky.Spec.Ports = []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}
+		sticky.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+		Expect(k8s.Create(ctx, sticky)).To(Succeed())
 
 		var pods corev1alpha1.PodList
 		Eventually(func(g Gomega) {
@@ -93,8 +98,10 @@ var _ = Describe("Services on real containers", Ordered, func() {
 			return `$(nslookup ` + name + `.` + ns + `.svc.cluster.local | awk '/^Address: / {a=$2} END {print a}')`
 		}
 		c := newPod(ns, "client", corev1.RestartPolicyNever, "sh", "-c", httpGet+
-			`nobody=`+lookup("nobody")+`; web=`+lookup("web")+`; echo "resolved nobody=$nobody web=$web"; `+
-			`get $nobody 80; while true; do get $web 80; sleep 0.2; done`)
+			`nobody=`+lookup("nobody")+`; web=`+lookup("web")+`; sticky=`+lookup("sticky")+`; echo "resolved nobody=$nobody web=$web"; `+
+			`get $nobody 80; until [ -n "$(get $sticky 80)" ]; do sleep 0.2; done; `+
+			`for i in 1 2 3 4 5 6 7 8 9 10; do echo "sticky $(get $sticky 80)"; done; `+
+			`while true; do get $web 80; sleep 0.2; done`)
 		c.Spec.Containers[0].Name = "client"
 		c.Spec.NodeName = "e2e-a"
 		Expect(k8s.Create(ctx, c)).To(Succeed())
@@ -111,6 +118,19 @@ var _ = Describe("Services on real containers", Ordered, func() {
 			ContainSubstring("can't connect to remote host ("+empty.Spec.ClusterIP+"): Connection refused")))
 		Eventually(hostsSeen(c, 2), "60s").Should(Equal(want), "every pod answers, on both nodes")
 
+		By("keeping a client on one pod under sessionAffinity ClientIP")
+		log, err := logOf(c, "client", 0)()
+		Expect(err).NotTo(HaveOccurred())
+		var stuck []string
+		for _, l := range strings.Split(log, "\n") {
+			if _, host, ok := strings.Cut(l, " stdout F sticky "); ok {
+				stuck = append(stuck, host)
+			}
+		}
+		Expect(stuck).To(HaveLen(10))
+		Expect(stuck).To(HaveEach(Equal(stuck[0])))
+		Expect(want).To(HaveKey(stuck[0]))
+
 		By("dropping a pod that turns unready")
 		gone := pods.Items[0].Name
 		Expect(os.WriteFile(filepath.Join(flags, "unready-"+gone), nil, 0o644)).To(Succeed())
@@ -121,7 +141,7 @@ var _ = Describe("Services on real containers", Ordered, func() {
 			}
 			return readyCondition(p), nil
 		}, "20s").Should(Equal(corev1.ConditionFalse))
-		log, err := logOf(c, "client", 0)()
+		log, err = logOf(c, "client", 0)()
 		Expect(err).NotTo(HaveOccurred())
 		// Give the proxies a moment to drop it, then count answers from there on.
 		time.Sleep(3 * time.Second)
