@@ -52,11 +52,13 @@ if [[ $(id -u) == 0 ]] && command -v containerd >/dev/null && command -v runc >/
   if [[ ! -f $STATE_DIR/images/busybox.tar ]] && command -v busybox >/dev/null; then
     (cd "$ROOT" && go run ./hack/images -out "$STATE_DIR/images/busybox.tar")
   fi
+  command -v nft >/dev/null ||
+    echo "kybern: no nft: Services' cluster IPs and node ports will not answer (as root: apt-get install -y nftables)" >&2
   "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --containerd=embedded --state-dir "$STATE_DIR" \
     --image-dir "$STATE_DIR/images" --log-dir "$STATE_DIR/logs" 9>&- &
   pids+=($!)
 else
-  echo "kybern: no node agent for real containers: it needs root and containerd (as root: apt-get install -y containerd runc iproute2 busybox-static)" >&2
+  echo "kybern: no node agent for real containers: it needs root and containerd (as root: apt-get install -y containerd runc iproute2 nftables containernetworking-plugins busybox-static)" >&2
 fi
 if [[ $SIMULATE_NODES -gt 0 ]]; then
   "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --simulate-nodes "$SIMULATE_NODES" --node-name sim --log-dir "$STATE_DIR/logs" 9>&- &
