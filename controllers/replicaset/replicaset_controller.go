@@ -19,6 +19,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/claim"
 	"github.com/kybern/kybern/controllers/internal/expectations"
 	"github.com/kybern/kybern/controllers/internal/placement"
+	"github.com/kybern/kybern/controllers/internal/podevents"
 	"github.com/kybern/kybern/controllers/internal/podutil"
 )
 
@@ -49,7 +50,7 @@ func NewReconciler(c client.Client, apiReader client.Reader, recorder record.Eve
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.ReplicaSet{}).
-		Watches(&corev1alpha1.Pod{}, &podHandler{reader: mgr.GetCache(), expectations: r.expectations}).
+		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: appsv1alpha1.GroupVersion.WithKind("ReplicaSet"), Expectations: r.expectations, Selecting: selecting(mgr.GetCache())}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("replicaset").
 		Complete(r)

@@ -49,12 +49,16 @@ func (h *Handler) Update(ctx context.Context, e event.TypedUpdateEvent[client.Ob
 	if before.ResourceVersion == after.ResourceVersion {
 		return
 	}
-	if after.DeletionTimestamp != nil {
-		h.gone(after, q)
-		return
-	}
 	was, wasOwned := h.controller(before)
 	is, isOwned := h.controller(after)
+	if after.DeletionTimestamp != nil {
+		h.gone(after, q)
+		if wasOwned && was != is {
+			// Released and deleted in one update: the former owner saw it go too.
+			h.gone(before, q)
+		}
+		return
+	}
 	if wasOwned && was != is {
 		q.Add(reconcile.Request{NamespacedName: was})
 	}
