@@ -6,9 +6,9 @@ import (
 
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/proxy"
 )
 
 // ttl is the time to live of every answer, short as upstream's cluster DNS keeps it, so
@@ -35,14 +35,7 @@ type zone struct {
 // "cluster.local.") from Services and their EndpointSlices.
 func buildZone(domain string, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) *zone {
 	z := &zone{domain: domain, a: map[string][]net.IP{}, srv: map[string][]*dns.SRV{}, names: map[string]bool{}}
-	bySvc := map[string][]*corev1alpha1.EndpointSlice{}
-	for i := range slices {
-		s := &slices[i]
-		if s.AddressType == discoveryv1.AddressTypeIPv4 {
-			key := s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]
-			bySvc[key] = append(bySvc[key], s)
-		}
-	}
+	bySvc := proxy.SlicesByService(slices)
 	for i := range services {
 		svc := &services[i]
 		if svc.Spec.Type == corev1.ServiceTypeExternalName || svc.Spec.ClusterIP == "" {
@@ -68,7 +61,7 @@ func buildZone(domain string, services []corev1alpha1.Service, slices []corev1al
 func (z *zone) headless(name string, slices []*corev1alpha1.EndpointSlice) {
 	for _, s := range slices {
 		for _, e := range s.Endpoints {
-			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
+			if !proxy.Ready(e) {
 				continue
 			}
 			for _, addr := range e.Addresses {

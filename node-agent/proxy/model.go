@@ -37,19 +37,10 @@ const defaultAffinityTimeout = 3 * time.Hour
 
 // servicePorts turns Services and their EndpointSlices into the ports the proxy serves,
 // in a stable order. Headless and ExternalName Services, and Services without a cluster
-// IP yet, have nothing to proxy. An endpoint counts while its ready condition is true (or
-// unset, as discovery/v1 says to read it); an endpoint port is matched to a Service port
-// by name.
+// IP yet, have nothing to proxy. Only Ready endpoints count; an endpoint port is matched
+// to a Service port by name.
 func servicePorts(services []corev1alpha1.Service, epSlices []corev1alpha1.EndpointSlice) []servicePort {
-	bySvc := map[string][]*corev1alpha1.EndpointSlice{}
-	for i := range epSlices {
-		s := &epSlices[i]
-		if s.AddressType != discoveryv1.AddressTypeIPv4 {
-			continue
-		}
-		name := s.Labels[discoveryv1.LabelServiceName]
-		bySvc[s.Namespace+"/"+name] = append(bySvc[s.Namespace+"/"+name], s)
-	}
+	bySvc := SlicesByService(epSlices)
 	var out []servicePort
 	for i := range services {
 		svc := &services[i]
@@ -98,7 +89,7 @@ func readyEndpoints(epSlices []*corev1alpha1.EndpointSlice, name string, protoco
 			continue
 		}
 		for _, e := range s.Endpoints {
-			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
+			if !Ready(e) {
 				continue
 			}
 			for _, a := range e.Addresses {
@@ -121,4 +112,24 @@ func ptrOr[T any](p *T, def T) T {
 		return def
 	}
 	return *p
+}
+
+// SlicesByService groups the IPv4 EndpointSlices by "<namespace>/<service>", the Service
+// their kubernetes.io/service-name label names.
+func SlicesByService(slices []corev1alpha1.EndpointSlice) map[string][]*corev1alpha1.EndpointSlice {
+	out := map[string][]*corev1alpha1.EndpointSlice{}
+	for i := range slices {
+		s := &slices[i]
+		if s.AddressType == discoveryv1.AddressTypeIPv4 {
+			key := s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]
+			out[key] = append(out[key], s)
+		}
+	}
+	return out
+}
+
+// Ready reports whether an endpoint takes traffic: its ready condition is true, or unset,
+// as discovery/v1 says to read it.
+func Ready(e discoveryv1.Endpoint) bool {
+	return e.Conditions.Ready == nil || *e.Conditions.Ready
 }
