@@ -18,17 +18,25 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// releaseAll removes the tracking finalizer from the pods of namespace that belong to a
-// Job called name other than the one with UID keep (any, when keep is empty): pods of a
-// Job that is gone or finished would otherwise never be deleted.
-func (r *Reconciler) releaseAll(ctx context.Context, namespace, name string, keep types.UID) error {
-	var pods corev1alpha1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(namespace)); err != nil {
-		return err
+// namespacePods are the pods of namespace, as the cache has them.
+func (r *Reconciler) namespacePods(ctx context.Context, namespace string) ([]*corev1alpha1.Pod, error) {
+	var list corev1alpha1.PodList
+	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, err
 	}
+	pods := make([]*corev1alpha1.Pod, len(list.Items))
+	for i := range list.Items {
+		pods[i] = &list.Items[i]
+	}
+	return pods, nil
+}
+
+// releaseAll removes the tracking finalizer from those of pods that belong to a Job
+// called name other than the one with UID keep (any, when keep is empty): pods of a Job
+// that is gone or finished would otherwise never be deleted.
+func (r *Reconciler) releaseAll(ctx context.Context, pods []*corev1alpha1.Pod, name string, keep types.UID) error {
 	var errs []error
-	for i := range pods.Items {
-		p := &pods.Items[i]
+	for _, p := range pods {
 		if !hasTrackingFinalizer(p) || jobName(p) != name {
 			continue
 		}

@@ -87,11 +87,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.expectations.Forget(key)
 		r.finalizers.forget(key)
 		r.backoff.forget(key)
-		return ctrl.Result{}, r.releaseAll(ctx, req.Namespace, req.Name, "")
+		pods, err := r.namespacePods(ctx, req.Namespace)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, r.releaseAll(ctx, pods, req.Name, "")
 	}
 	if finished(job) {
 		r.backoff.forget(key)
-		if err := r.releaseAll(ctx, job.Namespace, job.Name, ""); err != nil {
+		pods, err := r.namespacePods(ctx, job.Namespace)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := r.releaseAll(ctx, pods, job.Name, ""); err != nil {
 			return ctrl.Result{}, err
 		}
 		return r.expireFinished(ctx, job)
@@ -107,15 +115,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	satisfied := r.expectations.Satisfied(key)
 
-	var all corev1alpha1.PodList
-	if err := r.List(ctx, &all, client.InNamespace(job.Namespace)); err != nil {
+	candidates, err := r.namespacePods(ctx, job.Namespace)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	candidates := make([]*corev1alpha1.Pod, len(all.Items))
-	for i := range all.Items {
-		candidates[i] = &all.Items[i]
-	}
-	if err := r.releaseAll(ctx, job.Namespace, job.Name, job.UID); err != nil {
+	if err := r.releaseAll(ctx, candidates, job.Name, job.UID); err != nil {
 		return ctrl.Result{}, err
 	}
 	pods, err := claim.Claim(ctx, claim.Owner{
