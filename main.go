@@ -1,6 +1,7 @@
 // Command manager is kybern's control plane: one controller-runtime manager running the
-// workload controllers, the scheduler, the garbage collector, node lifecycle, endpoints
-// and the autoscaler against a kube-apiserver.
+// controllers of the registry in package controllers (the workload controllers, the
+// scheduler, the garbage collector, node lifecycle, Services and EndpointSlices) against
+// a kube-apiserver; --controllers chooses which.
 package main
 
 import (
@@ -114,7 +115,8 @@ func run(f flags) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.SetupWithManager(ctx, mgr, f.controllers); err != nil {
+	enabled, err := controllers.SetupWithManager(ctx, mgr, f.controllers)
+	if err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -123,7 +125,7 @@ func run(f flags) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("Starting manager", "host", cfg.Host, "leaderElection", f.leaderElect)
+	ctrl.Log.WithName("setup").Info("Starting manager", "host", cfg.Host, "leaderElection", f.leaderElect, "controllers", enabled)
 	return mgr.Start(ctx)
 }
 

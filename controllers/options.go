@@ -1,11 +1,21 @@
-// Package controllers wires the control plane's controllers into one manager. Each
-// controller lives in its own package below this one; this package holds what they share:
-// the options main.go parses and the list that registers them.
+// Package controllers is the control plane's registry: the list of controllers the
+// manager runs (registry.go), the flags that choose and tune them (options.go), and the
+// one loop that sets the chosen ones up (setup.go). Each controller lives in its own
+// package below this one and never imports a sibling.
 package controllers
 
 import (
 	"flag"
 	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+
+	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/service"
 )
 
 // The manager's default client limits, across all its controllers. kube-controller-manager
@@ -16,67 +26,96 @@ const (
 	DefaultBurst = 2000
 )
 
-// Concurrency is how many objects of a kind each controller reconciles at once. The
-// defaults are kube-controller-manager's --concurrent-*-syncs defaults, and so are the flag
-// names, so that an operator's tuning carries over.
-type Concurrency struct {
-	// ReplicaSet is --concurrent-replicaset-syncs.
-	ReplicaSet int
-	// Deployment is --concurrent-deployment-syncs.
-	Deployment int
-	// DaemonSet is --concurrent-daemonset-syncs.
-	DaemonSet int
-	// StatefulSet is --concurrent-statefulset-syncs.
-	StatefulSet int
-	// Job is --concurrent-job-syncs.
-	Job int
-	// CronJob is --concurrent-cron-job-syncs.
-	CronJob int
-	// GarbageCollector is --concurrent-gc-syncs.
-	GarbageCollector int
-	// Endpoints is --concurrent-service-endpoint-syncs.
-	Endpoints int
-	// HorizontalPodAutoscaler is --concurrent-horizontal-pod-autoscaler-syncs.
-	HorizontalPodAutoscaler int
-	// Scheduler is --concurrent-scheduler-binds: pods bound at once.
-	Scheduler int
+// Options chooses and configures the controllers the manager runs.
+type Options struct {
+	setup.Settings
+	// Controllers is --controllers, as kube-controller-manager reads it: "*" runs every
+	// controller, "foo" runs foo, "-foo" does not run foo; the first entry naming a
+	// controller decides for it.
+	Controllers []string
+	// Concurrency holds the value of each controller's --concurrent-* flag, by controller
+	// name.
+	Concurrency map[string]int
 }
 
-// BindFlags registers one flag per field, with upstream's defaults.
-func (c *Concurrency) BindFlags(fs *flag.FlagSet) {
-	for _, f := range c.fields() {
-		fs.IntVar(f.value, f.flag, f.def, f.help)
+// BindFlags registers every option as a flag, with upstream's names and defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	o.Controllers = []string{"*"}
+	fs.Func("controllers", fmt.Sprintf("Comma-separated controllers to run: '*' runs all, 'foo' runs foo, '-foo' does not run foo (default \"*\"). All: %s.", strings.Join(Names(), ", ")), func(v string) error {
+		o.Controllers = strings.Split(v, ",")
+		return nil
+	})
+	o.Concurrency = map[string]int{}
+	for _, c := range Registry {
+		if c.Concurrency == nil {
+			continue
+		}
+		v := c.Concurrency.Default
+		o.Concurrency[c.Name] = v
+		fs.Func(c.Concurrency.Name, fmt.Sprintf("%s (default %d)", c.Concurrency.Help, v), func(s string) error {
+			return o.setConcurrency(c, s)
+		})
 	}
+	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "How long a node's Lease may go unrenewed before the node is marked unreachable.")
+	fs.TextVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", netip.MustParsePrefix("10.96.0.0/16"), "The IPv4 CIDR Services' cluster IPs are allocated from, /12 to /29; its first address is kept for a kubernetes Service.")
+	o.ServiceNodePortRange = utilnet.PortRange{Base: 30000, Size: 2768}
+	fs.Var(&o.ServiceNodePortRange, "service-node-port-range", "The ports NodePort and LoadBalancer Services' node ports are allocated from, as first-last.")
+	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "How long a pod that states no toleration of node.kubernetes.io/unreachable stays on an unreachable node before it is evicted.")
+}
+
+// setConcurrency parses a --concurrent-* flag; Validate rejects values below 1, as it
+// does every other flag's, so that the manager exits 1 with one message naming the flag.
+func (o *Options) setConcurrency(c Controller, s string) error {
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		return fmt.Errorf("not a number: %w", err)
+	}
+	o.Concurrency[c.Name] = n
+	return nil
 }
 
 // Validate names the first flag whose value cannot work.
-func (c *Concurrency) Validate() error {
-	for _, f := range c.fields() {
-		if *f.value < 1 {
-			return fmt.Errorf("--%s=%d: must be at least 1", f.flag, *f.value)
+func (o *Options) Validate() error {
+	if o.NodeMonitorGracePeriod <= 0 {
+		return fmt.Errorf("--node-monitor-grace-period=%s: must be positive", o.NodeMonitorGracePeriod)
+	}
+	if o.DefaultUnreachableTolerationSeconds < 0 {
+		return fmt.Errorf("--default-unreachable-toleration-seconds=%d: must not be negative", o.DefaultUnreachableTolerationSeconds)
+	}
+	if err := service.ValidateRanges(o.ServiceClusterIPRange, o.ServiceNodePortRange); err != nil {
+		return err
+	}
+	for _, c := range Registry {
+		if c.Concurrency != nil && o.Concurrency[c.Name] < 1 {
+			return fmt.Errorf("--%s=%d: must be at least 1", c.Concurrency.Name, o.Concurrency[c.Name])
+		}
+	}
+	return o.validateControllers()
+}
+
+func (o *Options) validateControllers() error {
+	names := Names()
+	for _, entry := range o.Controllers {
+		name := strings.TrimPrefix(strings.TrimSpace(entry), "-")
+		if name != "*" && !slices.Contains(names, name) {
+			return fmt.Errorf("--controllers: %q is not a controller; choose among *, %s", entry, strings.Join(names, ", "))
 		}
 	}
 	return nil
 }
 
-type concurrencyFlag struct {
-	flag  string
-	def   int
-	help  string
-	value *int
-}
-
-func (c *Concurrency) fields() []concurrencyFlag {
-	return []concurrencyFlag{
-		{"concurrent-replicaset-syncs", 5, "ReplicaSets reconciled at once.", &c.ReplicaSet},
-		{"concurrent-deployment-syncs", 5, "Deployments reconciled at once.", &c.Deployment},
-		{"concurrent-daemonset-syncs", 2, "DaemonSets reconciled at once.", &c.DaemonSet},
-		{"concurrent-statefulset-syncs", 5, "StatefulSets reconciled at once.", &c.StatefulSet},
-		{"concurrent-job-syncs", 5, "Jobs reconciled at once.", &c.Job},
-		{"concurrent-cron-job-syncs", 5, "CronJobs reconciled at once.", &c.CronJob},
-		{"concurrent-gc-syncs", 20, "Objects the garbage collector processes at once.", &c.GarbageCollector},
-		{"concurrent-service-endpoint-syncs", 5, "Services whose endpoints are reconciled at once.", &c.Endpoints},
-		{"concurrent-horizontal-pod-autoscaler-syncs", 5, "HorizontalPodAutoscalers reconciled at once.", &c.HorizontalPodAutoscaler},
-		{"concurrent-scheduler-binds", 16, "Pods the scheduler binds at once.", &c.Scheduler},
+// Enabled says whether --controllers runs the controller called name.
+func (o *Options) Enabled(name string) bool {
+	star := false
+	for _, entry := range o.Controllers {
+		switch strings.TrimSpace(entry) {
+		case name:
+			return true
+		case "-" + name:
+			return false
+		case "*":
+			star = true
+		}
 	}
+	return star
 }

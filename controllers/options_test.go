@@ -2,49 +2,128 @@ package controllers
 
 import (
 	"flag"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 )
+
+// parse binds a fresh Options to a flag set and parses args, as main.go does.
+func parse(t *testing.T, args []string) (Options, error) {
+	t.Helper()
+	var o Options
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	return o, o.Validate()
+}
 
 func TestConcurrencyFlags(t *testing.T) {
 	cases := []struct {
 		name    string
 		args    []string
-		check   func(c Concurrency) bool
+		want    map[string]int
 		wantErr string
 	}{
-		{"upstream defaults", nil, func(c Concurrency) bool {
-			return c.ReplicaSet == 5 && c.Deployment == 5 && c.DaemonSet == 2 && c.StatefulSet == 5 && c.Job == 5 &&
-				c.CronJob == 5 && c.GarbageCollector == 20 && c.Endpoints == 5 && c.HorizontalPodAutoscaler == 5
+		{"upstream defaults", nil, map[string]int{
+			"replicaset": 5, "deployment": 5, "daemonset": 2, "statefulset": 5, "job": 5,
+			"cronjob": 5, "garbagecollector": 20, "endpointslice": 5, "scheduler": 16,
 		}, ""},
-		{"upstream flag names", []string{"--concurrent-deployment-syncs=9", "--concurrent-gc-syncs=3"}, func(c Concurrency) bool {
-			return c.Deployment == 9 && c.GarbageCollector == 3 && c.ReplicaSet == 5
+		{"upstream flag names", []string{"--concurrent-deployment-syncs=9", "--concurrent-gc-syncs=3"}, map[string]int{
+			"deployment": 9, "garbagecollector": 3, "replicaset": 5,
 		}, ""},
 		{"zero is refused, naming the flag", []string{"--concurrent-job-syncs=0"}, nil, "--concurrent-job-syncs=0: must be at least 1"},
+		{"no flag for a controller that does not exist yet", []string{"--concurrent-horizontal-pod-autoscaler-syncs=5"}, nil, "flag provided but not defined: -concurrent-horizontal-pod-autoscaler-syncs"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var c Concurrency
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			c.BindFlags(fs)
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			err := c.Validate()
+			o, err := parse(t, tc.args)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Validate() = %v, want error containing %q", err, tc.wantErr)
+					t.Fatalf("parse = %v, want error containing %q", err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Validate() = %v", err)
+				t.Fatalf("parse = %v", err)
 			}
-			if !tc.check(c) {
-				t.Fatalf("parsed %+v", c)
+			for name, want := range tc.want {
+				if got := o.Concurrency[name]; got != want {
+					t.Errorf("concurrency of %s = %d, want %d", name, got, want)
+				}
 			}
 		})
 	}
+}
+
+func TestControllersFlag(t *testing.T) {
+	all := Names()
+	cases := []struct {
+		name    string
+		arg     string
+		want    []string
+		wantErr string
+	}{
+		{"default runs every controller", "", all, ""},
+		{"star runs every controller", "--controllers=*", all, ""},
+		{"a list runs only those", "--controllers=deployment,replicaset,scheduler", []string{"scheduler", "replicaset", "deployment"}, ""},
+		{"star minus one", "--controllers=*,-garbagecollector", without(all, "garbagecollector"), ""},
+		{"the first entry naming a controller decides", "--controllers=-job,job,*", without(all, "job"), ""},
+		{"a disabled name alone runs nothing", "--controllers=-job", nil, ""},
+		{"an unknown name is refused with the list", "--controllers=*,-replicasets", nil, `--controllers: "-replicasets" is not a controller; choose among *, scheduler, replicaset`},
+		{"the HPA controller does not exist yet", "--controllers=horizontalpodautoscaling", nil, "is not a controller"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var args []string
+			if tc.arg != "" {
+				args = []string{tc.arg}
+			}
+			o, err := parse(t, args)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parse = %v, want error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse = %v", err)
+			}
+			var got []string
+			for _, name := range all {
+				if o.Enabled(name) {
+					got = append(got, name)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("enabled = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRegistryNamesAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	flags := map[string]bool{}
+	for _, c := range Registry {
+		if seen[c.Name] || c.Setup == nil || c.Component == "" {
+			t.Errorf("entry %q: duplicate name, or no setup or component", c.Name)
+		}
+		seen[c.Name] = true
+		if c.Concurrency != nil {
+			if flags[c.Concurrency.Name] || c.Concurrency.Default < 1 {
+				t.Errorf("entry %q: flag %s duplicate or default below 1", c.Name, c.Concurrency.Name)
+			}
+			flags[c.Concurrency.Name] = true
+		}
+	}
+}
+
+func without(names []string, drop string) []string {
+	return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == drop })
 }
 
 func TestServiceRangeFlags(t *testing.T) {
@@ -60,13 +139,7 @@ func TestServiceRangeFlags(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var o Options
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			o.BindFlags(fs)
-			if err := fs.Parse(tc.args); err != nil {
-				t.Fatal(err)
-			}
-			err := o.Validate()
+			o, err := parse(t, tc.args)
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("Validate() = %v, want error containing %q", err, tc.wantErr)
 			}

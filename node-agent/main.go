@@ -164,7 +164,8 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	return a.Run(ctx)
 }
 
-// clusterDomain is the DNS domain of Services, as DESIGN.md fixes it.
+// clusterDomain is the DNS domain of Services: upstream's default, which pods' search
+// paths assume.
 const clusterDomain = "cluster.local"
 
 // upstreams are the host's nameservers, where the cluster DNS sends other names.

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 // Reconciler reconciles CronJobs.
@@ -29,13 +30,14 @@ type Reconciler struct {
 	Clock clock.PassiveClock
 }
 
-// SetupWithManager registers the controller; concurrency is how many CronJobs it
+// SetupWithManager registers the controller; cfg.Concurrency is how many CronJobs it
 // reconciles at once.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: cfg.Recorder, Clock: cfg.Clock}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&batchv1alpha1.CronJob{}).
 		Owns(&batchv1alpha1.Job{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("cronjob").
 		Complete(r)
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -24,24 +23,12 @@ var (
 	ctx   context.Context
 )
 
-func TestCronJob(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "CronJob controller suite")
-}
+func TestCronJob(t *testing.T) { testenv.RunSuite(t, "CronJob controller suite") }
 
-var _ = BeforeSuite(func() {
-	var err error
-	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, testenv.DefaultOptions(), nil)
-	Expect(err).NotTo(HaveOccurred())
-	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
-})
-
-var _ = AfterSuite(func() {
-	if suite != nil {
-		Expect(suite.Stop()).To(Succeed())
-	}
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{
+	Controllers: []string{"cronjob", "job", "garbagecollector"},
+}, func(s *testenv.Suite) {
+	suite, env, k8s, ctx = s, s.Env, s.Env.Client, s.Ctx
 })
 
 func newNamespace() string {

@@ -29,6 +29,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/expectations"
 	"github.com/kybern/kybern/controllers/internal/history"
 	"github.com/kybern/kybern/controllers/internal/podevents"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 var gvk = appsv1alpha1.GroupVersion.WithKind("DaemonSet")
@@ -69,10 +70,11 @@ func newFailedBackoff(clk clock.Clock) *flowcontrol.Backoff {
 	return b
 }
 
-// SetupWithManager registers the controller; concurrency is how many DaemonSets it
+// SetupWithManager registers the controller; cfg.Concurrency is how many DaemonSets it
 // reconciles at once. Pods wake their DaemonSet; a node that comes, goes or changes its
 // labels or taints wakes every DaemonSet.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), cfg.Recorder, cfg.Clock)
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		wait.UntilWithContext(ctx, func(context.Context) { r.failedBackoff.GC() }, backoffGCInterval)
 		return nil
@@ -84,7 +86,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 		Owns(&appsv1.ControllerRevision{}).
 		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: gvk, Expectations: r.expectations, Selecting: selectingPod(mgr.GetCache())}).
 		Watches(&corev1alpha1.Node{}, &nodeEvents{reader: mgr.GetCache()}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("daemonset").
 		Complete(r)
 }
@@ -188,7 +190,7 @@ func podsByNode(pods []*corev1alpha1.Pod) map[string][]*corev1alpha1.Pod {
 	out := map[string][]*corev1alpha1.Pod{}
 	for _, p := range pods {
 		terminal := p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-		if node := targetNode(p); node != "" && !(terminal && p.DeletionTimestamp != nil) {
+		if node := targetNode(p); node != "" && (!terminal || p.DeletionTimestamp == nil) {
 			out[node] = append(out[node], p)
 		}
 	}

@@ -3,7 +3,6 @@ package daemonset_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -14,33 +13,17 @@ import (
 )
 
 var (
-	suite *testenv.Suite
-	env   *testenv.Env
-	k8s   client.Client
-	ctx   context.Context
+	env *testenv.Env
+	k8s client.Client
+	ctx context.Context
 )
 
-func TestDaemonSet(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "DaemonSet controller suite")
-}
+func TestDaemonSet(t *testing.T) { testenv.RunSuite(t, "DaemonSet controller suite") }
 
-var _ = BeforeSuite(func() {
-	opts := testenv.DefaultOptions()
-	// No node agent renews a Lease here: keep the nodes reachable for the whole suite.
-	opts.NodeMonitorGracePeriod = time.Hour
-	var err error
-	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, opts, nil)
-	Expect(err).NotTo(HaveOccurred())
-	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
-})
-
-var _ = AfterSuite(func() {
-	if suite != nil {
-		Expect(suite.Stop()).To(Succeed())
-	}
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{
+	Controllers: []string{"daemonset", "scheduler", "garbagecollector"},
+}, func(s *testenv.Suite) {
+	env, k8s, ctx = s.Env, s.Env.Client, s.Ctx
 })
 
 func newNamespace() string {

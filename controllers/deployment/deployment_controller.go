@@ -22,6 +22,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/claim"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 // Reconciler reconciles Deployments.
@@ -33,15 +34,16 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 }
 
-// SetupWithManager registers the controller; concurrency is how many Deployments it
+// SetupWithManager registers the controller; cfg.Concurrency is how many Deployments it
 // reconciles at once. ReplicaSet events wake their Deployment; so does a pod that is gone
 // or finished, since a Recreate rollout waits for the old pods to stop.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: cfg.Recorder, Clock: cfg.Clock}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.Deployment{}).
 		Watches(&appsv1alpha1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.deploymentsOfReplicaSet)).
 		Watches(&corev1alpha1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.deploymentOfPod), builder.WithPredicates(podGone)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("deployment").
 		Complete(r)
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -20,7 +19,6 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/internal/podutil"
-	"github.com/kybern/kybern/test/testenv"
 )
 
 func newDeployment(ns, name string, replicas int32) *appsv1alpha1.Deployment {
@@ -211,11 +209,7 @@ var _ = Describe("The Deployment controller", func() {
 		s := sample(ns)
 		update(d, setImage("busybox:2"))
 		Eventually(func() int { return len(replicaSetsOf(d)) }).Should(Equal(2))
-		Expect(suite.Manager.Stop()).To(Succeed())
-		time.Sleep(500 * time.Millisecond)
-		var err error
-		suite.Manager, err = env.StartManager(testenv.DefaultOptions())
-		Expect(err).NotTo(HaveOccurred())
+		Expect(suite.RestartManager(nil)).To(Succeed())
 
 		Eventually(rolledOut(d, 10)).Should(Succeed())
 		s.Stop()

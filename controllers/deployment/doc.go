@@ -6,6 +6,8 @@
 // the Deployment's (ignoring the hash label); all others are "old". A rolling update grows
 // the new one and shrinks the old ones within maxSurge and maxUnavailable (rolling.go), a
 // recreate empties the old ones before growing the new one (recreate.go), a replica change
-// mid-rollout is spread over all of them in proportion (scale.go), and progress.go keeps
-// the Progressing and Available conditions. Pure arithmetic lives in math.go.
+// mid-rollout is spread over all of them in proportion (sync.go), and progress.go keeps
+// the Progressing and Available conditions. The surge, unavailability and proportion
+// arithmetic lives in math.go; the revision and replica annotations upstream's tools read
+// on ReplicaSets, in revision.go.
 package deployment

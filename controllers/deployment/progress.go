@@ -97,7 +97,7 @@ func (s *syncer) progress(status *appsv1alpha1.DeploymentStatus, newRS *appsv1al
 		name = newRS.Name
 	}
 	cur := conditionOf(status, appsv1.DeploymentProgressing)
-	if !(status.Replicas == status.UpdatedReplicas && cur != nil && cur.Reason == NewRSAvailableReason) {
+	if status.Replicas != status.UpdatedReplicas || cur == nil || cur.Reason != NewRSAvailableReason {
 		switch {
 		case complete(d, status):
 			setCondition(status, appsv1.DeploymentProgressing, corev1.ConditionTrue, NewRSAvailableReason,

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,24 +24,13 @@ var (
 	ctx   context.Context
 )
 
-func TestDeployment(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(60 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "Deployment controller suite")
-}
+func TestDeployment(t *testing.T) { testenv.RunSuite(t, "Deployment controller suite") }
 
-var _ = BeforeSuite(func() {
-	var err error
-	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, testenv.DefaultOptions(), nil)
-	Expect(err).NotTo(HaveOccurred())
-	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
-})
-
-var _ = AfterSuite(func() {
-	if suite != nil {
-		Expect(suite.Stop()).To(Succeed())
-	}
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{
+	Controllers:       []string{"deployment", "replicaset", "garbagecollector"},
+	EventuallyTimeout: 60 * time.Second,
+}, func(s *testenv.Suite) {
+	suite, env, k8s, ctx = s, s.Env, s.Env.Client, s.Ctx
 })
 
 func newNamespace() string {

@@ -16,6 +16,7 @@ import (
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/expectations"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 var gvk = corev1alpha1.GroupVersion.WithKind("Service")
@@ -31,15 +32,16 @@ func NewReconciler(c client.Client, clk clock.PassiveClock) *Reconciler {
 	return &Reconciler{Client: c, expectations: expectations.New(clk, expectations.DefaultTTL)}
 }
 
-// SetupWithManager registers the controller; concurrency is how many Services it
+// SetupWithManager registers the controller; cfg.Concurrency is how many Services it
 // reconciles at once. A pod wakes the Services whose selectors match its old or new labels;
 // a slice wakes the Service that controls it.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r := NewReconciler(mgr.GetClient(), cfg.Clock)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1alpha1.Service{}).
 		Watches(&corev1alpha1.Pod{}, &podEvents{reader: mgr.GetCache()}).
 		Watches(&corev1alpha1.EndpointSlice{}, &sliceEvents{expectations: r.expectations}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("endpointslice").
 		Complete(r)
 }

@@ -18,6 +18,7 @@ import (
 	autoscalingv1alpha1 "github.com/kybern/kybern/api/autoscaling/v1alpha1"
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 // ownerUIDIndex indexes objects by the UIDs of their owners.
@@ -60,11 +61,12 @@ type Collector struct {
 // +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;update;patch;delete
 
 // SetupWithManager indexes every watched kind by owner UID and starts watching their
-// metadata; concurrency is how many objects it processes at once.
-func (c *Collector) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
+// metadata; cfg.Concurrency is how many objects it processes at once.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	c := &Collector{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
 	b := builder.TypedControllerManagedBy[item](mgr).
 		Named("garbagecollector").
-		WithOptions(controller.TypedOptions[item]{MaxConcurrentReconciles: concurrency})
+		WithOptions(controller.TypedOptions[item]{MaxConcurrentReconciles: cfg.Concurrency})
 	for _, gvk := range Kinds {
 		if err := mgr.GetFieldIndexer().IndexField(ctx, metadataOf(gvk), ownerUIDIndex, ownerUIDs); err != nil {
 			return err

@@ -12,7 +12,6 @@ import (
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/test/testenv"
 )
 
 func newDeployment(ns, name string, replicas int32) *appsv1alpha1.Deployment {
@@ -111,14 +110,11 @@ var _ = Describe("The garbage collector", func() {
 		Expect(k8s.Create(ctx, d)).To(Succeed())
 		Eventually(counts(ns)).Should(Equal([2]int{1, 2}))
 
-		Expect(suite.Manager.Stop()).To(Succeed())
-		Expect(k8s.Delete(ctx, d, client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
-		Expect(gone(d)()).To(BeTrue())
-		Consistently(counts(ns), "1s").Should(Equal([2]int{1, 2}), "nothing else collects them")
-
-		var err error
-		suite.Manager, err = env.StartManager(testenv.DefaultOptions())
-		Expect(err).NotTo(HaveOccurred())
+		Expect(suite.RestartManager(func() {
+			Expect(k8s.Delete(ctx, d, client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+			Expect(gone(d)()).To(BeTrue())
+			Consistently(counts(ns), "1s").Should(Equal([2]int{1, 2}), "nothing else collects them")
+		})).To(Succeed())
 		Eventually(counts(ns)).Should(Equal([2]int{0, 0}))
 	})
 })

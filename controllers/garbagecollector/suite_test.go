@@ -3,10 +3,6 @@ package garbagecollector_test
 import (
 	"context"
 	"testing"
-	"time"
-
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,22 +16,10 @@ var (
 	ctx   context.Context
 )
 
-func TestGarbageCollector(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "Garbage collector suite")
-}
+func TestGarbageCollector(t *testing.T) { testenv.RunSuite(t, "Garbage collector suite") }
 
-var _ = BeforeSuite(func() {
-	var err error
-	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, testenv.DefaultOptions(), nil)
-	Expect(err).NotTo(HaveOccurred())
-	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
-})
-
-var _ = AfterSuite(func() {
-	if suite != nil {
-		Expect(suite.Stop()).To(Succeed())
-	}
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{
+	Controllers: []string{"garbagecollector", "deployment", "replicaset"},
+}, func(s *testenv.Suite) {
+	suite, env, k8s, ctx = s, s.Env, s.Env.Client, s.Ctx
 })

@@ -20,6 +20,8 @@ import (
 	"github.com/kybern/kybern/controllers/internal/claim"
 	"github.com/kybern/kybern/controllers/internal/expectations"
 	"github.com/kybern/kybern/controllers/internal/placement"
+	"github.com/kybern/kybern/controllers/internal/podevents"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 // Upstream's per-reconcile caps: pods created or deleted, and finished pods moved into
@@ -59,13 +61,16 @@ func NewReconciler(c client.Client, apiReader client.Reader, recorder record.Eve
 		finalizers:   newFinalizerExpectations(), backoff: newBackoffStore()}
 }
 
-// SetupWithManager registers the controller; concurrency is how many Jobs it reconciles
-// at once.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+// SetupWithManager registers the controller; cfg.Concurrency is how many Jobs it
+// reconciles at once, and its pods are created bound through cfg.Placement.
+func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), cfg.Recorder, cfg.Clock)
+	r.Placer = cfg.Placement
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&batchv1alpha1.Job{}).
-		Watches(&corev1alpha1.Pod{}, &podHandler{expectations: r.expectations, finalizers: r.finalizers}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: batchv1alpha1.GroupVersion.WithKind("Job"),
+			Expectations: r.expectations, Changed: r.trackingFinalizerChanged}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("job").
 		Complete(r)
 }

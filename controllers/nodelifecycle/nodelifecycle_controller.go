@@ -20,10 +20,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 // LeaseNamespace holds one Lease per node, named after it, renewed by its node agent.
 const LeaseNamespace = "kybern-node-lease"
+
+// podNodeNameIndex indexes pods by spec.nodeName, to list a node's pods from the cache.
+const podNodeNameIndex = "spec.nodeName"
 
 // Reconciler runs the lifecycle of Nodes.
 type Reconciler struct {
@@ -43,8 +47,16 @@ type Reconciler struct {
 	allocated map[string]string
 }
 
-// SetupWithManager registers the controller: Node events and Lease renewals wake it.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager registers the controller with cfg's grace period and default
+// toleration, and indexes pods by node: Node events and Lease renewals wake it.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1alpha1.Pod{}, podNodeNameIndex, func(o client.Object) []string {
+		return []string{o.(*corev1alpha1.Pod).Spec.NodeName}
+	}); err != nil {
+		return err
+	}
+	r := &Reconciler{Client: mgr.GetClient(), Recorder: cfg.Recorder, Clock: cfg.Clock,
+		GracePeriod: cfg.NodeMonitorGracePeriod, DefaultTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1alpha1.Node{}).
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
@@ -224,7 +236,7 @@ func (r *Reconciler) markReachable(ctx context.Context, node *corev1alpha1.Node)
 // added at taintedAt, has run out, and returns when the next one runs out (zero if none).
 func (r *Reconciler) evict(ctx context.Context, node *corev1alpha1.Node, taintedAt, now time.Time) (time.Time, error) {
 	var pods corev1alpha1.PodList
-	if err := r.List(ctx, &pods, client.MatchingFields{"spec.nodeName": node.Name}); err != nil {
+	if err := r.List(ctx, &pods, client.MatchingFields{podNodeNameIndex: node.Name}); err != nil {
 		return time.Time{}, err
 	}
 	var next time.Time

@@ -5,41 +5,27 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kybern/kybern/controllers"
 	"github.com/kybern/kybern/test/testenv"
 )
 
 var (
-	suite *testenv.Suite
-	env   *testenv.Env
-	k8s   client.Client
-	ctx   context.Context
+	env *testenv.Env
+	k8s client.Client
+	ctx context.Context
 )
 
-func TestNodeLifecycle(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "Node lifecycle suite")
-}
+func TestNodeLifecycle(t *testing.T) { testenv.RunSuite(t, "Node lifecycle suite") }
 
-var _ = BeforeSuite(func() {
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{
 	// Short enough to watch a node go unreachable and its pods be evicted within a test.
-	opts := testenv.DefaultOptions()
-	opts.NodeMonitorGracePeriod = 3 * time.Second
-	opts.DefaultUnreachableTolerationSeconds = 2
-	var err error
-	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, opts, nil)
-	Expect(err).NotTo(HaveOccurred())
-	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
-})
-
-var _ = AfterSuite(func() {
-	if suite != nil {
-		Expect(suite.Stop()).To(Succeed())
-	}
+	Controllers: []string{"nodelifecycle", "replicaset", "scheduler"},
+	Configure: func(o *controllers.Options) {
+		o.NodeMonitorGracePeriod = 3 * time.Second
+		o.DefaultUnreachableTolerationSeconds = 2
+	},
+}, func(s *testenv.Suite) {
+	env, k8s, ctx = s.Env, s.Env.Client, s.Ctx
 })

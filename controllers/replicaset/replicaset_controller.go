@@ -21,6 +21,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/placement"
 	"github.com/kybern/kybern/controllers/internal/podevents"
 	"github.com/kybern/kybern/controllers/internal/podutil"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 // BurstReplicas caps the pods one reconcile creates or deletes, as upstream's.
@@ -45,13 +46,15 @@ func NewReconciler(c client.Client, apiReader client.Reader, recorder record.Eve
 		expectations: expectations.New(clk, expectations.DefaultTTL)}
 }
 
-// SetupWithManager registers the controller; concurrency is how many ReplicaSets it
-// reconciles at once.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+// SetupWithManager registers the controller; cfg.Concurrency is how many ReplicaSets it
+// reconciles at once, and its pods are created bound through cfg.Placement.
+func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), cfg.Recorder, cfg.Clock)
+	r.Placer = cfg.Placement
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.ReplicaSet{}).
 		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: appsv1alpha1.GroupVersion.WithKind("ReplicaSet"), Expectations: r.expectations, Selecting: selecting(mgr.GetCache())}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("replicaset").
 		Complete(r)
 }

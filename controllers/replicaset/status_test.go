@@ -60,8 +60,8 @@ func TestCalculateStatus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := calculateStatus(tc.rs, tc.pods, 1, tc.manageErr, now)
 			conds := got.Conditions
-			got.ReplicaSetStatus.Conditions = nil
-			if got.ReplicaSetStatus.Replicas != tc.want.Replicas || got.FullyLabeledReplicas != tc.want.FullyLabeledReplicas ||
+			got.Conditions = nil
+			if got.Replicas != tc.want.Replicas || got.FullyLabeledReplicas != tc.want.FullyLabeledReplicas ||
 				got.ReadyReplicas != tc.want.ReadyReplicas || got.AvailableReplicas != tc.want.AvailableReplicas ||
 				got.ObservedGeneration != tc.want.ObservedGeneration || *got.TerminatingReplicas != *tc.want.TerminatingReplicas {
 				t.Fatalf("status = %+v, want %+v", got.ReplicaSetStatus, tc.want)

@@ -193,13 +193,6 @@ func (c *cache) candidates(now time.Time) []*nodeInfo {
 	return out
 }
 
-// wait records that pod fits nowhere for now.
-func (c *cache) wait(pod types.NamespacedName) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.waiting.Insert(pod)
-}
-
 // waitingPods returns requests for the pods that fit nowhere at their last try.
 func (c *cache) waitingPods(context.Context, client.Object) []reconcile.Request {
 	c.mu.Lock()

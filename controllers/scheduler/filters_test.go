@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"k8s.io/apimachinery/pkg/api/resource"

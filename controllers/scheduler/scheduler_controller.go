@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 // unschedulableRetry is how often a pod that fits nowhere is tried again even when no
@@ -46,9 +47,12 @@ func NewReconciler(c client.Client, recorder record.EventRecorder, clk clock.Pas
 	return &Reconciler{Client: c, Recorder: recorder, Clock: clk, cache: newCache()}
 }
 
-// SetupWithManager registers the scheduler and feeds its cache from the manager's
-// informers; concurrency is how many binds run at once.
-func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, concurrency int) error {
+// SetupWithManager registers the scheduler, feeds its cache from the manager's informers
+// and serves placement to the workload controllers through cfg.Placement;
+// cfg.Concurrency is how many binds run at once.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r := NewReconciler(mgr.GetClient(), cfg.Recorder, cfg.Clock)
+	cfg.Placement.Serve(r)
 	if err := r.cache.feed(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
@@ -59,7 +63,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, con
 		WatchesRawSource(source.Channel(r.cache.wake, handler.EnqueueRequestsFromMapFunc(r.cache.waitingPods))).
 		// A claim created or changed may let a waiting pod fit.
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.cache.waitingPods)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("scheduler").
 		Complete(r)
 }

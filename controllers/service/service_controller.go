@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 // Status condition types, their reasons, and the event reasons of failed allocations.
@@ -81,10 +82,15 @@ func NewReconciler(c client.Client, recorder record.EventRecorder, clk clock.Pas
 	return &Reconciler{Client: c, Recorder: recorder, Clock: clk, ips: ips, ports: pr, retry: make(chan event.GenericEvent)}, nil
 }
 
-// SetupWithManager registers the controller. Deleting a Service frees what it held on the
-// delete event; that, and a Service letting go of an address or port in a reconcile, wakes
-// the Services that wait for one.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager registers the controller, allocating from cfg's service ranges; it
+// reconciles one Service at a time, since allocations are serialised anyway. Deleting a
+// Service frees what it held on the delete event; that, and a Service letting go of an
+// address or port in a reconcile, wakes the Services that wait for one.
+func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r, err := NewReconciler(mgr.GetClient(), cfg.Recorder, cfg.Clock, cfg.ServiceClusterIPRange, cfg.ServiceNodePortRange)
+	if err != nil {
+		return err
+	}
 	events := &serviceEvents{release: r.release}
 	return ctrl.NewControllerManagedBy(mgr).
 		Watches(&corev1alpha1.Service{}, events).

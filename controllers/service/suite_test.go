@@ -3,10 +3,6 @@ package service_test
 import (
 	"context"
 	"testing"
-	"time"
-
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -14,28 +10,15 @@ import (
 )
 
 var (
-	suite *testenv.Suite
-	env   *testenv.Env
-	k8s   client.Client
-	ctx   context.Context
+	env *testenv.Env
+	k8s client.Client
+	ctx context.Context
 )
 
-func TestService(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "Service controller suite")
-}
+func TestService(t *testing.T) { testenv.RunSuite(t, "Service controller suite") }
 
-var _ = BeforeSuite(func() {
-	var err error
-	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, testenv.DefaultOptions(), nil)
-	Expect(err).NotTo(HaveOccurred())
-	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
-})
-
-var _ = AfterSuite(func() {
-	if suite != nil {
-		Expect(suite.Stop()).To(Succeed())
-	}
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{
+	Controllers: []string{"service"},
+}, func(s *testenv.Suite) {
+	env, k8s, ctx = s.Env, s.Env.Client, s.Ctx
 })

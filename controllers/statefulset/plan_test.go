@@ -140,5 +140,3 @@ func TestMaxUnavailable(t *testing.T) {
 		}
 	}
 }
-
-func ptrTo[T any](v T) *T { return &v }

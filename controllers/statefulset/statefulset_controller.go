@@ -28,6 +28,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/expectations"
 	"github.com/kybern/kybern/controllers/internal/history"
 	"github.com/kybern/kybern/controllers/internal/podevents"
+	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
 var gvk = appsv1alpha1.GroupVersion.WithKind("StatefulSet")
@@ -50,10 +51,11 @@ func NewReconciler(c client.Client, apiReader client.Reader, recorder record.Eve
 		expectations: expectations.New(clk, expectations.DefaultTTL)}
 }
 
-// SetupWithManager registers the controller; concurrency is how many StatefulSets it
+// SetupWithManager registers the controller; cfg.Concurrency is how many StatefulSets it
 // reconciles at once. Pods wake their StatefulSet; a claim wakes the sets whose selector
 // its labels match, so that a pod waiting for a stale claim to go is created once it has.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), cfg.Recorder, cfg.Clock)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.StatefulSet{}).
 		Owns(&appsv1.ControllerRevision{}).
@@ -64,7 +66,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			return setsSelecting(ctx, mgr.GetCache(), o)
 		})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("statefulset").
 		Complete(r)
 }

@@ -3,7 +3,6 @@ package statefulset_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -14,35 +13,19 @@ import (
 )
 
 var (
-	suite *testenv.Suite
-	env   *testenv.Env
-	k8s   client.Client
-	ctx   context.Context
+	env *testenv.Env
+	k8s client.Client
+	ctx context.Context
 )
 
-func TestStatefulSet(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "StatefulSet controller suite")
-}
+func TestStatefulSet(t *testing.T) { testenv.RunSuite(t, "StatefulSet controller suite") }
 
-var _ = BeforeSuite(func() {
-	opts := testenv.DefaultOptions()
-	// No node agent renews a Lease here: keep the node reachable for the whole suite.
-	opts.NodeMonitorGracePeriod = time.Hour
-	var err error
-	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, opts, nil)
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{
+	Controllers: []string{"statefulset", "scheduler", "garbagecollector"},
+}, func(s *testenv.Suite) {
+	env, k8s, ctx = s.Env, s.Env.Client, s.Ctx
+	_, err := testenv.RegisterReadyNode(ctx, k8s, "node-1", "64", nil)
 	Expect(err).NotTo(HaveOccurred())
-	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
-	_, err = testenv.RegisterReadyNode(ctx, k8s, "node-1", "64", nil)
-	Expect(err).NotTo(HaveOccurred())
-})
-
-var _ = AfterSuite(func() {
-	if suite != nil {
-		Expect(suite.Stop()).To(Succeed())
-	}
 })
 
 func newNamespace() string {

@@ -8,12 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kybern/kybern/test/testenv"
 )
@@ -22,31 +19,14 @@ var (
 	env       *testenv.Env
 	k8sClient client.Client
 	ctx       context.Context
-	cancel    context.CancelFunc
 )
 
-func TestAPI(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "CRD suite")
-}
+func TestAPI(t *testing.T) { testenv.RunSuite(t, "CRD suite") }
 
-var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	ctx, cancel = context.WithCancel(context.Background())
-	var err error
-	env, err = testenv.Start(GinkgoT().TempDir())
-	Expect(err).NotTo(HaveOccurred())
-	k8sClient = env.Client
-
-	By("installing the CRDs as make install does: server-side apply, then wait for Established")
-	Expect(env.InstallCRDs(ctx)).To(Succeed())
-})
-
-var _ = AfterSuite(func() {
-	cancel()
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
-	}
+// The suite runs no controllers; StartSuite installs the CRDs as make install does, with
+// server-side apply, and waits for them to be Established.
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{}, func(s *testenv.Suite) {
+	env, k8sClient, ctx = s.Env, s.Env.Client, s.Ctx
 })
 
 func samplesDir() string { return filepath.Join(testenv.RepoRoot(), "config", "samples") }

@@ -75,7 +75,7 @@ func scaleTo1000(b *testing.B, env *testenv.Env, qps float32, burst int, name st
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer mgr.Stop()
+	defer stopping(b, mgr.Stop)
 
 	d := &appsv1alpha1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "scale"}}
 	d.Spec.Replicas = ptr.To[int32](0)
@@ -165,6 +165,13 @@ func waitPods(ctx context.Context, c client.WithWatch, ns string, n int, limit t
 				return fmt.Errorf("%d of %d pods after %s", count(), n, limit)
 			}
 		}
+	}
+}
+
+// stopping stops what stop stops when the benchmark returns, failing it on an error.
+func stopping(b *testing.B, stop func() error) {
+	if err := stop(); err != nil {
+		b.Error(err)
 	}
 }
 

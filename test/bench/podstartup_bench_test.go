@@ -46,12 +46,12 @@ func BenchmarkPodStartup20(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer mgr.Stop()
+	defer stopping(b, mgr.Stop)
 	agent, err := testenv.StartAgentProcess(work, env.Kubeconfig, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer agent.Stop()
+	defer stopping(b, agent.Stop)
 	waitFor(b, func() bool {
 		n := &corev1alpha1.Node{}
 		return env.Client.Get(ctx, client.ObjectKey{Name: "bench"}, n) == nil && len(n.Status.Conditions) > 0

@@ -32,7 +32,7 @@ func BenchmarkSchedule1000PodsOn100Nodes(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer mgr.Stop()
+	defer stopping(b, mgr.Stop)
 	for i := range 100 {
 		if _, err := testenv.RegisterReadyNode(ctx, env.Client, fmt.Sprintf("node-%03d", i), "32", nil); err != nil {
 			b.Fatal(err)

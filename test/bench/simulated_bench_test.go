@@ -45,7 +45,7 @@ func BenchmarkDeployment1000On100SimulatedNodes(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer mgr.Stop()
+	defer stopping(b, mgr.Stop)
 	if err := startSimulatedNodes(ctx, env, 100, b.TempDir(), &agentRequests); err != nil {
 		b.Fatal(err)
 	}

@@ -36,14 +36,13 @@ var (
 	work string
 )
 
-func TestE2E(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(60 * time.Second)
-	SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
-	RunSpecs(t, "E2E suite: real containers")
-}
+func TestE2E(t *testing.T) { testenv.RunSuite(t, "E2E suite: real containers") }
+
+// spec runs every controller, as make run does.
+var spec = testenv.SuiteSpec{Controllers: []string{"*"}, EventuallyTimeout: 60 * time.Second}
 
 var _ = BeforeSuite(func() {
+	testenv.SetEventuallyDefaults(spec)
 	Expect(os.Geteuid()).To(Equal(0), "the e2e tests run containers and need root")
 	for _, tool := range []string{"containerd", "runc", "ip"} {
 		_, err := exec.LookPath(tool)
@@ -55,7 +54,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(testenv.BuildNodeAgent(work)).To(Succeed())
 	Expect(os.MkdirAll(filepath.Join(work, "controlplane"), 0o755)).To(Succeed())
-	suite, err = testenv.StartSuite(filepath.Join(work, "controlplane"), GinkgoWriter, testenv.DefaultOptions(), nil)
+	suite, err = testenv.StartSuite(filepath.Join(work, "controlplane"), GinkgoWriter, spec)
 	Expect(err).NotTo(HaveOccurred())
 	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
 })

@@ -95,7 +95,7 @@ var _ = Describe("The manager", func() {
 	It("says the CRDs are missing, and how to install them, on a cluster without them", func() {
 		bare, err := testenv.Start(GinkgoT().TempDir())
 		Expect(err).NotTo(HaveOccurred())
-		defer bare.Stop()
+		DeferCleanup(bare.Stop)
 		cmd := exec.Command(managerBin, "--kubeconfig", bare.Kubeconfig, "--leader-elect=false", "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
 		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())

@@ -23,16 +23,14 @@ var (
 	// nodeAgentBin is the node agent make run starts beside the manager.
 	nodeAgentBin string
 	ctx          context.Context
-	cancel       context.CancelFunc
 )
 
-func TestManager(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Manager suite")
-}
+func TestManager(t *testing.T) { testenv.RunSuite(t, "Manager suite") }
 
-var _ = BeforeSuite(func() {
-	ctx, cancel = context.WithCancel(context.Background())
+// The suite runs no controllers in process: the specs start the built binaries.
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{}, func(s *testenv.Suite) {
+	env, ctx = s.Env, s.Ctx
+	clientset = kubernetes.NewForConfigOrDie(env.Config)
 	bin := GinkgoT().TempDir()
 	managerBin, nodeAgentBin = filepath.Join(bin, "manager"), filepath.Join(bin, "node-agent")
 	for out, pkg := range map[string]string{managerBin: ".", nodeAgentBin: "./node-agent", filepath.Join(bin, "kybern-log-driver"): "./node-agent/logdriver"} {
@@ -40,18 +38,5 @@ var _ = BeforeSuite(func() {
 		build.Dir = testenv.RepoRoot()
 		output, err := build.CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), "go build %s: %s", pkg, output)
-	}
-	var err error
-
-	env, err = testenv.Start(GinkgoT().TempDir())
-	Expect(err).NotTo(HaveOccurred())
-	Expect(env.InstallCRDs(ctx)).To(Succeed())
-	clientset = kubernetes.NewForConfigOrDie(env.Config)
-})
-
-var _ = AfterSuite(func() {
-	cancel()
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
 	}
 })

@@ -89,8 +89,9 @@ func (a *AgentProcess) Stop() error {
 		return err
 	}
 	select {
-	case <-a.done:
-		return nil
+	case err := <-a.done:
+		a.done <- err
+		return err
 	case <-time.After(30 * time.Second):
 		return fmt.Errorf("node agent %s did not stop within 30s; see %s", a.Node, a.LogFile)
 	}

@@ -2,15 +2,12 @@ package testenv
 
 import (
 	"context"
-	"errors"
-	"io"
-
 	"flag"
 	"fmt"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -19,15 +16,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kybern/kybern/api"
 	"github.com/kybern/kybern/controllers"
 )
 
-// Manager is a running manager with every controller, as main.go wires it.
+// Manager is a running manager with the controllers its options enable, wired as main.go
+// wires them.
 type Manager struct {
 	// Cache reads objects as the controllers see them, which may lag the apiserver.
 	Cache  client.Reader
@@ -69,7 +65,7 @@ func (e *Env) StartManagerWithConfig(cfg *rest.Config, opts controllers.Options)
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.SetupWithManager(ctx, mgr, opts); err != nil {
+	if _, err := controllers.SetupWithManager(ctx, mgr, opts); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -95,50 +91,4 @@ func (e *Env) NewNamespace(ctx context.Context, prefix string) (string, error) {
 		return "", err
 	}
 	return ns.Name, nil
-}
-
-// Suite is what a controller's Ginkgo suite runs against: a control plane with the CRDs
-// installed and a manager running every controller.
-type Suite struct {
-	Env *Env
-	// Manager may be stopped and replaced by a spec; Stop stops the current one.
-	Manager *Manager
-	// Ctx lives until Stop.
-	Ctx    context.Context
-	cancel context.CancelFunc
-}
-
-// StartSuite starts a suite's control plane and manager, logging to log. prepare, when
-// not nil, runs once the CRDs are installed and before the manager starts.
-func StartSuite(dir string, log io.Writer, opts controllers.Options, prepare func(context.Context, *Env) error) (*Suite, error) {
-	logf.SetLogger(zap.New(zap.WriteTo(log), zap.UseDevMode(true)))
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Suite{Ctx: ctx, cancel: cancel}
-	var err error
-	if s.Env, err = Start(dir); err != nil {
-		cancel()
-		return nil, err
-	}
-	if err := s.Env.InstallCRDs(ctx); err != nil {
-		return nil, errors.Join(err, s.Stop())
-	}
-	if prepare != nil {
-		if err := prepare(ctx, s.Env); err != nil {
-			return nil, errors.Join(err, s.Stop())
-		}
-	}
-	if s.Manager, err = s.Env.StartManager(opts); err != nil {
-		return nil, errors.Join(err, s.Stop())
-	}
-	return s, nil
-}
-
-// Stop stops the manager, then the control plane.
-func (s *Suite) Stop() error {
-	s.cancel()
-	var err error
-	if s.Manager != nil {
-		err = s.Manager.Stop()
-	}
-	return errors.Join(err, s.Env.Stop())
 }

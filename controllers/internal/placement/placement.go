@@ -18,3 +18,24 @@ type Placer interface {
 	// nothing: the scheduler takes it up once it exists.
 	Place(ctx context.Context, pod *corev1alpha1.Pod) (done func(created *corev1alpha1.Pod))
 }
+
+// Relay is the Placer that a manager's workload controllers hold: it forwards to the
+// scheduler that Serve was given, and without one leaves every pod unbound, so that a
+// controller runs the same whether or not the scheduler runs beside it. Serve is called
+// while controllers are set up, before the manager starts them.
+type Relay struct {
+	placer Placer
+}
+
+// Serve makes p the Placer that Place forwards to.
+func (r *Relay) Serve(p Placer) {
+	r.placer = p
+}
+
+// Place implements Placer.
+func (r *Relay) Place(ctx context.Context, pod *corev1alpha1.Pod) func(created *corev1alpha1.Pod) {
+	if r == nil || r.placer == nil {
+		return func(*corev1alpha1.Pod) {}
+	}
+	return r.placer.Place(ctx, pod)
+}

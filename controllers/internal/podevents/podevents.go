@@ -26,8 +26,13 @@ type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 type Handler struct {
 	Owner        schema.GroupVersionKind
 	Expectations *expectations.Expectations
-	// Selecting are the owners whose selector matches an orphan pod's labels.
+	// Selecting are the owners whose selector matches an orphan pod's labels; nil for a
+	// controller that adopts no orphans.
 	Selecting func(ctx context.Context, pod *corev1alpha1.Pod) []reconcile.Request
+	// Changed, when not nil, sees each update of a pod its owner controlled before the
+	// update, with the updated pod, and each deletion (deleted true), before the owner is
+	// woken.
+	Changed func(owner types.NamespacedName, pod *corev1alpha1.Pod, deleted bool)
 }
 
 func (h *Handler) Create(ctx context.Context, e event.TypedCreateEvent[client.Object], q queue) {
@@ -51,6 +56,9 @@ func (h *Handler) Update(ctx context.Context, e event.TypedUpdateEvent[client.Ob
 	}
 	was, wasOwned := h.controller(before)
 	is, isOwned := h.controller(after)
+	if wasOwned && h.Changed != nil {
+		h.Changed(was, after, false)
+	}
 	if after.DeletionTimestamp != nil {
 		h.gone(after, q)
 		if wasOwned && was != is {
@@ -71,9 +79,14 @@ func (h *Handler) Update(ctx context.Context, e event.TypedUpdateEvent[client.Ob
 }
 
 func (h *Handler) Delete(_ context.Context, e event.TypedDeleteEvent[client.Object], q queue) {
-	if pod, ok := e.Object.(*corev1alpha1.Pod); ok {
-		h.gone(pod, q)
+	pod, ok := e.Object.(*corev1alpha1.Pod)
+	if !ok {
+		return
 	}
+	if owner, owned := h.controller(pod); owned && h.Changed != nil {
+		h.Changed(owner, pod, true)
+	}
+	h.gone(pod, q)
 }
 
 func (h *Handler) Generic(context.Context, event.TypedGenericEvent[client.Object], queue) {}
@@ -86,6 +99,9 @@ func (h *Handler) gone(pod *corev1alpha1.Pod, q queue) {
 }
 
 func (h *Handler) wakeSelecting(ctx context.Context, pod *corev1alpha1.Pod, q queue) {
+	if h.Selecting == nil {
+		return
+	}
 	for _, req := range h.Selecting(ctx, pod) {
 		q.Add(req)
 	}
