@@ -11,6 +11,8 @@ LOCAL_KUBECONFIG := $(STATE_DIR)/kubeconfig
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 CONTROLPLANE ?= $(LOCALBIN)/controlplane
 
 # The cluster that install, uninstall and run act on: the one KUBECONFIG names, else the
@@ -48,7 +50,7 @@ manifests: controller-gen ## Generate the CRDs and the manager's and node agent'
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.
-	$(CONTROLLER_GEN) object paths="./api/..."
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt
 fmt: ## Run go fmt.
@@ -59,16 +61,43 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: fmt vet ## Check formatting and vet, failing on any file go fmt would change.
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+lint: golangci-lint ## Run golangci-lint with .golangci.yml (gofmt, goimports, vet, staticcheck, revive, ginkgolinter and more).
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: verify
+verify: manifests generate lint ## Check that the committed generated files match the sources, and lint.
+	@if ! git diff --exit-code --stat -- api config; then \
+	  echo "verify: generated files differ from the committed ones; run make manifests generate and commit them" >&2; exit 1; fi
+
+##@ Test
+
+# The layers are package lists: see hack/test-packages.sh.
+ENVTEST_ASSETS = KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)"
 
 .PHONY: test
-test: manifests generate fmt vet envtest node-deps images ## Run every test layer: unit, envtest, control-plane and e2e tests (e2e needs root).
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test ./... -count=1 -timeout 30m
+test: manifests generate fmt vet envtest node-deps images ## Run every test layer: unit, envtest and e2e (e2e needs root).
+	$(ENVTEST_ASSETS) go test ./... -count=1 -timeout 30m
+
+.PHONY: test-unit
+test-unit: ## Run the unit tests: table tests and fakes, no apiserver.
+	go test $$(hack/test-packages.sh unit) -count=1 -timeout 10m
+
+.PHONY: test-envtest
+test-envtest: envtest ## Run the envtest suites: the controllers, the node agent on simulated runtimes, the CRDs and the manager binary against a real apiserver.
+	$(ENVTEST_ASSETS) go test $$(hack/test-packages.sh envtest) -count=1 -timeout 30m
+
+.PHONY: test-e2e
+test-e2e: e2e-root envtest node-deps images ## Run the e2e suite: real containers through containerd (root).
+	$(ENVTEST_ASSETS) go test $$(hack/test-packages.sh e2e) -count=1 -timeout 30m
+
+.PHONY: e2e-root
+e2e-root:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "test-e2e: the e2e suite runs real containers, which needs root to run containerd and create network namespaces; run: sudo make test-e2e" >&2; exit 1; fi
 
 .PHONY: bench
 bench: envtest ## Run the benchmarks.
-	KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)" go test ./... -run '^$$' -bench . -benchtime 1x -timeout 60m
+	$(ENVTEST_ASSETS) go test ./... -run '^$$' -bench . -benchtime 1x -timeout 60m
 
 ##@ Build
 
@@ -130,3 +159,10 @@ $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint from Go modules into bin/.
+$(GOLANGCI_LINT):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(LOCALBIN)/golangci-lint $(GOLANGCI_LINT)

@@ -67,7 +67,7 @@ func hostAddress() string {
 // nodeInfo describes the machine as Node.status.nodeInfo does.
 func nodeInfo(runtimeVersion, agentVersion string) corev1.NodeSystemInfo {
 	info := corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: goruntime.GOARCH,
-		ContainerRuntimeVersion: runtimeVersion, KubeletVersion: agentVersion, KubeProxyVersion: agentVersion}
+		ContainerRuntimeVersion: runtimeVersion, KubeletVersion: agentVersion}
 	var u syscall.Utsname
 	if syscall.Uname(&u) == nil {
 		info.KernelVersion = utsString(u.Release[:])

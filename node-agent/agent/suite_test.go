@@ -24,10 +24,9 @@ import (
 )
 
 var (
-	suite *testenv.Suite
-	env   *testenv.Env
-	k8s   client.Client
-	ctx   context.Context
+	env *testenv.Env
+	k8s client.Client
+	ctx context.Context
 )
 
 // nodes are the simulated nodes the agents of this suite run, and runtimes their runtimes
@@ -37,19 +36,12 @@ var (
 	runtimes = map[string]*simulated.Runtime{}
 )
 
-func TestAgent(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(30 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "Node agent suite")
-}
+func TestAgent(t *testing.T) { testenv.RunSuite(t, "Node agent suite") }
 
-var _ = BeforeSuite(func() {
-	var err error
-	suite, err = testenv.StartSuite(GinkgoT().TempDir(), GinkgoWriter, testenv.DefaultOptions(), nil)
-	Expect(err).NotTo(HaveOccurred())
-	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
-
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{
+	Controllers: []string{"scheduler", "deployment", "replicaset", "garbagecollector", "nodelifecycle"},
+}, func(s *testenv.Suite) {
+	env, k8s, ctx = s.Env, s.Env.Client, s.Ctx
 	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = -1, 0
 	httpClient, err := rest.HTTPClientFor(cfg)
@@ -79,9 +71,3 @@ func startAgents(shared agent.Shared, logDir string) {
 		}()
 	}
 }
-
-var _ = AfterSuite(func() {
-	if suite != nil {
-		Expect(suite.Stop()).To(Succeed())
-	}
-})

@@ -251,13 +251,13 @@ func phase(pod *corev1alpha1.Pod, s corev1.PodStatus, terminated bool) corev1.Po
 // requests and limits, BestEffort when none sets any, else Burstable.
 func qosClass(pod *corev1alpha1.Pod) corev1.PodQOSClass {
 	all := slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers)
-	any, guaranteed := false, true
+	anySet, guaranteed := false, true
 	for _, c := range all {
 		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 			req, hasReq := c.Resources.Requests[name]
 			lim, hasLim := c.Resources.Limits[name]
 			if hasReq || hasLim {
-				any = true
+				anySet = true
 			}
 			if !hasLim || (hasReq && req.Cmp(lim) != 0) {
 				guaranteed = false
@@ -265,7 +265,7 @@ func qosClass(pod *corev1alpha1.Pod) corev1.PodQOSClass {
 		}
 	}
 	switch {
-	case !any:
+	case !anySet:
 		return corev1.PodQOSBestEffort
 	case guaranteed:
 		return corev1.PodQOSGuaranteed

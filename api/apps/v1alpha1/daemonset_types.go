@@ -51,5 +51,5 @@ type DaemonSetList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DaemonSet{}, &DaemonSetList{})
+	register(&DaemonSet{}, &DaemonSetList{})
 }

@@ -63,5 +63,5 @@ type DeploymentList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Deployment{}, &DeploymentList{})
+	register(&Deployment{}, &DeploymentList{})
 }

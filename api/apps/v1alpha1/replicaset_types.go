@@ -58,5 +58,5 @@ type ReplicaSetList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ReplicaSet{}, &ReplicaSetList{})
+	register(&ReplicaSet{}, &ReplicaSetList{})
 }

@@ -65,5 +65,5 @@ type StatefulSetList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&StatefulSet{}, &StatefulSetList{})
+	register(&StatefulSet{}, &StatefulSetList{})
 }

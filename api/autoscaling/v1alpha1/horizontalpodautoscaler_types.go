@@ -44,5 +44,5 @@ type HorizontalPodAutoscalerList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&HorizontalPodAutoscaler{}, &HorizontalPodAutoscalerList{})
+	register(&HorizontalPodAutoscaler{}, &HorizontalPodAutoscalerList{})
 }

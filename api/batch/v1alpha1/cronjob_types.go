@@ -51,5 +51,5 @@ type CronJobList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&CronJob{}, &CronJobList{})
+	register(&CronJob{}, &CronJobList{})
 }

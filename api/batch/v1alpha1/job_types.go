@@ -57,5 +57,5 @@ type JobList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Job{}, &JobList{})
+	register(&Job{}, &JobList{})
 }

@@ -50,5 +50,5 @@ type EndpointSliceList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&EndpointSlice{}, &EndpointSliceList{})
+	register(&EndpointSlice{}, &EndpointSliceList{})
 }

@@ -46,5 +46,5 @@ type NodeList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Node{}, &NodeList{})
+	register(&Node{}, &NodeList{})
 }

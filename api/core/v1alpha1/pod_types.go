@@ -49,5 +49,5 @@ type PodList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Pod{}, &PodList{})
+	register(&Pod{}, &PodList{})
 }

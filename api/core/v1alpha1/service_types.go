@@ -44,5 +44,5 @@ type ServiceList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Service{}, &ServiceList{})
+	register(&Service{}, &ServiceList{})
 }

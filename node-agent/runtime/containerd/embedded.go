@@ -92,8 +92,12 @@ func (e *Embedded) Stop() error {
 		return nil // It has exited already.
 	}
 	select {
-	case <-e.done:
-		return nil
+	case err := <-e.done:
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return nil // Whatever its status, this is the shutdown SIGTERM asked for.
+		}
+		return err
 	case <-time.After(10 * time.Second):
 		return e.cmd.Process.Kill()
 	}
