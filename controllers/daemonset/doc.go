@@ -4,7 +4,10 @@
 // A node fits (eligibility.go) when the template's nodeName, nodeSelector and required node
 // affinity match it and it has no NoSchedule or NoExecute taint the pod does not tolerate;
 // every daemon pod tolerates upstream's node-condition taints. A node whose only
-// untolerated taints are NoSchedule keeps the pod it runs but gets no new one.
+// untolerated taints are NoSchedule keeps the pod it runs but gets no new one. Selectors,
+// affinity and tolerations are matched by controllers/internal/nodepredicates, the
+// predicates the scheduler filters with, so the two agree on which nodes a daemon pod's
+// selectors and tolerations admit.
 //
 // Each reconcile claims the DaemonSet's pods and ControllerRevisions, makes sure a revision
 // records the current template (history.go), and, when the cache has caught up with the

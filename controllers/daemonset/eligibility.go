@@ -8,7 +8,7 @@ import (
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/controllers/scheduler"
+	"github.com/kybern/kybern/controllers/internal/nodepredicates"
 )
 
 // eligibilityPod is the pod ds would run, before it targets a node: its template with the
@@ -31,14 +31,14 @@ func shouldRun(p *corev1alpha1.Pod, node *corev1alpha1.Node) (run, keep bool) {
 	if p.Spec.NodeName != "" && p.Spec.NodeName != node.Name {
 		return false, false
 	}
-	if !scheduler.NodeAffinityMatches(p, node) {
+	if !nodepredicates.AffinityMatches(p, node) {
 		return false, false
 	}
-	if scheduler.UntoleratedTaint(p, node) == nil {
+	if nodepredicates.UntoleratedTaint(p, node) == nil {
 		return true, true
 	}
 	for _, t := range node.Spec.Taints {
-		if t.Effect == corev1.TaintEffectNoExecute && !scheduler.Tolerates(p.Spec.Tolerations, t) {
+		if t.Effect == corev1.TaintEffectNoExecute && !nodepredicates.Tolerates(p.Spec.Tolerations, t) {
 			return false, false
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/nodepredicates"
 )
 
 // The weight of each score part, as upstream's default profile weighs its score plugins.
@@ -90,13 +91,13 @@ func pickOn(p *corev1alpha1.Pod, infos []*nodeInfo, ns nsLabels, volumeNode stri
 func rawScore(p *corev1alpha1.Pod, ni *nodeInfo, affinity *interPodAffinity, softSpread *topologySpread) candidate {
 	c := candidate{info: ni}
 	for _, t := range ni.node.Spec.Taints {
-		if t.Effect == corev1.TaintEffectPreferNoSchedule && !Tolerates(p.Spec.Tolerations, t) {
+		if t.Effect == corev1.TaintEffectPreferNoSchedule && !nodepredicates.Tolerates(p.Spec.Tolerations, t) {
 			c.taints++
 		}
 	}
 	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil {
 		for _, t := range a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
-			if termMatches(t.Preference, ni.node) {
+			if nodepredicates.TermMatches(t.Preference, ni.node) {
 				c.nodeAffinity += float64(t.Weight)
 			}
 		}

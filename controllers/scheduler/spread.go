@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/nodepredicates"
 )
 
 // Upstream's reasons for a node failing the topology spread filter.
@@ -87,7 +88,7 @@ func newTopologySpread(p *corev1alpha1.Pod, constraints []spreadConstraint, info
 			continue
 		}
 		for _, c := range constraints {
-			if (c.honourNodes && !NodeAffinityMatches(p, ni.node)) || (c.honourTaint && UntoleratedTaint(p, ni.node) != nil) {
+			if (c.honourNodes && !nodepredicates.AffinityMatches(p, ni.node)) || (c.honourTaint && nodepredicates.UntoleratedTaint(p, ni.node) != nil) {
 				continue
 			}
 			pair := topologyPair{c.key, ni.node.Labels[c.key]}
