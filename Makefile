@@ -28,7 +28,8 @@ endif
 # Manager addresses for make run; change them when the defaults are taken.
 METRICS_ADDR ?= :8080
 HEALTH_ADDR ?= :8081
-# SIMULATE_NODES=N makes make run start a node agent with N simulated nodes.
+# SIMULATE_NODES=N makes make run add a node agent with N simulated nodes (at least one
+# when it cannot run real containers: not root, or the node's packages cannot be installed).
 SIMULATE_NODES ?= 0
 
 .PHONY: all
@@ -108,7 +109,7 @@ build: generate fmt vet ## Build bin/manager, bin/node-agent and its container l
 	go build -o $(LOCALBIN)/kybern-log-driver ./node-agent/logdriver
 
 .PHONY: run
-run: modules build install ## Run the local control plane (if none is up), the manager and a node agent (as root with containerd; SIMULATE_NODES=N adds N simulated nodes), in the foreground.
+run: modules build install ## Run the local control plane (if none is up), the manager and a node agent in the foreground: as root, real containers (installing containerd and the rest with apt first); else simulated nodes. SIMULATE_NODES=N adds N simulated nodes.
 	KUBECONFIG="$(TARGET_KUBECONFIG)" STATE_DIR="$(STATE_DIR)" METRICS_ADDR="$(METRICS_ADDR)" HEALTH_ADDR="$(HEALTH_ADDR)" SIMULATE_NODES="$(SIMULATE_NODES)" hack/run.sh
 
 .PHONY: modules

@@ -3,7 +3,8 @@
 # runc, iproute2 (pod network namespaces), nftables (the service proxy),
 # containernetworking-plugins (pod addresses)
 # and busybox-static (the test image). As root on
-# Debian it installs them with apt; elsewhere it fails with the command that does.
+# Debian it installs them with apt; elsewhere, or when apt fails, it fails saying what to
+# install. make test and, as root, make run (hack/run.sh) run it.
 set -euo pipefail
 
 declare -A packages=([containerd]=containerd [runc]=runc [ip]=iproute2 [nft]=nftables [busybox]=busybox-static)
@@ -18,10 +19,16 @@ if command -v busybox >/dev/null && ! dpkg -s busybox-static >/dev/null 2>&1 && 
 fi
 ((${#missing[@]})) || exit 0
 
-if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
+if ! command -v apt-get >/dev/null; then
+  echo "kybern: the node agent needs what Debian packages as ${missing[*]}; install it with this system's package manager" >&2
+  exit 1
+fi
+if [[ $(id -u) != 0 ]]; then
   echo "kybern: the node agent needs ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
 echo "kybern: installing ${missing[*]}" >&2
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+  echo "kybern: apt-get could not install ${missing[*]} (its error is above); once that is fixed, run as root: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

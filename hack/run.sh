@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# The foreground part of `make run`: the manager, a node agent running real containers
-# (as root, with containerd installed) and, with SIMULATE_NODES=N, a node agent running N
-# simulated nodes, against $KUBECONFIG, until Ctrl-C. One run per state directory: a second one says who
-# holds it and exits. The lock is flock(2)'s, so it dies with its holder and never goes stale.
+# The foreground part of `make run`: the manager and a node agent against $KUBECONFIG, until
+# Ctrl-C. As root it first installs what real containers need (hack/node-deps.sh: apt on
+# Debian) and the offline busybox image, then runs the pods as real containers with an
+# embedded containerd. Not root, or where that set-up fails, it runs them on simulated
+# nodes instead, and says so. SIMULATE_NODES=N adds a node agent with N simulated nodes
+# (at least one when there are no real containers). One run per state directory: a second
+# one says who holds it and exits. The lock is flock(2)'s, so it dies with its holder and
+# never goes stale.
+#
+# Environment: KUBECONFIG (required), STATE_DIR (.kybern), METRICS_ADDR (:8080),
+# HEALTH_ADDR (:8081), SIMULATE_NODES (0), MANAGER (bin/manager), NODE_AGENT
+# (bin/node-agent), and NODE_DEPS (hack/node-deps.sh): the command run as root that installs
+# what real containers need, or fails saying what to install.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE_DIR=${STATE_DIR:-$ROOT/.kybern}
@@ -10,7 +19,12 @@ METRICS_ADDR=${METRICS_ADDR:-:8080}
 HEALTH_ADDR=${HEALTH_ADDR:-:8081}
 MANAGER=${MANAGER:-$ROOT/bin/manager}
 NODE_AGENT=${NODE_AGENT:-$ROOT/bin/node-agent}
+NODE_DEPS=${NODE_DEPS:-$ROOT/hack/node-deps.sh}
 SIMULATE_NODES=${SIMULATE_NODES:-0}
+if [[ ! $SIMULATE_NODES =~ ^[0-9]+$ ]]; then
+  echo "kybern: SIMULATE_NODES is a number of nodes, not '$SIMULATE_NODES'; run, for example: make run SIMULATE_NODES=3" >&2
+  exit 1
+fi
 mkdir -p "$STATE_DIR"
 
 # Children get the lock closed (9>&-): containers outlive make run, and their shims must
@@ -35,6 +49,26 @@ require_free() {
 require_free metrics METRICS_ADDR "$METRICS_ADDR"
 require_free "health probes" HEALTH_ADDR "$HEALTH_ADDR"
 
+# Real containers: as root, once the node's packages and the offline image are in place.
+real=
+if [[ $(id -u) != 0 ]]; then
+  fix="for real containers, run as root: sudo make run"
+elif ! "$NODE_DEPS"; then
+  fix="for real containers, install what is named above, then: make run"
+else
+  real=1
+  if [[ ! -f $STATE_DIR/images/busybox.tar ]]; then
+    echo "kybern: building the offline image busybox:latest (make images)" >&2
+    (cd "$ROOT" && go run ./hack/images -out "$STATE_DIR/images/busybox.tar")
+  fi
+fi
+if [[ -z $real ]]; then
+  ((SIMULATE_NODES > 0)) || SIMULATE_NODES=1
+  nodes="$SIMULATE_NODES simulated nodes"
+  ((SIMULATE_NODES > 1)) || nodes="1 simulated node"
+  echo "kybern: pods run on $nodes, not as real containers; $fix" >&2
+fi
+
 pids=()
 stop() {
   trap - INT TERM
@@ -47,20 +81,12 @@ trap stop INT TERM
 "$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect=false \
   --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" 9>&- &
 pids+=($!)
-
-if [[ $(id -u) == 0 ]] && command -v containerd >/dev/null && command -v runc >/dev/null && command -v ip >/dev/null; then
-  if [[ ! -f $STATE_DIR/images/busybox.tar ]] && command -v busybox >/dev/null; then
-    (cd "$ROOT" && go run ./hack/images -out "$STATE_DIR/images/busybox.tar")
-  fi
-  command -v nft >/dev/null ||
-    echo "kybern: no nft: Services' cluster IPs and node ports will not answer (as root: apt-get install -y nftables)" >&2
+if [[ -n $real ]]; then
   "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --containerd=embedded --state-dir "$STATE_DIR" \
     --image-dir "$STATE_DIR/images" --log-dir "$STATE_DIR/logs" 9>&- &
   pids+=($!)
-else
-  echo "kybern: no node agent for real containers: it needs root and containerd (as root: apt-get install -y containerd runc iproute2 nftables containernetworking-plugins busybox-static)" >&2
 fi
-if [[ $SIMULATE_NODES -gt 0 ]]; then
+if ((SIMULATE_NODES > 0)); then
   "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --simulate-nodes "$SIMULATE_NODES" --node-name sim --log-dir "$STATE_DIR/logs" 9>&- &
   pids+=($!)
 fi

@@ -1,6 +1,7 @@
 package manager_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,15 +21,59 @@ import (
 )
 
 // startRun starts hack/run.sh, the foreground part of make run, in a process group of its
-// own, so that a signal to the group is what Ctrl-C in its terminal sends.
-func startRun(stateDir, metrics, probes string) *gexec.Session {
+// own, so that a signal to the group is what Ctrl-C in its terminal sends. Variables in
+// extraEnv (NAME=value) override the others.
+func startRun(stateDir, metrics, probes string, extraEnv ...string) *gexec.Session {
 	cmd := exec.Command(filepath.Join(testenv.RepoRoot(), "hack", "run.sh"))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "STATE_DIR="+stateDir, "MANAGER="+managerBin,
 		"NODE_AGENT="+nodeAgentBin, "METRICS_ADDR="+metrics, "HEALTH_ADDR="+probes)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	return s
+}
+
+// runStubs is a directory of stand-ins for what hack/run.sh starts and asks: a manager and
+// a node agent that append their arguments to manager.args and node-agent.args and wait,
+// an install command (NODE_DEPS) that creates node-deps.ran and exits with a given code, and
+// an `id` that answers a given uid.
+type runStubs string
+
+func newRunStubs(uid, nodeDepsExit int) runStubs {
+	dir := GinkgoT().TempDir()
+	Expect(os.Mkdir(filepath.Join(dir, "path"), 0o755)).To(Succeed())
+	for name, body := range map[string]string{
+		"manager":    `echo "$@" >>"` + dir + `/manager.args"; exec sleep 600`,
+		"node-agent": `echo "$@" >>"` + dir + `/node-agent.args"; exec sleep 600`,
+		"node-deps":  fmt.Sprintf(`touch "%s/node-deps.ran"; exit %d`, dir, nodeDepsExit),
+		"path/id":    fmt.Sprintf(`if [ "$1" = -u ]; then echo %d; else exec /usr/bin/id "$@"; fi`, uid),
+	} {
+		Expect(os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755)).To(Succeed())
+	}
+	return runStubs(dir)
+}
+
+// env is what makes hack/run.sh use the stand-ins.
+func (r runStubs) env() []string {
+	dir := string(r)
+	return []string{"MANAGER=" + filepath.Join(dir, "manager"), "NODE_AGENT=" + filepath.Join(dir, "node-agent"),
+		"NODE_DEPS=" + filepath.Join(dir, "node-deps"), "PATH=" + filepath.Join(dir, "path") + ":" + os.Getenv("PATH")}
+}
+
+// args returns what the stand-in named name was started with, a line per start.
+func (r runStubs) args(name string) func() string {
+	return func() string {
+		b, _ := os.ReadFile(filepath.Join(string(r), name+".args"))
+		return string(b)
+	}
+}
+
+// stopRun sends Ctrl-C to a run started by startRun and waits for it to end cleanly.
+func stopRun(s *gexec.Session) {
+	Expect(syscall.Kill(-s.Command.Process.Pid, syscall.SIGINT)).To(Succeed())
+	Eventually(s, "20s").Should(gexec.Exit())
+	Expect(s.Err).To(gbytes.Say("kybern: stopping"))
 }
 
 var _ = Describe("make run's foreground script", func() {
@@ -77,5 +122,39 @@ var _ = Describe("make run's foreground script", func() {
 		s := startRun(GinkgoT().TempDir(), "0", port)
 		Eventually(s, "10s").Should(gexec.Exit(1))
 		Expect(s.Err).To(gbytes.Say("port " + port[1:] + " for the manager's health probes is in use by another process; free it or run: make run HEALTH_ADDR=:<free port>"))
+	})
+
+	It("without root, runs pods on a simulated node and says which command gives real containers", func() {
+		stubs := newRunStubs(1000, 0)
+		s := startRun(GinkgoT().TempDir(), "0", "0", stubs.env()...)
+		Eventually(s.Err, "10s").Should(gbytes.Say(`kybern: pods run on 1 simulated node, not as real containers; for real containers, run as root: sudo make run\n`))
+		Eventually(stubs.args("node-agent"), "10s").Should(ContainSubstring("--simulate-nodes 1 --node-name sim "))
+		Eventually(stubs.args("manager"), "10s").Should(ContainSubstring("--kubeconfig " + env.Kubeconfig))
+		Consistently(stubs.args("node-agent"), "1s").ShouldNot(ContainSubstring("--containerd"))
+		Expect(filepath.Join(string(stubs), "node-deps.ran")).NotTo(BeAnExistingFile(), "installs packages without root")
+		stopRun(s)
+	})
+
+	It("as root, installs what a node needs and runs pods as real containers, with SIMULATE_NODES=N simulated nodes beside them", func() {
+		stubs := newRunStubs(0, 0)
+		stateDir := GinkgoT().TempDir()
+		Expect(os.MkdirAll(filepath.Join(stateDir, "images"), 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(stateDir, "images", "busybox.tar"), nil, 0o644)).To(Succeed())
+		s := startRun(stateDir, "0", "0", append(stubs.env(), "SIMULATE_NODES=2")...)
+		Eventually(stubs.args("node-agent"), "10s").Should(And(
+			ContainSubstring("--containerd=embedded --state-dir "+stateDir+" --image-dir "+filepath.Join(stateDir, "images")),
+			ContainSubstring("--simulate-nodes 2 --node-name sim ")))
+		Expect(filepath.Join(string(stubs), "node-deps.ran")).To(BeAnExistingFile())
+		stopRun(s)
+		Expect(string(s.Err.Contents())).NotTo(ContainSubstring("not as real containers"))
+	})
+
+	It("as root, runs pods on a simulated node when what a node needs cannot be installed, and says so", func() {
+		stubs := newRunStubs(0, 1)
+		s := startRun(GinkgoT().TempDir(), "0", "0", stubs.env()...)
+		Eventually(s.Err, "10s").Should(gbytes.Say(`kybern: pods run on 1 simulated node, not as real containers; for real containers, install what is named above, then: make run\n`))
+		Eventually(stubs.args("node-agent"), "10s").Should(ContainSubstring("--simulate-nodes 1 --node-name sim "))
+		Consistently(stubs.args("node-agent"), "1s").ShouldNot(ContainSubstring("--containerd"))
+		stopRun(s)
 	})
 })
