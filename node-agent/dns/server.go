@@ -18,7 +18,7 @@ import (
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/node-agent/proxy"
+	"github.com/kybern/kybern/node-agent/servicewatch"
 )
 
 // Server answers DNS queries from a node's pods.
@@ -40,7 +40,7 @@ func (s *Server) Run(ctx context.Context, cache ctrlcache.Cache, addr string) er
 	fqdn := dns.Fqdn(strings.ToLower(s.Domain))
 	s.zone.Store(buildZone(fqdn, nil, nil))
 	go func() {
-		err := proxy.OnServiceChange(ctx, cache, 200*time.Millisecond, s.Log, func(_ context.Context, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) error {
+		err := servicewatch.OnChange(ctx, cache, 200*time.Millisecond, s.Log, func(_ context.Context, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) error {
 			s.zone.Store(buildZone(fqdn, services, slices))
 			return nil
 		})

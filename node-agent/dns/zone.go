@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/node-agent/proxy"
+	"github.com/kybern/kybern/node-agent/servicewatch"
 )
 
 // ttl is the time to live of every answer, short as upstream's cluster DNS keeps it, so
@@ -35,7 +35,7 @@ type zone struct {
 // "cluster.local.") from Services and their EndpointSlices.
 func buildZone(domain string, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) *zone {
 	z := &zone{domain: domain, a: map[string][]net.IP{}, srv: map[string][]*dns.SRV{}, names: map[string]bool{}}
-	bySvc := proxy.SlicesByService(slices)
+	bySvc := servicewatch.SlicesByService(slices)
 	for i := range services {
 		svc := &services[i]
 		if svc.Spec.Type == corev1.ServiceTypeExternalName || svc.Spec.ClusterIP == "" {
@@ -61,7 +61,7 @@ func buildZone(domain string, services []corev1alpha1.Service, slices []corev1al
 func (z *zone) headless(name string, slices []*corev1alpha1.EndpointSlice) {
 	for _, s := range slices {
 		for _, e := range s.Endpoints {
-			if !proxy.Ready(e) {
+			if !servicewatch.Ready(e) {
 				continue
 			}
 			for _, addr := range e.Addresses {

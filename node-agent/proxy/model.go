@@ -7,9 +7,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/servicewatch"
 )
 
 // servicePort is one port of one Service as the proxy programs it: traffic to the
@@ -40,7 +40,7 @@ const defaultAffinityTimeout = 3 * time.Hour
 // IP yet, have nothing to proxy. Only Ready endpoints count; an endpoint port is matched
 // to a Service port by name.
 func servicePorts(services []corev1alpha1.Service, epSlices []corev1alpha1.EndpointSlice) []servicePort {
-	bySvc := SlicesByService(epSlices)
+	bySvc := servicewatch.SlicesByService(epSlices)
 	var out []servicePort
 	for i := range services {
 		svc := &services[i]
@@ -89,7 +89,7 @@ func readyEndpoints(epSlices []*corev1alpha1.EndpointSlice, name string, protoco
 			continue
 		}
 		for _, e := range s.Endpoints {
-			if !Ready(e) {
+			if !servicewatch.Ready(e) {
 				continue
 			}
 			for _, a := range e.Addresses {
@@ -112,24 +112,4 @@ func ptrOr[T any](p *T, def T) T {
 		return def
 	}
 	return *p
-}
-
-// SlicesByService groups the IPv4 EndpointSlices by "<namespace>/<service>", the Service
-// their kubernetes.io/service-name label names.
-func SlicesByService(slices []corev1alpha1.EndpointSlice) map[string][]*corev1alpha1.EndpointSlice {
-	out := map[string][]*corev1alpha1.EndpointSlice{}
-	for i := range slices {
-		s := &slices[i]
-		if s.AddressType == discoveryv1.AddressTypeIPv4 {
-			key := s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]
-			out[key] = append(out[key], s)
-		}
-	}
-	return out
-}
-
-// Ready reports whether an endpoint takes traffic: its ready condition is true, or unset,
-// as discovery/v1 says to read it.
-func Ready(e discoveryv1.Endpoint) bool {
-	return e.Conditions.Ready == nil || *e.Conditions.Ready
 }

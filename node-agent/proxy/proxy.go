@@ -15,10 +15,8 @@ import (
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/servicewatch"
 )
-
-// The proxy reads every Service and EndpointSlice, as kube-proxy does.
-// +kubebuilder:rbac:groups=core.kybern.io,resources=services;endpointslices,verbs=list;watch
 
 // Proxy programs one node's service rules.
 type Proxy struct {
@@ -40,10 +38,11 @@ func TableName(node string) string {
 }
 
 // Run keeps the table in step with the Services and EndpointSlices until ctx ends,
-// watching them through cache, which it starts informers in and the caller runs. The table stays when it returns, so that Services keep working while the agent
-// restarts; Cleanup removes it.
+// watching them through cache, which it starts informers in and the caller runs. The
+// table stays when it returns, so that Services keep working while the agent restarts;
+// Cleanup removes it.
 func (p *Proxy) Run(ctx context.Context, cache ctrlcache.Cache) error {
-	return OnServiceChange(ctx, cache, p.MinSyncInterval, p.Log, p.sync)
+	return servicewatch.OnChange(ctx, cache, p.MinSyncInterval, p.Log, p.sync)
 }
 
 func (p *Proxy) sync(ctx context.Context, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) error {

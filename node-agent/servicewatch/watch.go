@@ -1,4 +1,4 @@
-package proxy
+package servicewatch
 
 import (
 	"context"
@@ -13,12 +13,18 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// OnServiceChange calls sync with every Service and EndpointSlice once cache has them,
-// then after every change to them until ctx ends: changes within minInterval of a sync
-// are taken up together by the next one, and a failed sync is retried after a second.
+// The watch reads every Service and EndpointSlice, as kube-proxy and upstream's cluster
+// DNS do.
+// +kubebuilder:rbac:groups=core.kybern.io,resources=services;endpointslices,verbs=list;watch
+
+// SyncFunc takes every Service and EndpointSlice the cache holds.
+type SyncFunc func(ctx context.Context, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) error
+
+// OnChange calls sync with every Service and EndpointSlice once cache has them, then
+// after every change to them until ctx ends: changes within minInterval of a sync are
+// taken up together by the next one, and a failed sync is retried after a second.
 // The caller runs cache.
-func OnServiceChange(ctx context.Context, cache ctrlcache.Cache, minInterval time.Duration, log logr.Logger,
-	sync func(context.Context, []corev1alpha1.Service, []corev1alpha1.EndpointSlice) error) error {
+func OnChange(ctx context.Context, cache ctrlcache.Cache, minInterval time.Duration, log logr.Logger, sync SyncFunc) error {
 	wake := make(chan struct{}, 1)
 	notify := func() {
 		select {
@@ -62,7 +68,7 @@ func OnServiceChange(ctx context.Context, cache ctrlcache.Cache, minInterval tim
 	}
 }
 
-func listAndSync(ctx context.Context, r client.Reader, sync func(context.Context, []corev1alpha1.Service, []corev1alpha1.EndpointSlice) error) error {
+func listAndSync(ctx context.Context, r client.Reader, sync SyncFunc) error {
 	var services corev1alpha1.ServiceList
 	if err := r.List(ctx, &services); err != nil {
 		return err
