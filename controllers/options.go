@@ -14,6 +14,7 @@ import (
 
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/setup"
 	"github.com/kybern/kybern/controllers/service"
 )
@@ -57,8 +58,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		})
 	}
 	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "How long a node's Lease may go unrenewed before the node is marked unreachable.")
-	fs.TextVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", netip.MustParsePrefix("10.96.0.0/16"), "The IPv4 CIDR Services' cluster IPs are allocated from, /12 to /29; its first address is kept for a kubernetes Service.")
-	o.ServiceNodePortRange = utilnet.PortRange{Base: 30000, Size: 2768}
+	fs.TextVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", netip.MustParsePrefix(corev1alpha1.DefaultServiceClusterIPRange), "The IPv4 CIDR Services' cluster IPs are allocated from, /12 to /29; its first address is kept for a kubernetes Service.")
+	o.ServiceNodePortRange = *utilnet.ParsePortRangeOrDie(corev1alpha1.DefaultServiceNodePortRange)
 	fs.Var(&o.ServiceNodePortRange, "service-node-port-range", "The ports NodePort and LoadBalancer Services' node ports are allocated from, as first-last.")
 	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "How long a pod that states no toleration of node.kubernetes.io/unreachable stays on an unreachable node before it is evicted.")
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -30,10 +32,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kybern/kybern/api"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/agent"
 	"github.com/kybern/kybern/node-agent/dns"
-	"github.com/kybern/kybern/node-agent/podworker"
 	"github.com/kybern/kybern/node-agent/proxy"
+	"github.com/kybern/kybern/node-agent/resolvconf"
 	"github.com/kybern/kybern/node-agent/runtime/containerd"
 	"github.com/kybern/kybern/node-agent/runtime/simulated"
 )
@@ -52,6 +55,7 @@ type options struct {
 	cleanup           bool
 	simLatency        time.Duration
 	simCPU, simMem    string
+	serviceRanges     proxy.Ranges
 }
 
 func main() {
@@ -68,6 +72,10 @@ func main() {
 	flag.DurationVar(&o.simLatency, "simulated-start-latency", 50*time.Millisecond, "How long a simulated container takes to start.")
 	flag.StringVar(&o.simCPU, "simulated-cpu", "32", "Each simulated node's cpu capacity.")
 	flag.StringVar(&o.simMem, "simulated-memory", "64Gi", "Each simulated node's memory capacity.")
+	flag.TextVar(&o.serviceRanges.ClusterIPs, "service-cluster-ip-range", netip.MustParsePrefix(corev1alpha1.DefaultServiceClusterIPRange),
+		"The manager's --service-cluster-ip-range: the proxy programs no cluster IP outside it.")
+	o.serviceRanges.NodePorts = *utilnet.ParsePortRangeOrDie(corev1alpha1.DefaultServiceNodePortRange)
+	flag.Var(&o.serviceRanges.NodePorts, "service-node-port-range", "The manager's --service-node-port-range: the proxy programs no node port outside it.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -143,7 +151,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err != nil {
 		return err
 	}
-	services, err := startProxy(ctx, o.nodeName, shared)
+	services, err := startProxy(ctx, o.nodeName, o.serviceRanges, shared)
 	if err != nil {
 		return err
 	}
@@ -151,17 +159,27 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	resolv := podworker.ParseResolvConf(string(hostResolv))
-	clusterDNS := &dns.Server{Domain: clusterDomain, Upstreams: upstreams(resolv), Log: shared.Log.WithName("dns").WithValues("node", o.nodeName)}
+	host := resolvconf.Parse(string(hostResolv))
 	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Address: hostAddress(),
 		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd",
-		PodDir: filepath.Join(o.stateDir, "nodes", o.nodeName, "pods"), Tmpfs: true,
-		ClusterDNS:    func(ctx context.Context, addr string) error { return clusterDNS.Run(ctx, services, addr) },
-		ClusterDomain: clusterDomain, HostResolvConf: resolv}, rt)
+		PodDir: filepath.Join(o.stateDir, "nodes", o.nodeName, "pods"), Tmpfs: true}, rt)
 	if err != nil {
 		return err
 	}
-	return a.Run(ctx)
+	podCIDR, err := a.Register(ctx)
+	if err != nil {
+		return err
+	}
+	// The cluster DNS listens on the pod network's gateway, the bridge's address, which
+	// every pod of the node reaches.
+	dnsAddr := podCIDR.Masked().Addr().Next().String()
+	clusterDNS := &dns.Server{Domain: clusterDomain, Upstreams: upstreams(host), Log: shared.Log.WithName("dns").WithValues("node", o.nodeName)}
+	go func() {
+		if err := clusterDNS.Run(ctx, services, dnsAddr); err != nil {
+			shared.Log.Error(err, "Cluster DNS stopped", "node", o.nodeName, "address", dnsAddr)
+		}
+	}()
+	return a.RunPods(ctx, &resolvconf.Cluster{Server: dnsAddr, Domain: clusterDomain, Host: host})
 }
 
 // clusterDomain is the DNS domain of Services: upstream's default, which pods' search
@@ -169,7 +187,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 const clusterDomain = "cluster.local"
 
 // upstreams are the host's nameservers, where the cluster DNS sends other names.
-func upstreams(r podworker.ResolvConf) []string {
+func upstreams(r resolvconf.Conf) []string {
 	out := make([]string, len(r.Nameservers))
 	for i, ns := range r.Nameservers {
 		out[i] = net.JoinHostPort(ns, "53")
@@ -179,14 +197,17 @@ func upstreams(r podworker.ResolvConf) []string {
 
 // startProxy runs the node's service proxy beside its agent, until ctx ends, and returns
 // the cache of Services and EndpointSlices it watches, which the cluster DNS shares.
-func startProxy(ctx context.Context, node string, shared agent.Shared) (ctrlcache.Cache, error) {
+func startProxy(ctx context.Context, node string, ranges proxy.Ranges, shared agent.Shared) (ctrlcache.Cache, error) {
+	if !ranges.ClusterIPs.Addr().Is4() {
+		return nil, fmt.Errorf("--service-cluster-ip-range=%s: must be an IPv4 CIDR, the manager's", ranges.ClusterIPs)
+	}
 	c, err := ctrlcache.New(shared.Rest, ctrlcache.Options{Scheme: shared.Scheme, HTTPClient: shared.HTTP, Mapper: shared.Mapper})
 	if err != nil {
 		return nil, err
 	}
 	log := shared.Log.WithName("proxy").WithValues("node", node)
 	p := &proxy.Proxy{Table: proxy.TableName(node), Bridges: containerd.BridgePrefix + "*",
-		Log: log, MinSyncInterval: time.Second}
+		Ranges: ranges, Log: log, MinSyncInterval: time.Second}
 	go func() {
 		if err := c.Start(ctx); err != nil {
 			log.Error(err, "Service proxy cache stopped")

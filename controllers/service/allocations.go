@@ -90,7 +90,7 @@ func (a *allocations) observe(svcs []*corev1alpha1.Service) {
 }
 
 func hasFailed(svc *corev1alpha1.Service) int {
-	for _, t := range []string{ConditionClusterIPAllocated, ConditionNodePortAllocated} {
+	for _, t := range []string{corev1alpha1.ServiceClusterIPAllocated, corev1alpha1.ServiceNodePortAllocated} {
 		if apimeta.IsStatusConditionFalse(svc.Status.Conditions, t) {
 			return 1
 		}

@@ -222,7 +222,7 @@ func TestObserveKeepsTheOwnerAcrossARestart(t *testing.T) {
 		return func(s *corev1alpha1.Service) { s.CreationTimestamp = metav1.NewTime(time.Unix(1e9, 0).Add(d)) }
 	}
 	failed := func(s *corev1alpha1.Service) {
-		s.Status.Conditions = []metav1.Condition{{Type: ConditionClusterIPAllocated, Status: metav1.ConditionFalse}}
+		s.Status.Conditions = []metav1.Condition{{Type: corev1alpha1.ServiceClusterIPAllocated, Status: metav1.ConditionFalse}}
 	}
 	cases := []struct {
 		name  string

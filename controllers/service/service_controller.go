@@ -26,16 +26,8 @@ import (
 	"github.com/kybern/kybern/controllers/internal/setup"
 )
 
-// Status condition types, their reasons, and the event reasons of failed allocations.
+// The reasons of the allocation conditions, and the event reasons of failed allocations.
 const (
-	// ConditionClusterIPAllocated is True once spec.clusterIP holds an address of the
-	// service range that no other Service holds. Headless and ExternalName Services have
-	// none.
-	ConditionClusterIPAllocated = "ClusterIPAllocated"
-	// ConditionNodePortAllocated is True once every port of a NodePort or LoadBalancer
-	// Service has a node port that no other Service holds. Other types have none.
-	ConditionNodePortAllocated = "NodePortAllocated"
-
 	ReasonAllocated        = "Allocated"
 	ReasonAlreadyAllocated = "AlreadyAllocated"
 	ReasonOutOfRange       = "OutOfRange"
@@ -209,8 +201,8 @@ func (r *Reconciler) writeStatus(ctx context.Context, svc *corev1alpha1.Service,
 				Message: f.message, ObservedGeneration: svc.Generation, LastTransitionTime: now})
 		}
 	}
-	set(ConditionClusterIPAllocated, res.ipApplies, res.ipFailure, "Allocated "+svc.Spec.ClusterIP, EventClusterIPAllocationFailed)
-	set(ConditionNodePortAllocated, res.portsApply, res.portFailure, fmt.Sprintf("Allocated node ports %v", nodePortsOf(svc)), EventNodePortAllocationFailed)
+	set(corev1alpha1.ServiceClusterIPAllocated, res.ipApplies, res.ipFailure, "Allocated "+svc.Spec.ClusterIP, EventClusterIPAllocationFailed)
+	set(corev1alpha1.ServiceNodePortAllocated, res.portsApply, res.portFailure, fmt.Sprintf("Allocated node ports %v", nodePortsOf(svc)), EventNodePortAllocationFailed)
 	if apiequality.Semantic.DeepEqual(conds, svc.Status.Conditions) {
 		return nil
 	}

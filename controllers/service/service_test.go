@@ -87,7 +87,7 @@ var _ = Describe("Service allocation", func() {
 				g.Expect(s.Spec.IPFamilies).To(Equal([]corev1.IPFamily{corev1.IPv4Protocol}))
 				g.Expect(s.Spec.IPFamilyPolicy).To(HaveValue(Equal(corev1.IPFamilyPolicySingleStack)))
 				g.Expect(s.Spec.Ports[0].TargetPort).To(Equal(intstr.FromInt32(80)))
-				g.Expect(&s).To(haveCondition(service.ConditionClusterIPAllocated, metav1.ConditionTrue, service.ReasonAllocated))
+				g.Expect(&s).To(haveCondition(corev1alpha1.ServiceClusterIPAllocated, metav1.ConditionTrue, service.ReasonAllocated))
 			}
 			g.Expect(seen).To(HaveLen(20))
 		}).Should(Succeed())
@@ -96,20 +96,20 @@ var _ = Describe("Service allocation", func() {
 	It("honours a requested address, reports a second request for it, and gives a headless Service none", func() {
 		first := newService(ns, "first", func(s *corev1alpha1.Service) { s.Spec.ClusterIP = "10.96.0.77" })
 		Expect(k8s.Create(ctx, first)).To(Succeed())
-		Eventually(fetched(first)).Should(haveCondition(service.ConditionClusterIPAllocated, metav1.ConditionTrue, service.ReasonAllocated))
+		Eventually(fetched(first)).Should(haveCondition(corev1alpha1.ServiceClusterIPAllocated, metav1.ConditionTrue, service.ReasonAllocated))
 		Expect(fetched(first)(Default).Spec.ClusterIPs).To(Equal([]string{"10.96.0.77"}))
 
 		second := newService(ns, "second", func(s *corev1alpha1.Service) { s.Spec.ClusterIP = "10.96.0.77" })
 		Expect(k8s.Create(ctx, second)).To(Succeed())
 		Eventually(fetched(second)).Should(And(
-			haveCondition(service.ConditionClusterIPAllocated, metav1.ConditionFalse, service.ReasonAlreadyAllocated),
+			haveCondition(corev1alpha1.ServiceClusterIPAllocated, metav1.ConditionFalse, service.ReasonAlreadyAllocated),
 			HaveField("Status.Conditions", ContainElement(HaveField("Message", ContainSubstring("is already allocated to Service "+ns+"/first"))))))
 		Eventually(eventsFor(ns, "second", service.EventClusterIPAllocationFailed)).Should(ContainElement(ContainSubstring("spec.clusterIP 10.96.0.77")))
 		Expect(fetched(second)(Default).Spec.ClusterIPs).To(BeEmpty())
 
 		By("giving the address to the second once the first is deleted")
 		Expect(k8s.Delete(ctx, first)).To(Succeed())
-		Eventually(fetched(second)).Should(haveCondition(service.ConditionClusterIPAllocated, metav1.ConditionTrue, service.ReasonAllocated))
+		Eventually(fetched(second)).Should(haveCondition(corev1alpha1.ServiceClusterIPAllocated, metav1.ConditionTrue, service.ReasonAllocated))
 
 		headless := newService(ns, "headless", func(s *corev1alpha1.Service) { s.Spec.ClusterIP = corev1.ClusterIPNone })
 		Expect(k8s.Create(ctx, headless)).To(Succeed())
@@ -128,15 +128,15 @@ var _ = Describe("Service allocation", func() {
 		Expect(k8s.Create(ctx, auto)).To(Succeed())
 		Eventually(func(g Gomega) int32 { return fetched(auto)(g).Spec.Ports[0].NodePort }).Should(BeNumerically(">=", 30000))
 		Expect(fetched(auto)(Default).Spec.Ports[0].NodePort).To(BeNumerically("<=", 32767))
-		Eventually(fetched(auto)).Should(haveCondition(service.ConditionNodePortAllocated, metav1.ConditionTrue, service.ReasonAllocated))
+		Eventually(fetched(auto)).Should(haveCondition(corev1alpha1.ServiceNodePortAllocated, metav1.ConditionTrue, service.ReasonAllocated))
 
 		asked := newService(ns, "asked", np(30555))
 		Expect(k8s.Create(ctx, asked)).To(Succeed())
-		Eventually(fetched(asked)).Should(haveCondition(service.ConditionNodePortAllocated, metav1.ConditionTrue, service.ReasonAllocated))
+		Eventually(fetched(asked)).Should(haveCondition(corev1alpha1.ServiceNodePortAllocated, metav1.ConditionTrue, service.ReasonAllocated))
 
 		clash := newService(ns, "clash", np(30555))
 		Expect(k8s.Create(ctx, clash)).To(Succeed())
-		Eventually(fetched(clash)).Should(haveCondition(service.ConditionNodePortAllocated, metav1.ConditionFalse, service.ReasonAlreadyAllocated))
+		Eventually(fetched(clash)).Should(haveCondition(corev1alpha1.ServiceNodePortAllocated, metav1.ConditionFalse, service.ReasonAlreadyAllocated))
 		Eventually(eventsFor(ns, "clash", service.EventNodePortAllocationFailed)).Should(ContainElement(
 			ContainSubstring("spec.ports[0].nodePort 30555 is already allocated to Service " + ns + "/asked")))
 
@@ -145,7 +145,7 @@ var _ = Describe("Service allocation", func() {
 		got.Spec.Type = corev1.ServiceTypeClusterIP
 		got.Spec.Ports[0].NodePort = 0
 		Expect(k8s.Update(ctx, got)).To(Succeed())
-		Eventually(fetched(clash)).Should(haveCondition(service.ConditionNodePortAllocated, metav1.ConditionTrue, service.ReasonAllocated))
-		Eventually(fetched(asked)).ShouldNot(HaveField("Status.Conditions", ContainElement(HaveField("Type", service.ConditionNodePortAllocated))))
+		Eventually(fetched(clash)).Should(haveCondition(corev1alpha1.ServiceNodePortAllocated, metav1.ConditionTrue, service.ReasonAllocated))
+		Eventually(fetched(asked)).ShouldNot(HaveField("Status.Conditions", ContainElement(HaveField("Type", corev1alpha1.ServiceNodePortAllocated))))
 	})
 })

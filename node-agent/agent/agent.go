@@ -27,6 +27,7 @@ import (
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/podworker"
+	"github.com/kybern/kybern/node-agent/resolvconf"
 	"github.com/kybern/kybern/node-agent/runtime"
 	"github.com/kybern/kybern/node-agent/status"
 	"github.com/kybern/kybern/node-agent/volume"
@@ -70,13 +71,6 @@ type Config struct {
 	Tmpfs bool
 	// RuntimeName prefixes container IDs in pod status ("containerd", "simulated").
 	RuntimeName string
-	// ClusterDNS, when set, serves cluster DNS on addr, the node's gateway address on its
-	// pod network, until ctx ends; pods of dnsPolicy ClusterFirst resolve through it.
-	ClusterDNS func(ctx context.Context, addr string) error
-	// ClusterDomain is the DNS domain of Services, such as "cluster.local".
-	ClusterDomain string
-	// HostResolvConf is the host's resolver configuration, for pods of dnsPolicy Default.
-	HostResolvConf podworker.ResolvConf
 }
 
 // Shared is what the agents of one process share: the apiserver's address and
@@ -124,27 +118,42 @@ func New(shared Shared, cfg Config, rt runtime.Runtime) (*Agent, error) {
 		log: shared.Log.WithValues("node", cfg.NodeName), workers: map[types.UID]*podworker.Worker{}}, nil
 }
 
-// Run registers the node and runs its pods until ctx ends. Containers keep running when
-// it returns: a restarted agent adopts them.
+// Run registers the node and runs its pods, resolving names through the host's resolver
+// only, until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
-	if err := a.register(ctx); err != nil {
+	if _, err := a.Register(ctx); err != nil {
 		return err
+	}
+	return a.RunPods(ctx, nil)
+}
+
+// Register registers the node, keeps its heartbeat until ctx ends, waits for the pod CIDR
+// node lifecycle assigns it and gives that CIDR to the runtime.
+func (a *Agent) Register(ctx context.Context) (netip.Prefix, error) {
+	if err := a.register(ctx); err != nil {
+		return netip.Prefix{}, err
 	}
 	go a.heartbeat(ctx)
 	cidr, err := a.waitForPodCIDR(ctx)
 	if err != nil {
-		return err
+		return netip.Prefix{}, err
+	}
+	prefix, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("node %s: spec.podCIDR %q: %w", a.cfg.NodeName, cidr, err)
 	}
 	if err := a.runtime.SetPodCIDR(ctx, cidr); err != nil {
-		return fmt.Errorf("node %s: %w", a.cfg.NodeName, err)
+		return netip.Prefix{}, fmt.Errorf("node %s: %w", a.cfg.NodeName, err)
 	}
+	return prefix, nil
+}
 
+// RunPods runs the pods bound to the registered node until ctx ends; dns, when set, is
+// what their resolv.conf is made from. Containers keep running when it returns: a
+// restarted agent adopts them.
+func (a *Agent) RunPods(ctx context.Context, dns *resolvconf.Cluster) error {
 	statuses := status.NewManager(a.client, a.log, 8)
 	go statuses.Run(ctx)
-	dns, err := a.startDNS(ctx, cidr)
-	if err != nil {
-		return err
-	}
 	env := &podworker.Env{PodDir: a.cfg.PodDir, DNS: dns, Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
 		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir,
 		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
@@ -186,27 +195,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("Node agent running")
 	a.relist(ctx, pods)
 	return nil
-}
-
-// startDNS starts the node's cluster DNS on the first address of its pod CIDR, the
-// bridge's, and returns what the pods' resolv.conf is made from: nothing, for a node
-// that serves no DNS.
-func (a *Agent) startDNS(ctx context.Context, cidr string) (*podworker.DNS, error) {
-	if a.cfg.ClusterDNS == nil {
-		return nil, nil
-	}
-	d := &podworker.DNS{Domain: a.cfg.ClusterDomain, Host: a.cfg.HostResolvConf}
-	prefix, err := netip.ParsePrefix(cidr)
-	if err != nil {
-		return nil, fmt.Errorf("node %s: spec.podCIDR %q: %w", a.cfg.NodeName, cidr, err)
-	}
-	d.Server = prefix.Masked().Addr().Next().String()
-	go func() {
-		if err := a.cfg.ClusterDNS(ctx, d.Server); err != nil {
-			a.log.Error(err, "Cluster DNS stopped", "address", d.Server)
-		}
-	}()
-	return d, nil
 }
 
 // podChanged hands a pod to its worker, starting one for a pod this agent must run or

@@ -21,6 +21,7 @@ import (
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/prober"
+	"github.com/kybern/kybern/node-agent/resolvconf"
 	"github.com/kybern/kybern/node-agent/runtime"
 	"github.com/kybern/kybern/node-agent/volume"
 )
@@ -71,7 +72,7 @@ type Env struct {
 	// PodDir holds each pod's files: PodDir/<pod uid>/.
 	PodDir string
 	// DNS, when set, makes each container's /etc/resolv.conf.
-	DNS *DNS
+	DNS *resolvconf.Cluster
 }
 
 // Worker runs one pod through its states:

@@ -24,11 +24,14 @@ type Proxy struct {
 	Table string
 	// Bridges matches the names of the node's pod bridges, as nftables' oifname does.
 	Bridges string
-	Log     logr.Logger
+	// Ranges are the cluster's service ranges, outside which nothing is programmed.
+	Ranges Ranges
+	Log    logr.Logger
 	// MinSyncInterval spaces syncs: changes within it are written together.
 	MinSyncInterval time.Duration
 
-	applied string
+	applied  string
+	reported map[problem]bool
 }
 
 // TableName is the table of node's proxy: "kybern_" and the node name, with characters
@@ -46,7 +49,8 @@ func (p *Proxy) Run(ctx context.Context, cache ctrlcache.Cache) error {
 }
 
 func (p *Proxy) sync(ctx context.Context, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) error {
-	ports := servicePorts(services, slices)
+	ports, problems := servicePorts(services, slices, p.Ranges)
+	p.report(problems)
 	script := ruleset(p.Table, p.Bridges, ports)
 	if script == p.applied {
 		return nil
@@ -57,6 +61,18 @@ func (p *Proxy) sync(ctx context.Context, services []corev1alpha1.Service, slice
 	p.applied = script
 	p.Log.V(1).Info("Wrote service rules", "table", p.Table, "servicePorts", len(ports))
 	return nil
+}
+
+// report logs each problem once, while it lasts.
+func (p *Proxy) report(problems []problem) {
+	now := make(map[problem]bool, len(problems))
+	for _, pr := range problems {
+		now[pr] = true
+		if !p.reported[pr] {
+			p.Log.Error(nil, "Left part of a Service out of the node's rules", "service", pr.service, "problem", pr.message)
+		}
+	}
+	p.reported = now
 }
 
 // Cleanup removes the proxy's table, if there is one.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -8,11 +9,11 @@ import (
 
 func TestRuleset(t *testing.T) {
 	ports := []servicePort{
-		{key: "ns/web:http", clusterIP: "10.96.0.10", protocol: "tcp", port: 80, nodePort: 30080,
-			endpoints: []endpoint{{"10.244.0.2", 8080}, {"10.244.1.3", 8080}}},
-		{key: "ns/sticky:http", clusterIP: "10.96.0.20", protocol: "tcp", port: 80, affinity: time.Minute,
-			endpoints: []endpoint{{"10.244.0.5", 8080}}},
-		{key: "ns/empty:dns", clusterIP: "10.96.0.30", protocol: "udp", port: 53},
+		{key: "ns/web:http", clusterIP: netip.MustParseAddr("10.96.0.10"), protocol: "tcp", port: 80, nodePort: 30080,
+			endpoints: []endpoint{{netip.MustParseAddr("10.244.0.2"), 8080}, {netip.MustParseAddr("10.244.1.3"), 8080}}},
+		{key: "ns/sticky:http", clusterIP: netip.MustParseAddr("10.96.0.20"), protocol: "tcp", port: 80, affinity: time.Minute,
+			endpoints: []endpoint{{netip.MustParseAddr("10.244.0.5"), 8080}}},
+		{key: "ns/empty:dns", clusterIP: netip.MustParseAddr("10.96.0.30"), protocol: "udp", port: 53},
 	}
 	got := ruleset("kybern_n1", "kyb*", ports)
 	web, sticky := "svc-"+hash("ns/web:http"), "svc-"+hash("ns/sticky:http")

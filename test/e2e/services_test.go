@@ -65,6 +65,12 @@ var _ = Describe("Services on real containers", Ordered, func() {
 			HostPath: &corev1.HostPathVolumeSource{Path: flags, Type: ptr.To(corev1.HostPathDirectory)}}}}
 		Expect(k8s.Create(ctx, d)).To(Succeed())
 
+		// A malformed Service, as a cluster without kybern's validation lets through: the
+		// proxy leaves its bad ports out, and programs every other Service's.
+		broken := &corev1alpha1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "broken"}}
+		broken.Spec.Ports = []corev1.ServicePort{{Name: "too-high", Port: 70000}, {Name: "foo", Port: 81, Protocol: "FOO"}}
+		Expect(k8s.Create(ctx, broken)).To(Succeed())
+
 		svc := &corev1alpha1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
 		svc.Spec.Type = corev1.ServiceTypeNodePort
 		svc.Spec.Selector = map[string]string{"app": "web"}

@@ -43,6 +43,27 @@ type ServiceList struct {
 	Items           []Service `json:"items"`
 }
 
+// A Service's status conditions, set by the service controller. Node agents program a
+// cluster IP or node ports only while the matching condition is True for the Service's
+// current generation.
+const (
+	// ServiceClusterIPAllocated is True once spec.clusterIP holds an address of the
+	// service range that no other Service holds. Headless and ExternalName Services have
+	// none.
+	ServiceClusterIPAllocated = "ClusterIPAllocated"
+	// ServiceNodePortAllocated is True once every port of a NodePort or LoadBalancer
+	// Service has a node port that no other Service holds. Other types have none.
+	ServiceNodePortAllocated = "NodePortAllocated"
+)
+
+// The ranges the manager allocates cluster IPs and node ports from by default
+// (--service-cluster-ip-range, --service-node-port-range), upstream's defaults; node agents
+// take the same flags and program nothing outside them.
+const (
+	DefaultServiceClusterIPRange = "10.96.0.0/16"
+	DefaultServiceNodePortRange  = "30000-32767"
+)
+
 func init() {
 	register(&Service{}, &ServiceList{})
 }

@@ -1,4 +1,4 @@
-package podworker
+package resolvconf
 
 import (
 	"testing"
@@ -10,9 +10,9 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-func TestResolvConf(t *testing.T) {
-	host := ParseResolvConf("# the host's\nnameserver 192.0.2.53\nsearch corp.example\noptions edns0\n")
-	d := &DNS{Server: "10.244.0.1", Domain: "cluster.local", Host: host}
+func TestForPod(t *testing.T) {
+	host := Parse("# the host's\nnameserver 192.0.2.53\nsearch corp.example\noptions edns0\n")
+	d := &Cluster{Server: "10.244.0.1", Domain: "cluster.local", Host: host}
 	pod := func(policy corev1.DNSPolicy, hostNet bool, cfg *corev1.PodDNSConfig) *corev1alpha1.Pod {
 		p := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop"}}
 		p.Spec.DNSPolicy, p.Spec.HostNetwork, p.Spec.DNSConfig = policy, hostNet, cfg
@@ -37,10 +37,14 @@ func TestResolvConf(t *testing.T) {
 		{"dnsConfig options override the policy's by name", pod("", false, &corev1.PodDNSConfig{
 			Options: []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr.To("1")}, {Name: "rotate"}}}),
 			"nameserver 10.244.0.1\nsearch shop.svc.cluster.local svc.cluster.local cluster.local corp.example\noptions ndots:1 rotate\n"},
+		{"dnsConfig values that would add lines or words are left out", pod(corev1.DNSNone, false, &corev1.PodDNSConfig{
+			Nameservers: []string{"198.51.100.1\nnameserver 203.0.113.66", "198.51.100.2"}, Searches: []string{"a.example b.example", "c.example"},
+			Options: []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr.To("2\noptions debug")}, {Name: "edns0"}}}),
+			"nameserver 198.51.100.2\nsearch c.example\noptions edns0\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := resolvConf(c.pod, d); got != c.want {
+			if got := ForPod(c.pod, d); got != c.want {
 				t.Errorf("got\n%s\nwant\n%s", got, c.want)
 			}
 		})
