@@ -147,7 +147,7 @@ func requireCRDs(mapper meta.RESTMapper) error {
 			continue
 		}
 		if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			return fmt.Errorf("the cluster does not serve %s (%s): kybern's CRDs are not installed; run make install, or install the Helm chart: %w", gvk.Kind, gvk.GroupVersion(), err)
+			return fmt.Errorf("the cluster does not serve %s (%s): kybern's CRDs are not installed; run make install against this cluster: %w", gvk.Kind, gvk.GroupVersion(), err)
 		}
 	}
 	return nil

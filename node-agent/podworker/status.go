@@ -49,7 +49,9 @@ type observed struct {
 	killed map[string]string
 	// pastDeadline: the pod was stopped for running past its activeDeadlineSeconds.
 	pastDeadline bool
-	podIPs       []string
+	// rejected: the agent refused to run the pod, and why.
+	rejected string
+	podIPs   []string
 }
 
 // probeResults are the results of a pod's probes, by container instance.
@@ -76,6 +78,9 @@ func podStatus(pod *corev1alpha1.Pod, o observed) corev1.PodStatus {
 	s.Phase = phase(pod, s, o.terminated)
 	if o.pastDeadline {
 		s.Phase, s.Reason, s.Message = corev1.PodFailed, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+	}
+	if o.rejected != "" {
+		s.Phase, s.Reason, s.Message = corev1.PodFailed, ReasonRejected, o.rejected
 	}
 	s.QOSClass = qosClass(pod)
 

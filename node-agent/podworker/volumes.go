@@ -3,9 +3,6 @@ package podworker
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -90,26 +87,4 @@ func (w *Worker) mounts(pod *corev1alpha1.Pod, c *corev1.Container) ([]runtime.M
 	}
 	resolv, err := w.resolvConfMount(pod)
 	return append(out, resolv...), err
-}
-
-// subPath is the host path of sub inside the volume at path; a directory that does not
-// exist yet is made in a writable volume, as upstream does.
-func subPath(path, sub string, v *corev1.Volume) (string, error) {
-	if filepath.IsAbs(sub) || sub == ".." || strings.HasPrefix(sub, "../") || strings.Contains(sub, "/../") || strings.HasSuffix(sub, "/..") {
-		return "", fmt.Errorf("subPath %q must be a relative path that stays inside the volume", sub)
-	}
-	full := filepath.Join(path, sub)
-	if v.EmptyDir != nil || v.HostPath != nil || v.PersistentVolumeClaim != nil {
-		if err := mkdirIfMissing(full); err != nil {
-			return "", err
-		}
-	}
-	return full, nil
-}
-
-func mkdirIfMissing(path string) error {
-	if _, err := os.Lstat(path); err == nil {
-		return nil
-	}
-	return os.MkdirAll(path, 0o755)
 }

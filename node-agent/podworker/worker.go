@@ -110,6 +110,8 @@ type Worker struct {
 	volumesAt time.Time
 	// pastDeadline is set once the pod ran longer than its activeDeadlineSeconds.
 	pastDeadline bool
+	// rejected says why the agent refused to run the pod, once it did.
+	rejected string
 	// initialized is set once every init container has succeeded and every sidecar has
 	// started; init containers are not run again after.
 	initialized bool
@@ -239,6 +241,11 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 		if pod.Status.StartTime != nil {
 			w.startTime = pod.Status.StartTime.Time
 		}
+	}
+	if err := admit(pod); err != nil {
+		w.log.Info("Rejecting pod", "reason", err.Error())
+		w.rejected, w.state = "Pod was rejected: "+err.Error(), StateTerminating
+		return w.sync(ctx)
 	}
 	deadline, past := w.deadline(pod)
 	if past {
@@ -435,7 +442,7 @@ func (w *Worker) report(ctx context.Context, pod *corev1alpha1.Pod, terminated b
 func (w *Worker) reportWith(_ context.Context, pod *corev1alpha1.Pod, containers map[string][]runtime.Container, terminated bool) {
 	w.env.Status.Set(pod, podStatus(pod, observed{sandboxReady: w.sandbox, containers: containers, waiting: w.waiting,
 		terminated: terminated, runtimeName: w.env.RuntimeName, hostIP: w.env.HostIP, startTime: w.startTime, now: w.env.Clock.Now(),
-		probes: w.probes, killed: w.killed, pastDeadline: w.pastDeadline, podIPs: w.podIPs}))
+		probes: w.probes, killed: w.killed, pastDeadline: w.pastDeadline, rejected: w.rejected, podIPs: w.podIPs}))
 }
 
 func podRef(pod *corev1alpha1.Pod) runtime.PodRef {

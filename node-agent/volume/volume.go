@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -90,6 +92,10 @@ func (m *Manager) dir(uid types.UID, name string) string {
 }
 
 func (m *Manager) setup(ctx context.Context, pod *corev1alpha1.Pod, v *corev1.Volume) (string, error) {
+	// The name becomes a directory: whatever admitted the pod, it must be one element.
+	if errs := validation.IsDNS1123Label(v.Name); len(errs) > 0 {
+		return "", fmt.Errorf("the volume name is not a DNS-1123 label (%s): rename it", strings.Join(errs, "; "))
+	}
 	dir := m.dir(pod.UID, v.Name)
 	switch {
 	case v.EmptyDir != nil:

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/podworker"
 )
 
 var _ = Describe("Volumes on real containers", Ordered, func() {
@@ -151,5 +153,30 @@ touch /etc/cfg/new 2>/dev/null || echo "configmap read-only"
 		Eventually(current(late), 30*time.Second).Should(HaveField("Status.Phase", corev1.PodSucceeded))
 		// cat prints no newline: the line is written as a part once it waited, or whole at EOF.
 		Eventually(logOf(late, "main", 0)).Should(MatchRegexp(`stdout [PF] green\n`))
+	})
+	It("refuses a volume name that climbs out of the pod's directory, and a subPath through a planted symlink", func() {
+		victim := filepath.Join(os.TempDir(), "kybern-victim-"+ns)
+		climber := newPod(ns, "climber", corev1.RestartPolicyNever, "true")
+		climber.Spec.Volumes = []corev1.Volume{{Name: strings.Repeat("../", 20) + strings.TrimPrefix(victim, "/"),
+			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		Expect(k8s.Create(ctx, climber)).To(Succeed())
+		Eventually(current(climber)).Should(And(HaveField("Status.Phase", corev1.PodFailed), HaveField("Status.Reason", podworker.ReasonRejected),
+			HaveField("Status.Message", ContainSubstring("spec.volumes[0].name"))))
+		Expect(victim).NotTo(BeAnExistingFile())
+
+		// The init container plants a link to / in the shared volume; the main container's
+		// subPath through it must not mount the host's root.
+		planted := newPod(ns, "planted", corev1.RestartPolicyNever, "ls", "/host")
+		planted.Spec.Volumes = []corev1.Volume{{Name: "shared", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		planted.Spec.InitContainers = []corev1.Container{{Name: "plant", Image: "busybox", Command: []string{"ln", "-s", "/", "/shared/escape"},
+			VolumeMounts: []corev1.VolumeMount{{Name: "shared", MountPath: "/shared"}}}}
+		planted.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "shared", MountPath: "/host", SubPath: "escape"}}
+		Expect(k8s.Create(ctx, planted)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got, err := current(planted)()
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(got.Status.ContainerStatuses).To(ConsistOf(HaveField("State.Waiting", And(Not(BeNil()),
+				HaveField("Reason", "CreateContainerConfigError"), HaveField("Message", ContainSubstring("symlink"))))))
+		}).Should(Succeed())
 	})
 })

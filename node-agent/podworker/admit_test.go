@@ -1,0 +1,121 @@
+package podworker
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+func TestAdmit(t *testing.T) {
+	vol := func(name string) corev1.Volume {
+		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(p *corev1alpha1.Pod)
+		// wantErr is a substring of the rejection, empty when the pod is admitted.
+		wantErr string
+	}{
+		{"a valid pod", func(p *corev1alpha1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{vol("data")}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/d", SubPath: "a/b"}}
+		}, ""},
+		{"a volume name climbing out of the pod directory", func(p *corev1alpha1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{vol("../../../../victim")}
+		}, `spec.volumes[0].name "../../../../victim" is invalid`},
+		{"a volume name with a slash", func(p *corev1alpha1.Pod) { p.Spec.Volumes = []corev1.Volume{vol("a/b")} }, "spec.volumes[0].name"},
+		{"two volumes of one name", func(p *corev1alpha1.Pod) { p.Spec.Volumes = []corev1.Volume{vol("a"), vol("a")} }, "used twice"},
+		{"a container name that is a path", func(p *corev1alpha1.Pod) { p.Spec.Containers[0].Name = "../../etc" }, "spec.containers[0].name"},
+		{"an empty container name", func(p *corev1alpha1.Pod) { p.Spec.Containers[0].Name = "" }, "spec.containers[0].name"},
+		{"an init container sharing a main container's name", func(p *corev1alpha1.Pod) {
+			p.Spec.InitContainers = []corev1.Container{ctr("web")}
+		}, "spec.containers[0].name \"web\" is used twice"},
+		{"a mount of no volume", func(p *corev1alpha1.Pod) {
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "nope", MountPath: "/d"}}
+		}, "names no volume"},
+		{"an absolute subPath", func(p *corev1alpha1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{vol("data")}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/d", SubPath: "/etc"}}
+		}, "must be a relative path"},
+		{"a subPath through ..", func(p *corev1alpha1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{vol("data")}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/d", SubPath: "a/../../x"}}
+		}, "must not contain '..'"},
+		{"a UID that is a path", func(p *corev1alpha1.Pod) { p.UID = "../x" }, "metadata.uid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPod(corev1.RestartPolicyAlways, ctr("web", "httpd"))
+			tc.change(p)
+			err := admit(p)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("rejected a valid pod: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSubPathRefusesSymlinks(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	emptyDir := &corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	if err := os.Symlink(outside, filepath.Join(root, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/", filepath.Join(root, "slash")); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"escape", "escape/new", "slash", "slash/etc", "slash/etc/new"} {
+		if got, err := subPath(root, sub, emptyDir); err == nil {
+			t.Errorf("subPath %q through a symlink gave %s, want an error", sub, got)
+		}
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("a directory was made outside the volume: %v", entries)
+	}
+	// A configMap's files are links into its ..data directory: links inside the volume hold.
+	if err := os.MkdirAll(filepath.Join(root, "..data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "..data", "app.conf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("..data/app.conf", filepath.Join(root, "app.conf")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := subPath(root, "app.conf", emptyDir); err != nil || got != filepath.Join(root, "..data", "app.conf") {
+		t.Fatalf("subPath app.conf through a link inside the volume: %s, %v", got, err)
+	}
+	got, err := subPath(root, "a/b", emptyDir)
+	if err != nil || got != filepath.Join(root, "a/b") {
+		t.Fatalf("subPath a/b: %s, %v", got, err)
+	}
+	if fi, err := os.Stat(got); err != nil || !fi.IsDir() {
+		t.Fatalf("the missing directory was not made: %v", err)
+	}
+}
+
+func TestARejectedPodFailsWithoutRunning(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, ctr("web", "httpd", "-f"))
+	pod.Spec.Volumes = []corev1.Volume{{Name: "../../../../victim", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	r := newRig(t, pod)
+	r.step(0)
+	r.step(latency)
+	r.status.mu.Lock()
+	st := r.status.last
+	r.status.mu.Unlock()
+	if r.w.State() != StateTerminated || st.Phase != corev1.PodFailed || st.Reason != ReasonRejected ||
+		!strings.Contains(st.Message, `spec.volumes[0].name "../../../../victim"`) {
+		t.Fatalf("state %s, status %+v: want a terminated worker and a Failed pod saying why", r.w.State(), st)
+	}
+	containers, err := r.rt.Containers(r.ctx)
+	if err != nil || len(containers) != 0 {
+		t.Fatalf("containers of a rejected pod: %v, %v", containers, err)
+	}
+}
