@@ -26,14 +26,14 @@ func subPath(root, sub string, v *corev1.Volume) (string, error) {
 		return "", err
 	}
 	create := v.EmptyDir != nil || v.HostPath != nil || v.PersistentVolumeClaim != nil
-	real, err := resolveBeneath(root, sub, create)
+	resolved, err := resolveBeneath(root, sub, create)
 	if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ELOOP) {
 		return "", fmt.Errorf("subPath %q leads out of the volume through a symlink: point subPath at a path inside it", sub)
 	}
 	if err != nil {
 		return "", fmt.Errorf("subPath %q: %w", sub, err)
 	}
-	return real, nil
+	return resolved, nil
 }
 
 // resolveBeneath opens sub beneath root, making missing directories one element at a time
