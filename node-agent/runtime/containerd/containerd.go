@@ -4,6 +4,8 @@ package containerd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -299,9 +301,12 @@ func commandLine(entrypoint, cmd, command, args []string) []string {
 	}
 }
 
-// containerID is unique per pod, container name and attempt.
+// containerID is unique per pod, container name and attempt, and always 64 characters, so
+// that every valid container name fits containerd's 76-character identifiers at any restart
+// count. Nothing parses it: containers are found by their labels.
 func containerID(uid types.UID, name string, attempt int32) string {
-	return fmt.Sprintf("%s-%s-%d", uid, name, attempt)
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", uid, name, attempt)))
+	return hex.EncodeToString(sum[:])
 }
 
 // StopContainer implements runtime.Runtime.
