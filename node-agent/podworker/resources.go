@@ -70,6 +70,7 @@ func containerSecurity(pod *corev1alpha1.Pod, c *corev1.Container) runtime.Secur
 	var s runtime.Security
 	if psc := pod.Spec.SecurityContext; psc != nil {
 		s.RunAsUser, s.RunAsGroup = psc.RunAsUser, psc.RunAsGroup
+		s.RunAsNonRoot = psc.RunAsNonRoot != nil && *psc.RunAsNonRoot
 	}
 	sc := c.SecurityContext
 	if sc == nil {
@@ -80,6 +81,9 @@ func containerSecurity(pod *corev1alpha1.Pod, c *corev1.Container) runtime.Secur
 	}
 	if sc.RunAsGroup != nil {
 		s.RunAsGroup = sc.RunAsGroup
+	}
+	if sc.RunAsNonRoot != nil {
+		s.RunAsNonRoot = *sc.RunAsNonRoot
 	}
 	s.ReadOnlyRootFS = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
 	s.Privileged = sc.Privileged != nil && *sc.Privileged

@@ -243,6 +243,11 @@ func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec r
 	c, err := r.client.NewContainer(ctx, id, containerd.WithImage(img), containerd.WithSnapshotter(snapshotter),
 		containerd.WithNewSnapshot(id, img), containerd.WithNewSpec(specOpts...), containerd.WithContainerLabels(labels))
 	if err != nil {
+		// The snapshot is made before the spec that failed: remove it, so that a retry
+		// under the same ID starts afresh.
+		if rmErr := r.client.SnapshotService(snapshotter).Remove(context.WithoutCancel(ctx), id); rmErr != nil && !errdefs.IsNotFound(rmErr) {
+			err = errors.Join(err, rmErr)
+		}
 		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
 	}
 	if err := r.startTask(ctx, c, spec.LogPath); err != nil {

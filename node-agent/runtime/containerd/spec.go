@@ -54,6 +54,15 @@ func securityOpts(sec runtime.Security) []oci.SpecOpts {
 			return nil
 		})
 	}
+	if sec.RunAsNonRoot {
+		// After the image's user and the ones above are applied: the user that will run.
+		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+			if s.Process == nil || s.Process.User.UID == 0 {
+				return runtime.ErrRunAsRoot
+			}
+			return nil
+		})
+	}
 	if sec.ReadOnlyRootFS {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
