@@ -138,9 +138,14 @@ type Security struct {
 	RunAsUser, RunAsGroup *int64
 	// RunAsNonRoot refuses to create the container, with ErrRunAsRoot, if it would run as
 	// user 0.
-	RunAsNonRoot   bool
-	ReadOnlyRootFS bool
-	Privileged     bool
+	RunAsNonRoot bool
+	// SupplementalGroups are added to the process's groups, after the image's.
+	SupplementalGroups []int64
+	// SeccompRuntimeDefault applies the runtime's default seccomp profile; without it the
+	// container is unconfined, as under the kubelet.
+	SeccompRuntimeDefault bool
+	ReadOnlyRootFS        bool
+	Privileged            bool
 	// AddCapabilities and DropCapabilities are capability names without the CAP_ prefix,
 	// as a securityContext states them; "ALL" drops every one.
 	AddCapabilities, DropCapabilities []string

@@ -80,4 +80,27 @@ echo "caps=$(grep CapEff /proc/self/status | cut -f2)"
 			HaveField("Reason", podworker.ReasonCreateContainerConfigErr),
 			HaveField("Message", ContainSubstring("container has runAsNonRoot and image will run as root")))))))
 	})
+	It("applies fsGroup, supplementalGroups and the runtime's default seccomp profile", func() {
+		p := newPod(ns, "groups", corev1.RestartPolicyNever, "sh", "-c", `
+echo "groups=$(id -G)"
+echo "seccomp=$(grep '^Seccomp:' /proc/self/status | cut -f2)"
+echo "owner=$(stat -c %g /data)"
+touch /data/file && echo "written as $(stat -c %u:%g /data/file)"
+`)
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](1000), FSGroup: ptr.To[int64](2000),
+			SupplementalGroups: []int64{3000}, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
+		Eventually(logOf(p, "main", 0)).Should(ContainSubstring("stdout F written as"))
+		log, err := logOf(p, "main", 0)()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(log).To(MatchRegexp(`stdout F groups=.*\b3000\b`))
+		Expect(log).To(MatchRegexp(`stdout F groups=.*\b2000\b`))
+		Expect(log).To(ContainSubstring("stdout F seccomp=2\n"))
+		Expect(log).To(ContainSubstring("stdout F owner=2000\n"))
+		// The set-group-ID directory gives new files the pod's fsGroup.
+		Expect(log).To(ContainSubstring("stdout F written as 1000:2000\n"))
+	})
 })
