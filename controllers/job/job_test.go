@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
@@ -214,8 +215,23 @@ var _ = Describe("Job", func() {
 	It("deletes a finished Job after ttlSecondsAfterFinished", func() {
 		ns := newNamespace()
 		j := newJob(ns, "short-lived", func(s *batchv1.JobSpec) { s.TTLSecondsAfterFinished = ptr.To[int32](1) })
+		// The test's finalizer keeps the deleted Job readable, so that its condition is read
+		// whenever the controller deletes it.
+		const hold = "test.kybern.io/hold"
+		orig := j.DeepCopy()
+		j.Finalizers = append(j.Finalizers, hold)
+		Expect(k8s.Patch(ctx, j, client.MergeFrom(orig))).To(Succeed())
 		finish(ptr.To(waitActive(j, 1)[0]), 0)
 		expectCondition(j, batchv1.JobComplete, batchv1.JobReasonCompletionsReached)
+		Eventually(func(g Gomega) {
+			g.Expect(getJob(g, j).DeletionTimestamp).NotTo(BeNil())
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			got := getJob(g, j)
+			held := got.DeepCopy()
+			controllerutil.RemoveFinalizer(got, hold)
+			g.Expect(k8s.Patch(ctx, got, client.MergeFromWithOptions(held, client.MergeFromWithOptimisticLock{}))).To(Succeed())
+		}).Should(Succeed())
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(j), &batchv1alpha1.Job{}))
 		}).Should(BeTrue())
