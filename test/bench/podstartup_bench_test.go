@@ -47,6 +47,11 @@ func BenchmarkPodStartup20(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer stopping(b, mgr.Stop)
+	unlock, err := testenv.LockHost()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unlock()
 	agent, err := testenv.StartAgentProcess(work, env.Kubeconfig, "bench")
 	if err != nil {
 		b.Fatal(err)

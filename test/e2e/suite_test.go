@@ -34,6 +34,8 @@ var (
 	ctx   context.Context
 	// work holds the agent binary, the image archive, and each agent's state and logs.
 	work string
+	// unlockHost lets other test processes with real containers start once this one is done.
+	unlockHost func()
 )
 
 func TestE2E(t *testing.T) { testenv.RunSuite(t, "E2E suite: real containers") }
@@ -48,8 +50,10 @@ var _ = BeforeSuite(func() {
 		_, err := exec.LookPath(tool)
 		Expect(err).NotTo(HaveOccurred(), "%s is missing: apt-get install -y containerd runc iproute2 busybox-static", tool)
 	}
-	// Short: unix socket paths must stay under 108 bytes.
 	var err error
+	unlockHost, err = testenv.LockHost()
+	Expect(err).NotTo(HaveOccurred())
+	// Short: unix socket paths must stay under 108 bytes.
 	work, err = os.MkdirTemp("", "kybern-e2e-")
 	Expect(err).NotTo(HaveOccurred())
 	Expect(testenv.BuildNodeAgent(work)).To(Succeed())
@@ -60,6 +64,9 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	if unlockHost != nil {
+		defer unlockHost()
+	}
 	if suite == nil {
 		return
 	}

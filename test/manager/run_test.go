@@ -78,6 +78,9 @@ func stopRun(s *gexec.Session) {
 
 var _ = Describe("make run's foreground script", func() {
 	It("runs the manager until Ctrl-C, refuses a second run, and ignores a stale lock", func() {
+		unlock, err := testenv.LockHost()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(unlock)
 		stateDir := GinkgoT().TempDir()
 		By("recovering from the lock files of a run that was killed")
 		Expect(os.WriteFile(filepath.Join(stateDir, "run.lock"), nil, 0o644)).To(Succeed())
@@ -98,6 +101,7 @@ var _ = Describe("make run's foreground script", func() {
 		}, "60s").Should(Succeed())
 
 		By("refusing a second run on the same state directory")
+		Expect(first.ExitCode()).To(Equal(-1), "the first run ended early; its output is above")
 		second := startRun(stateDir, "0", freeAddr())
 		Eventually(second, "10s").Should(gexec.Exit(1))
 		Expect(second.Err).To(gbytes.Say(`make run is already running here \(pid \d+\)`))
