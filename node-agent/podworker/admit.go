@@ -1,6 +1,7 @@
 package podworker
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -25,6 +26,9 @@ func admit(pod *corev1alpha1.Pod) error {
 	if !uidPattern.MatchString(string(pod.UID)) {
 		return fmt.Errorf("metadata.uid %q is not an apiserver-assigned UID", pod.UID)
 	}
+	if err := unsupported(pod); err != nil {
+		return err
+	}
 	volumes := map[string]bool{}
 	for i, v := range pod.Spec.Volumes {
 		field := fmt.Sprintf("spec.volumes[%d].name", i)
@@ -41,6 +45,11 @@ func admit(pod *corev1alpha1.Pod) error {
 			c := &list.cs[i]
 			if err := label(fmt.Sprintf("%s[%d].name", list.field, i), c.Name, containers); err != nil {
 				return err
+			}
+			if sc := c.SecurityContext; sc != nil {
+				if err := profiles(fmt.Sprintf("%s[%d].securityContext", list.field, i), sc.SeccompProfile, sc.AppArmorProfile); err != nil {
+					return err
+				}
 			}
 			for j, m := range c.VolumeMounts {
 				field := fmt.Sprintf("%s[%d].volumeMounts[%d]", list.field, i, j)
@@ -81,6 +90,34 @@ func checkSubPath(field, p string) error {
 		if elem == ".." {
 			return fmt.Errorf("%s %q must not contain '..'", field, p)
 		}
+	}
+	return nil
+}
+
+// unsupported refuses the pod-level security settings the agent cannot honour yet, rather
+// than run the pod without them.
+func unsupported(pod *corev1alpha1.Pod) error {
+	if pod.Spec.HostUsers != nil && !*pod.Spec.HostUsers {
+		return errors.New("spec.hostUsers: false (user namespaces) is not supported by kybern's node agent yet: remove it")
+	}
+	sc := pod.Spec.SecurityContext
+	if sc == nil {
+		return nil
+	}
+	if len(sc.Sysctls) > 0 {
+		return errors.New("spec.securityContext.sysctls are not supported by kybern's node agent yet: remove them")
+	}
+	return profiles("spec.securityContext", sc.SeccompProfile, sc.AppArmorProfile)
+}
+
+// profiles accepts the seccomp profiles the agent applies (RuntimeDefault, Unconfined) and
+// only the Unconfined AppArmor profile.
+func profiles(field string, seccomp *corev1.SeccompProfile, apparmor *corev1.AppArmorProfile) error {
+	if seccomp != nil && seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault && seccomp.Type != corev1.SeccompProfileTypeUnconfined {
+		return fmt.Errorf("%s.seccompProfile.type %q is not supported by kybern's node agent: use RuntimeDefault or Unconfined", field, seccomp.Type)
+	}
+	if apparmor != nil && apparmor.Type != corev1.AppArmorProfileTypeUnconfined {
+		return fmt.Errorf("%s.appArmorProfile.type %q is not supported by kybern's node agent yet: use Unconfined or remove it", field, apparmor.Type)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
@@ -46,6 +47,19 @@ func TestAdmit(t *testing.T) {
 			p.Spec.Volumes = []corev1.Volume{vol("data")}
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/d", SubPath: "a/../../x"}}
 		}, "must not contain '..'"},
+		{"a Localhost seccomp profile", func(p *corev1alpha1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost}}
+		}, "spec.securityContext.seccompProfile.type"},
+		{"an AppArmor profile on a container", func(p *corev1alpha1.Pod) {
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}}
+		}, "spec.containers[0].securityContext.appArmorProfile.type"},
+		{"sysctls", func(p *corev1alpha1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "net.ipv4.ip_forward", Value: "1"}}}
+		}, "sysctls"},
+		{"a user namespace", func(p *corev1alpha1.Pod) { p.Spec.HostUsers = ptr.To(false) }, "spec.hostUsers"},
+		{"RuntimeDefault seccomp", func(p *corev1alpha1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+		}, ""},
 		{"a UID that is a path", func(p *corev1alpha1.Pod) { p.UID = "../x" }, "metadata.uid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -77,18 +77,28 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 	}
 	env, err := containerEnv(ctx, envInput{reader: w.env.Client, hostIP: w.env.HostIP, allocatable: w.env.Allocatable}, pod, c)
 	if err != nil {
-		w.waiting[c.Name] = reason{"CreateContainerConfigError", err.Error()}
+		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, err.Error()}
 		return backoffInitial
 	}
 	mounts, err := w.mounts(pod, c)
 	if err != nil {
-		w.waiting[c.Name] = reason{"CreateContainerConfigError", err.Error()}
+		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, err.Error()}
 		return backoffInitial
 	}
 	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: c.Command, Args: c.Args,
 		WorkingDir: c.WorkingDir, Env: env, Hostname: hostname(pod), LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt), Mounts: mounts,
 		Resources: containerResources(pod, c, w.env.Allocatable.Memory().Value()), Security: containerSecurity(pod, c)}
+	// As upstream's kubelet: pod as name_namespace(uid) in the messages of runAsNonRoot.
+	podDesc := fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
+	if s := spec.Security; s.RunAsNonRoot && s.RunAsUser != nil && *s.RunAsUser == 0 {
+		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, fmt.Sprintf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", podDesc, c.Name)}
+		return backoffInitial
+	}
 	id, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec)
+	if errors.Is(err, runtime.ErrRunAsRoot) {
+		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, fmt.Sprintf("%s (pod: %q, container: %s)", runtime.ErrRunAsRoot, podDesc, c.Name)}
+		return backoffInitial
+	}
 	if err != nil {
 		w.waiting[c.Name] = reason{ReasonCreateContainerErr, err.Error()}
 		return backoffInitial

@@ -70,6 +70,13 @@ func containerSecurity(pod *corev1alpha1.Pod, c *corev1.Container) runtime.Secur
 	var s runtime.Security
 	if psc := pod.Spec.SecurityContext; psc != nil {
 		s.RunAsUser, s.RunAsGroup = psc.RunAsUser, psc.RunAsGroup
+		s.RunAsNonRoot = psc.RunAsNonRoot != nil && *psc.RunAsNonRoot
+		// The pod's fsGroup owns its volumes: every container is in it, as upstream's.
+		s.SupplementalGroups = append(s.SupplementalGroups, psc.SupplementalGroups...)
+		if psc.FSGroup != nil {
+			s.SupplementalGroups = append(s.SupplementalGroups, *psc.FSGroup)
+		}
+		s.SeccompRuntimeDefault = psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
 	}
 	sc := c.SecurityContext
 	if sc == nil {
@@ -80,6 +87,12 @@ func containerSecurity(pod *corev1alpha1.Pod, c *corev1.Container) runtime.Secur
 	}
 	if sc.RunAsGroup != nil {
 		s.RunAsGroup = sc.RunAsGroup
+	}
+	if sc.RunAsNonRoot != nil {
+		s.RunAsNonRoot = *sc.RunAsNonRoot
+	}
+	if sc.SeccompProfile != nil {
+		s.SeccompRuntimeDefault = sc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
 	}
 	s.ReadOnlyRootFS = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
 	s.Privileged = sc.Privileged != nil && *sc.Privileged

@@ -15,13 +15,14 @@ import (
 
 // Waiting reasons, as upstream's kubelet reports them.
 const (
-	ReasonContainerCreating  = "ContainerCreating"
-	ReasonPodInitializing    = "PodInitializing"
-	ReasonCrashLoopBackOff   = "CrashLoopBackOff"
-	ReasonErrImagePull       = "ErrImagePull"
-	ReasonImagePullBackOff   = "ImagePullBackOff"
-	ReasonErrImageNeverPull  = "ErrImageNeverPull"
-	ReasonCreateContainerErr = "CreateContainerError"
+	ReasonContainerCreating        = "ContainerCreating"
+	ReasonPodInitializing          = "PodInitializing"
+	ReasonCrashLoopBackOff         = "CrashLoopBackOff"
+	ReasonErrImagePull             = "ErrImagePull"
+	ReasonImagePullBackOff         = "ImagePullBackOff"
+	ReasonErrImageNeverPull        = "ErrImageNeverPull"
+	ReasonCreateContainerErr       = "CreateContainerError"
+	ReasonCreateContainerConfigErr = "CreateContainerConfigError"
 )
 
 // reason is why a container is not running, for its waiting state.

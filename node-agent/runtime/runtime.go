@@ -136,6 +136,14 @@ type Resources struct {
 // Security is what a container runs as.
 type Security struct {
 	RunAsUser, RunAsGroup *int64
+	// RunAsNonRoot refuses to create the container, with ErrRunAsRoot, if it would run as
+	// user 0.
+	RunAsNonRoot bool
+	// SupplementalGroups are added to the process's groups, after the image's.
+	SupplementalGroups []int64
+	// SeccompRuntimeDefault applies the runtime's default seccomp profile; without it the
+	// container is unconfined, as under the kubelet.
+	SeccompRuntimeDefault bool
 	ReadOnlyRootFS        bool
 	Privileged            bool
 	// AddCapabilities and DropCapabilities are capability names without the CAP_ prefix,
@@ -183,6 +191,9 @@ var (
 	ErrImageNeverPull = errors.New("image is not present and the pull policy is Never")
 	// ErrCreateContainer marks a container the runtime could not create or start.
 	ErrCreateContainer = errors.New("cannot create container")
+	// ErrRunAsRoot is a container with RunAsNonRoot whose user, once the image's is
+	// resolved, is root.
+	ErrRunAsRoot = errors.New("container has runAsNonRoot and image will run as root")
 )
 
 // ImagePullError is a failed pull, with the registry's message.

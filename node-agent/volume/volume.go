@@ -50,9 +50,23 @@ type Manager struct {
 // set up fails it, with upstream's message.
 func (m *Manager) Setup(ctx context.Context, pod *corev1alpha1.Pod) (map[string]string, error) {
 	paths := make(map[string]string, len(pod.Spec.Volumes))
+	// Only root may enter a pod's directory, as under the kubelet: a Secret's files are not
+	// for the node's other users.
+	podDir := filepath.Join(m.Root, string(pod.UID))
+	if err := os.MkdirAll(filepath.Join(podDir, "volumes"), 0o750); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{podDir, filepath.Join(podDir, "volumes")} {
+		if err := os.Chmod(d, 0o750); err != nil {
+			return nil, err
+		}
+	}
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		path, err := m.setup(ctx, pod, v)
+		if err == nil {
+			err = m.ownership(pod, v, path)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
@@ -85,6 +99,23 @@ func (m *Manager) TearDown(uid types.UID) error {
 		}
 	}
 	return os.RemoveAll(dir)
+}
+
+// ownership gives a volume the pod can write or read through projection to its fsGroup, as
+// upstream does; hostPath volumes stay as the host has them.
+func (m *Manager) ownership(pod *corev1alpha1.Pod, v *corev1.Volume, path string) error {
+	if pod.Spec.SecurityContext == nil || pod.Spec.SecurityContext.FSGroup == nil || v.HostPath != nil {
+		return nil
+	}
+	gid := *pod.Spec.SecurityContext.FSGroup
+	readOnly := v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+	if !readOnly && rootOwned(path, gid) {
+		// As fsGroupChangePolicy OnRootMismatch: a writable volume whose root already has
+		// the group is not walked again at each refresh. Projected files are rewritten
+		// when their objects change, so those are always given the group.
+		return nil
+	}
+	return own(path, gid, readOnly)
 }
 
 func (m *Manager) dir(uid types.UID, name string) string {

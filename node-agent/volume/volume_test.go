@@ -80,7 +80,8 @@ func TestSetup(t *testing.T) {
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cfg"}, Data: map[string]string{"color": "blue", "size": "L"}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "creds"}, Data: map[string][]byte{"password": []byte("s3cret")}},
 	).Build()
-	m := &Manager{Root: t.TempDir(), Client: reader, Clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), HostIP: "10.0.0.1"}
+	// Root does not exist yet, as on a node whose first pod this is.
+	m := &Manager{Root: filepath.Join(t.TempDir(), "pods"), Client: reader, Clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), HostIP: "10.0.0.1"}
 	hostDir := filepath.Join(t.TempDir(), "data")
 	pod := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "uid-1", Labels: map[string]string{"app": "web", "tier": "front"}}}
 	pod.Spec.Volumes = []corev1.Volume{
@@ -99,6 +100,9 @@ func TestSetup(t *testing.T) {
 	paths, err := m.Setup(context.Background(), pod)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if info, err := os.Stat(filepath.Join(m.Root, "uid-1")); err != nil || info.Mode().Perm() != 0o750 {
+		t.Fatalf("pod directory: %v %v, want mode 0750", info, err)
 	}
 	if info, err := os.Stat(paths["scratch"]); err != nil || !info.IsDir() || info.Mode().Perm() != 0o777 {
 		t.Fatalf("emptyDir: %v %v", info, err)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -83,6 +84,14 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		Eventually(current(p), 30*time.Second).Should(HaveField("Status.ContainerStatuses", ConsistOf(And(
 			HaveField("RestartCount", int32(2)), HaveField("State.Waiting.Message", ContainSubstring("back-off 20s"))))))
 		Eventually(logOf(p, "main", 1)).Should(ContainSubstring("stdout F try"))
+	})
+
+	It("runs and restarts a container whose name has the longest length upstream allows", func() {
+		name := strings.Repeat("c", 63)
+		p := newPod(ns, "long-name", corev1.RestartPolicyAlways, "sh", "-c", "echo try; exit 3")
+		p.Spec.Containers[0].Name = name
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(logOf(p, name, 1), 30*time.Second).Should(ContainSubstring("stdout F try"))
 	})
 
 	It("stops a deleted pod with SIGTERM within its grace period, then removes it", func() {

@@ -4,6 +4,8 @@ package containerd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -241,6 +243,11 @@ func (r *Runtime) StartContainer(ctx context.Context, pod runtime.PodRef, spec r
 	c, err := r.client.NewContainer(ctx, id, containerd.WithImage(img), containerd.WithSnapshotter(snapshotter),
 		containerd.WithNewSnapshot(id, img), containerd.WithNewSpec(specOpts...), containerd.WithContainerLabels(labels))
 	if err != nil {
+		// The snapshot is made before the spec that failed: remove it, so that a retry
+		// under the same ID starts afresh.
+		if rmErr := r.client.SnapshotService(snapshotter).Remove(context.WithoutCancel(ctx), id); rmErr != nil && !errdefs.IsNotFound(rmErr) {
+			err = errors.Join(err, rmErr)
+		}
 		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, err)
 	}
 	if err := r.startTask(ctx, c, spec.LogPath); err != nil {
@@ -299,9 +306,12 @@ func commandLine(entrypoint, cmd, command, args []string) []string {
 	}
 }
 
-// containerID is unique per pod, container name and attempt.
+// containerID is unique per pod, container name and attempt, and always 64 characters, so
+// that every valid container name fits containerd's 76-character identifiers at any restart
+// count. Nothing parses it: containers are found by their labels.
 func containerID(uid types.UID, name string, attempt int32) string {
-	return fmt.Sprintf("%s-%s-%d", uid, name, attempt)
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", uid, name, attempt)))
+	return hex.EncodeToString(sum[:])
 }
 
 // StopContainer implements runtime.Runtime.

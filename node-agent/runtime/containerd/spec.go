@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 
@@ -51,6 +52,28 @@ func securityOpts(sec runtime.Security) []oci.SpecOpts {
 		gid := uint32(*sec.RunAsGroup)
 		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 			s.Process.User.GID = gid
+			return nil
+		})
+	}
+	if len(sec.SupplementalGroups) > 0 {
+		gids := make([]uint32, 0, len(sec.SupplementalGroups))
+		for _, g := range sec.SupplementalGroups {
+			gids = append(gids, uint32(g))
+		}
+		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+			s.Process.User.AdditionalGids = append(s.Process.User.AdditionalGids, gids...)
+			return nil
+		})
+	}
+	if sec.SeccompRuntimeDefault && !sec.Privileged {
+		opts = append(opts, seccomp.WithDefaultProfile())
+	}
+	if sec.RunAsNonRoot {
+		// After the image's user and the ones above are applied: the user that will run.
+		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+			if s.Process == nil || s.Process.User.UID == 0 {
+				return runtime.ErrRunAsRoot
+			}
 			return nil
 		})
 	}

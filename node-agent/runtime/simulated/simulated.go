@@ -124,6 +124,10 @@ func (r *Runtime) StartContainer(_ context.Context, pod runtime.PodRef, spec run
 	if _, ok := r.sandboxes[pod.UID]; !ok {
 		return "", fmt.Errorf("%w: pod %s/%s has no sandbox", runtime.ErrCreateContainer, pod.Namespace, pod.Name)
 	}
+	// The simulated image runs as root unless runAsUser says otherwise.
+	if spec.Security.RunAsNonRoot && (spec.Security.RunAsUser == nil || *spec.Security.RunAsUser == 0) {
+		return "", fmt.Errorf("%w: %w", runtime.ErrCreateContainer, runtime.ErrRunAsRoot)
+	}
 	r.next++
 	id := fmt.Sprintf("sim-%d", r.next)
 	now := r.clock.Now()
