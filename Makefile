@@ -145,7 +145,8 @@ install: manifests envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Install the CRDs
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" apply --server-side --field-manager=kybern-install -f config/cluster
 
 .PHONY: uninstall
-uninstall: envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Remove the CRDs, and every object of their kinds, from the cluster install targets.
+uninstall: envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Remove the CRDs, and every object of their kinds, and the manager's admission webhook registration from the cluster install targets.
+	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" delete --ignore-not-found validatingwebhookconfiguration kybern-admission
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" delete --ignore-not-found -f config/crd/bases
 
 .PHONY: $(CONTROLPLANE)

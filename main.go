@@ -21,9 +21,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/kybern/kybern/api"
 	"github.com/kybern/kybern/controllers"
+	"github.com/kybern/kybern/controllers/admission"
 )
 
 // flags are the manager's command-line settings beyond the --zap-* logging flags.
@@ -37,6 +39,7 @@ type flags struct {
 	qps                   float64
 	burst                 int
 	controllers           controllers.Options
+	admission             admission.Options
 	gracefulShutdownLimit time.Duration
 }
 
@@ -51,6 +54,7 @@ func (f *flags) bind(fs *flag.FlagSet) {
 	fs.IntVar(&f.burst, "kube-api-burst", controllers.DefaultBurst, "Burst of queries to the apiserver above --kube-api-qps.")
 	fs.DurationVar(&f.gracefulShutdownLimit, "graceful-shutdown-timeout", 30*time.Second, "How long controllers may take to finish their work on shutdown.")
 	f.controllers.BindFlags(fs)
+	f.admission.BindFlags(fs)
 }
 
 func (f *flags) validate() error {
@@ -64,6 +68,9 @@ func (f *flags) validate() error {
 		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
 			return errors.New("--leader-election-namespace is required outside a cluster; set it, or pass --leader-elect=false as make run does")
 		}
+	}
+	if err := f.admission.Validate(); err != nil {
+		return err
 	}
 	return f.controllers.Validate()
 }
@@ -98,6 +105,14 @@ func run(f flags) error {
 	cfg.QPS = float32(f.qps)
 	cfg.Burst = f.burst
 
+	var hook *admission.Webhook
+	var hookServer webhook.Server
+	if f.admission.Enabled() {
+		if hook, err = admission.New(f.admission); err != nil {
+			return err
+		}
+		hookServer = hook.Server
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
@@ -107,12 +122,18 @@ func run(f flags) error {
 		LeaderElectionNamespace: f.leaderElectionNS,
 		LeaseDuration:           &f.leaseDuration,
 		GracefulShutdownTimeout: &f.gracefulShutdownLimit,
+		WebhookServer:           hookServer,
 	})
 	if err != nil {
 		return describeManagerError(err, f)
 	}
 	if err := requireCRDs(mgr.GetRESTMapper()); err != nil {
 		return err
+	}
+	if hook != nil {
+		if err := hook.Register(mgr); err != nil {
+			return err
+		}
 	}
 	ctx := ctrl.SetupSignalHandler()
 	enabled, err := controllers.SetupWithManager(ctx, mgr, f.controllers)
@@ -125,7 +146,7 @@ func run(f flags) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("Starting manager", "host", cfg.Host, "leaderElection", f.leaderElect, "controllers", enabled)
+	ctrl.Log.WithName("setup").Info("Starting manager", "host", cfg.Host, "leaderElection", f.leaderElect, "controllers", enabled, "admission", f.admission.BindAddress)
 	return mgr.Start(ctx)
 }
 

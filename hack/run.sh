@@ -9,7 +9,8 @@
 # never goes stale.
 #
 # Environment: KUBECONFIG (required), STATE_DIR (.kybern), METRICS_ADDR (:8080),
-# HEALTH_ADDR (:8081), SIMULATE_NODES (0), MANAGER (bin/manager), NODE_AGENT
+# HEALTH_ADDR (:8081), WEBHOOK_ADDR (127.0.0.1:9443: the admission webhook, which the
+# apiserver calls there), SIMULATE_NODES (0), MANAGER (bin/manager), NODE_AGENT
 # (bin/node-agent), and NODE_DEPS (hack/node-deps.sh): the command run as root that installs
 # what real containers need, or fails saying what to install.
 set -euo pipefail
@@ -17,6 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE_DIR=${STATE_DIR:-$ROOT/.kybern}
 METRICS_ADDR=${METRICS_ADDR:-:8080}
 HEALTH_ADDR=${HEALTH_ADDR:-:8081}
+WEBHOOK_ADDR=${WEBHOOK_ADDR:-127.0.0.1:9443}
 MANAGER=${MANAGER:-$ROOT/bin/manager}
 NODE_AGENT=${NODE_AGENT:-$ROOT/bin/node-agent}
 NODE_DEPS=${NODE_DEPS:-$ROOT/hack/node-deps.sh}
@@ -48,6 +50,7 @@ require_free() {
 }
 require_free metrics METRICS_ADDR "$METRICS_ADDR"
 require_free "health probes" HEALTH_ADDR "$HEALTH_ADDR"
+require_free "admission webhook" WEBHOOK_ADDR "$WEBHOOK_ADDR"
 
 # Real containers: as root, once the node's packages and the offline image are in place.
 real=
@@ -79,7 +82,8 @@ stop() {
 trap stop INT TERM
 
 "$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect=false \
-  --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" 9>&- &
+  --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" \
+  --webhook-bind-address "$WEBHOOK_ADDR" 9>&- &
 pids+=($!)
 if [[ -n $real ]]; then
   "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --containerd=embedded --state-dir "$STATE_DIR" \

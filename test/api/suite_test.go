@@ -23,9 +23,10 @@ var (
 
 func TestAPI(t *testing.T) { testenv.RunSuite(t, "CRD suite") }
 
-// The suite runs no controllers; StartSuite installs the CRDs as make install does, with
-// server-side apply, and waits for them to be Established.
-var _ = testenv.DeclareSuite(testenv.SuiteSpec{}, func(s *testenv.Suite) {
+// The suite runs no controllers, only the manager's admission webhook; StartSuite installs
+// the CRDs as make install does, with server-side apply, and waits for them to be
+// Established.
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{Admission: true}, func(s *testenv.Suite) {
 	env, k8sClient, ctx = s.Env, s.Env.Client, s.Ctx
 })
 

@@ -55,7 +55,7 @@ var _ = Describe("Jobs on real containers", Ordered, func() {
 	BeforeAll(func() { startAgent("e2e-a") })
 	BeforeEach(func() {
 		var err error
-		ns, err = env.NewNamespace(ctx, "e2e-job")
+		ns, err = env.NewPodSecurityNamespace(ctx, "e2e-job", "privileged")
 		Expect(err).NotTo(HaveOccurred())
 	})
 

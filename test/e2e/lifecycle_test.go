@@ -19,7 +19,7 @@ var _ = Describe("Lifecycle hooks and deadlines on real containers", Ordered, fu
 	BeforeAll(func() { startAgent("e2e-a") })
 	BeforeEach(func() {
 		var err error
-		ns, err = env.NewNamespace(ctx, "e2e-life")
+		ns, err = env.NewPodSecurityNamespace(ctx, "e2e-life", "privileged")
 		Expect(err).NotTo(HaveOccurred())
 	})
 

@@ -27,7 +27,7 @@ var _ = Describe("Pod networking on real containers", Ordered, func() {
 	})
 	BeforeEach(func() {
 		var err error
-		ns, err = env.NewNamespace(ctx, "e2e-net")
+		ns, err = env.NewPodSecurityNamespace(ctx, "e2e-net", "privileged")
 		Expect(err).NotTo(HaveOccurred())
 	})
 

@@ -43,7 +43,7 @@ var _ = Describe("Services on real containers", Ordered, func() {
 	It("balances a Service's name and virtual IP across its ready pods on both nodes, and serves its node port", func() {
 		startAgent("e2e-a")
 		startAgent("e2e-b")
-		ns, err := env.NewNamespace(ctx, "e2e-svc")
+		ns, err := env.NewPodSecurityNamespace(ctx, "e2e-svc", "privileged")
 		Expect(err).NotTo(HaveOccurred())
 		// A pod is ready until a file named after it appears in this directory.
 		flags := GinkgoT().TempDir()

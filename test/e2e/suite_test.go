@@ -40,8 +40,9 @@ var (
 
 func TestE2E(t *testing.T) { testenv.RunSuite(t, "E2E suite: real containers") }
 
-// spec runs every controller, as make run does.
-var spec = testenv.SuiteSpec{Controllers: []string{"*"}, EventuallyTimeout: 60 * time.Second}
+// spec runs every controller and the admission webhook, as make run does. Specs whose
+// pods use the host (hostPath, hostNetwork, hostPort) run in privileged namespaces.
+var spec = testenv.SuiteSpec{Controllers: []string{"*"}, Admission: true, EventuallyTimeout: 60 * time.Second}
 
 var _ = BeforeSuite(func() {
 	testenv.SetEventuallyDefaults(spec)

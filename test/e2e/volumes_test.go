@@ -25,7 +25,7 @@ var _ = Describe("Volumes on real containers", Ordered, func() {
 	BeforeAll(func() { startAgent("e2e-a") })
 	BeforeEach(func() {
 		var err error
-		ns, err = env.NewNamespace(ctx, "e2e-vol")
+		ns, err = env.NewPodSecurityNamespace(ctx, "e2e-vol", "privileged")
 		Expect(err).NotTo(HaveOccurred())
 	})
 

@@ -20,14 +20,15 @@ import (
 
 // freeAddr returns a loopback address no one listens on now.
 func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testenv.FreeLoopbackAddr()
 	Expect(err).NotTo(HaveOccurred())
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func startManager(args ...string) *gexec.Session {
-	cmd := exec.Command(managerBin, append([]string{"--kubeconfig", env.Kubeconfig}, args...)...)
+	// No admission webhook unless args ask for one (the last value of a flag wins): its
+	// registration would outlive the manager and refuse the next spec's objects.
+	cmd := exec.Command(managerBin, append([]string{"--kubeconfig", env.Kubeconfig, "--webhook-bind-address", "0"}, args...)...)
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	return s

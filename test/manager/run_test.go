@@ -13,10 +13,14 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/admission"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -26,7 +30,7 @@ import (
 func startRun(stateDir, metrics, probes string, extraEnv ...string) *gexec.Session {
 	cmd := exec.Command(filepath.Join(testenv.RepoRoot(), "hack", "run.sh"))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "STATE_DIR="+stateDir, "MANAGER="+managerBin,
-		"NODE_AGENT="+nodeAgentBin, "METRICS_ADDR="+metrics, "HEALTH_ADDR="+probes)
+		"NODE_AGENT="+nodeAgentBin, "METRICS_ADDR="+metrics, "HEALTH_ADDR="+probes, "WEBHOOK_ADDR="+freeAddr())
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
@@ -99,6 +103,22 @@ var _ = Describe("make run's foreground script", func() {
 			g.Expect(n.Status.NodeInfo.ContainerRuntimeVersion).To(HavePrefix("containerd://"))
 			g.Expect(n.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
 		}, "60s").Should(Succeed())
+
+		By("refusing, through the manager's admission webhook, a privileged pod in a namespace without a Pod Security label")
+		// The registration outlives the run; later specs start managers without admission.
+		DeferCleanup(func() {
+			Expect(client.IgnoreNotFound(env.Client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
+				ObjectMeta: metav1.ObjectMeta{Name: admission.ConfigurationName}}))).To(Succeed())
+		})
+		Eventually(func() string {
+			p := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "privileged"}, Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "c", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}}}}
+			err := env.Client.Create(ctx, p, client.DryRunAll)
+			if err == nil {
+				return "accepted"
+			}
+			return err.Error()
+		}, "30s").Should(ContainSubstring(`violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)`))
 
 		By("refusing a second run on the same state directory")
 		Expect(first.ExitCode()).To(Equal(-1), "the first run ended early; its output is above")

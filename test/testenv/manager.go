@@ -2,14 +2,18 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -19,7 +23,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kybern/kybern/api"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers"
+	"github.com/kybern/kybern/controllers/admission"
 )
 
 // Manager is a running manager with the controllers its options enable, wired as main.go
@@ -51,18 +57,37 @@ func (e *Env) StartManager(opts controllers.Options) (*Manager, error) {
 // StartManagerWithConfig runs the controllers with the client settings of cfg, such as
 // its rate limits and a transport that counts requests.
 func (e *Env) StartManagerWithConfig(cfg *rest.Config, opts controllers.Options) (*Manager, error) {
+	return e.startManager(cfg, opts, nil)
+}
+
+// startManager runs the controllers, and the admission webhook when hook is not nil.
+func (e *Env) startManager(cfg *rest.Config, opts controllers.Options, hook *admission.Options) (*Manager, error) {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(api.AddToScheme(scheme))
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// Each suite may start several managers in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	var w *admission.Webhook
+	if hook != nil {
+		var err error
+		if w, err = admission.New(*hook); err != nil {
+			return nil, err
+		}
+		mgrOpts.WebhookServer = w.Server
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return nil, err
+	}
+	if w != nil {
+		if err := w.Register(mgr); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := controllers.SetupWithManager(ctx, mgr, opts); err != nil {
@@ -71,7 +96,27 @@ func (e *Env) StartManagerWithConfig(cfg *rest.Config, opts controllers.Options)
 	}
 	m := &Manager{Cache: mgr.GetCache(), cancel: cancel}
 	m.done.Go(func() { m.err = mgr.Start(ctx) })
+	if w != nil {
+		if err := e.awaitAdmission(ctx, w); err != nil {
+			return nil, errors.Join(err, m.Stop())
+		}
+	}
 	return m, nil
+}
+
+// awaitAdmission waits until the apiserver sends kybern Pods to w: w has registered, and a
+// dry-run privileged Pod in the default namespace (baseline in tests) is refused.
+func (e *Env) awaitAdmission(ctx context.Context, w *admission.Webhook) error {
+	probe := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", GenerateName: "admission-probe-"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "busybox",
+			SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}}}}
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		if w.Registered(nil) != nil {
+			return false, nil
+		}
+		err := e.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+		return apierrors.IsForbidden(err), nil
+	})
 }
 
 // Stop stops the manager and waits for it to finish.
@@ -86,7 +131,20 @@ func (m *Manager) Stop() error {
 
 // NewNamespace creates a namespace named from prefix, for one test.
 func (e *Env) NewNamespace(ctx context.Context, prefix string) (string, error) {
+	return e.NewPodSecurityNamespace(ctx, prefix, "")
+}
+
+// NewPodSecurityNamespace is NewNamespace with the Pod Security level (privileged,
+// baseline or restricted) enforced, warned and audited in it; "" sets no label, so the
+// manager's default level applies.
+func (e *Env) NewPodSecurityNamespace(ctx context.Context, prefix, level string) (string, error) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
+	if level != "" {
+		ns.Labels = map[string]string{}
+		for _, mode := range []string{"enforce", "warn", "audit"} {
+			ns.Labels["pod-security.kubernetes.io/"+mode] = level
+		}
+	}
 	if err := e.Client.Create(ctx, ns); err != nil {
 		return "", err
 	}

@@ -9,16 +9,18 @@ import (
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/kybern/kybern/controllers"
+	"github.com/kybern/kybern/controllers/admission"
 )
 
 // SuiteSpec says what a suite's control plane runs.
 type SuiteSpec struct {
 	// Controllers are the registry names of the controllers the suite's manager runs, as
-	// --controllers takes them; empty starts no manager.
+	// --controllers takes them; empty, with Admission false, starts no manager.
 	Controllers []string
 	// Configure, when not nil, adjusts the manager's options before it starts.
 	Configure func(*controllers.Options)
@@ -26,6 +28,9 @@ type SuiteSpec struct {
 	Prepare func(context.Context, *Env) error
 	// EventuallyTimeout is Gomega's default Eventually timeout; zero means 30s.
 	EventuallyTimeout time.Duration
+	// Admission, when true, has the manager serve its admission webhook (Pod Security, at
+	// the default level) on a free loopback port, as make run's does.
+	Admission bool
 }
 
 // Options are the manager options spec gives: the flags' defaults, its controllers, then
@@ -69,10 +74,10 @@ func StartSuite(dir string, log io.Writer, spec SuiteSpec) (*Suite, error) {
 			return nil, errors.Join(err, s.Stop())
 		}
 	}
-	if len(spec.Controllers) == 0 {
+	if len(spec.Controllers) == 0 && !spec.Admission {
 		return s, nil
 	}
-	if s.Manager, err = s.Env.StartManager(spec.Options()); err != nil {
+	if s.Manager, err = s.startManager(); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
 	return s, nil
@@ -92,8 +97,22 @@ func (s *Suite) RestartManager(between func()) error {
 		between()
 	}
 	var err error
-	s.Manager, err = s.Env.StartManager(s.spec.Options())
+	s.Manager, err = s.startManager()
 	return err
+}
+
+func (s *Suite) startManager() (*Manager, error) {
+	cfg := rest.CopyConfig(s.Env.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	var hook *admission.Options
+	if s.spec.Admission {
+		addr, err := FreeLoopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		hook = &admission.Options{BindAddress: addr, DefaultLevel: "baseline"}
+	}
+	return s.Env.startManager(cfg, s.spec.Options(), hook)
 }
 
 // Stop stops the manager, then the control plane.

@@ -1,0 +1,13 @@
+// Package admission is the manager's validating admission webhook: what the apiserver asks
+// the manager before it stores a kybern object.
+//
+//   - podsecurity.go: the Pod Security Standards (privileged, baseline, restricted) with
+//     upstream's namespace labels and messages, for kybern Pods (enforce, warn, audit) and
+//     the pod templates of every workload kind (warn, audit), as the apiserver's own
+//     PodSecurity admission does for core Pods. The checks are upstream's library,
+//     k8s.io/pod-security-admission, fed kybern objects.
+//   - certs.go: the webhook's serving certificate, self-signed at start unless one is given.
+//   - registration.go: the ValidatingWebhookConfiguration that sends the requests here,
+//     kept current by the manager with its certificate authority.
+//   - options.go: the manager flags that configure it, and Setup.
+package admission

@@ -1,0 +1,117 @@
+package admission
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"strconv"
+
+	psaapi "k8s.io/pod-security-admission/api"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+)
+
+// Options are the webhook's manager flags.
+type Options struct {
+	// BindAddress is host:port the webhook serves on, and where the apiserver is told to
+	// send requests; "0" serves no webhook.
+	BindAddress string
+	// CertDir holds tls.crt, tls.key and ca.crt when the serving certificate is provided;
+	// empty, the manager makes a self-signed one at start.
+	CertDir string
+	// DefaultLevel is the Pod Security level enforced, warned and audited in namespaces
+	// that carry no pod-security.kubernetes.io label for that mode.
+	DefaultLevel string
+}
+
+// BindFlags registers the options as flags.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.BindAddress, "webhook-bind-address", "127.0.0.1:9443",
+		"host:port the admission webhook serves on; the apiserver is told to call https://<host>:<port>, so host must be an address it reaches. 0 turns admission off, and with it Pod Security for kybern pods.")
+	fs.StringVar(&o.CertDir, "webhook-cert-dir", "", "Directory with the webhook's serving certificate (tls.crt, tls.key) and its CA (ca.crt); empty makes a self-signed one at start.")
+	fs.StringVar(&o.DefaultLevel, "pod-security-default-level", string(psaapi.LevelBaseline),
+		"Pod Security level (privileged, baseline or restricted) for namespaces without a pod-security.kubernetes.io/<mode> label.")
+}
+
+// Enabled tells whether the manager serves the webhook.
+func (o *Options) Enabled() bool { return o.BindAddress != "0" }
+
+// Validate names the first flag whose value cannot work.
+func (o *Options) Validate() error {
+	if _, err := psaapi.ParseLevel(o.DefaultLevel); err != nil {
+		return fmt.Errorf("--pod-security-default-level=%s: must be privileged, baseline or restricted", o.DefaultLevel)
+	}
+	if !o.Enabled() {
+		return nil
+	}
+	_, _, err := o.hostPort()
+	return err
+}
+
+// hostPort splits BindAddress, requiring a host the apiserver can dial.
+func (o *Options) hostPort() (string, int, error) {
+	host, p, err := net.SplitHostPort(o.BindAddress)
+	if err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+		err = errors.New("the host is where the apiserver sends requests, so it must be an address it reaches, such as 127.0.0.1")
+	}
+	port := 0
+	if err == nil {
+		port, err = strconv.Atoi(p)
+		if err == nil && (port < 1 || port > 65535) {
+			err = errors.New("the port must be 1-65535")
+		}
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("--webhook-bind-address=%s: %w; for example --webhook-bind-address=127.0.0.1:9443, or 0 to serve no webhook", o.BindAddress, err)
+	}
+	return host, port, nil
+}
+
+// Webhook is the admission webhook of one manager.
+type Webhook struct {
+	// Server goes into the manager's options.
+	Server webhook.Server
+	// Registered, once Register ran, passes when the apiserver has the configuration.
+	Registered   healthz.Checker
+	url          string
+	caBundle     []byte
+	defaultLevel psaapi.Level
+}
+
+// New prepares the webhook's server and certificate; Register then adds it to the
+// manager made with Server.
+func New(o Options) (*Webhook, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	host, port, err := o.hostPort()
+	if err != nil {
+		return nil, err
+	}
+	server, ca, err := serving(o.CertDir, host, port)
+	if err != nil {
+		return nil, err
+	}
+	level, _ := psaapi.ParseLevel(o.DefaultLevel)
+	return &Webhook{Server: server, url: "https://" + net.JoinHostPort(host, strconv.Itoa(port)), caBundle: ca, defaultLevel: level}, nil
+}
+
+// Register adds the handlers to mgr's webhook server, the runnable that points the
+// apiserver at them once they serve, and the readiness check "admission" that passes once
+// it has.
+func (w *Webhook) Register(mgr ctrl.Manager) error {
+	h, err := newPodSecurity(mgr, w.defaultLevel)
+	if err != nil {
+		return err
+	}
+	mgr.GetWebhookServer().Register(podSecurityPath, &webhook.Admission{Handler: h})
+	r := &registration{client: mgr.GetClient(), reader: mgr.GetAPIReader(), started: mgr.GetWebhookServer().StartedChecker(),
+		url: w.url, caBundle: w.caBundle, done: make(chan struct{})}
+	w.Registered = r.registered
+	if err := mgr.Add(r); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("admission", r.registered)
+}

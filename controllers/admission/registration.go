@@ -1,0 +1,128 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+)
+
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;create;update
+
+// ConfigurationName is the ValidatingWebhookConfiguration the manager keeps.
+const ConfigurationName = "kybern-admission"
+
+// podSecurityPath is where the webhook server takes Pod Security requests.
+const podSecurityPath = "/pod-security"
+
+// registration points the apiserver at this manager's webhook once it serves: it creates
+// or updates the ValidatingWebhookConfiguration with the webhook's URL and CA. Every
+// replica does, so each must serve with the same certificate (--webhook-cert-dir).
+type registration struct {
+	client   client.Client
+	reader   client.Reader
+	started  healthz.Checker
+	url      string
+	caBundle []byte
+	// done is closed once the configuration is in place.
+	done chan struct{}
+}
+
+// registered is the readiness check that passes once the apiserver has the configuration.
+func (r *registration) registered(*http.Request) error {
+	select {
+	case <-r.done:
+		return nil
+	default:
+		return errors.New("the admission webhook is not registered with the apiserver yet")
+	}
+}
+
+// NeedLeaderElection is false: a replica that is not the leader still answers admission.
+func (r *registration) NeedLeaderElection() bool { return false }
+
+func (r *registration) Start(ctx context.Context) error {
+	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
+		return r.started(nil) == nil, nil
+	}); err != nil {
+		return fmt.Errorf("waiting for the admission webhook to serve: %w", err)
+	}
+	want := configuration(r.url, r.caBundle)
+	err := wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Steps: 8, Cap: 10 * time.Second}, func(ctx context.Context) (bool, error) {
+		err := r.apply(ctx, want)
+		return err == nil, client.IgnoreNotFound(ignoreConflict(err))
+	})
+	if err != nil {
+		return fmt.Errorf("registering the admission webhook as ValidatingWebhookConfiguration %s: %w", ConfigurationName, err)
+	}
+	close(r.done)
+	return nil
+}
+
+// apply creates want, or makes the existing configuration's webhooks what want says.
+func (r *registration) apply(ctx context.Context, want *admissionregistrationv1.ValidatingWebhookConfiguration) error {
+	have := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	err := r.reader.Get(ctx, client.ObjectKeyFromObject(want), have)
+	if apierrors.IsNotFound(err) {
+		return r.client.Create(ctx, want.DeepCopy())
+	}
+	if err != nil {
+		return err
+	}
+	have.Webhooks = want.Webhooks
+	return r.client.Update(ctx, have)
+}
+
+// ignoreConflict turns a lost race with another writer into a retry.
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// configuration sends kybern Pods and workloads to the Pod Security handler at url. A pod
+// or template update that leaves the spec as it was (a finalizer, a label, a status) is
+// not sent: Pod Security has nothing to say of it, and the node agents' updates must not
+// wait on the manager. Namespace changes are sent for the warnings alone, so that a
+// manager that is down never blocks them.
+func configuration(url string, caBundle []byte) *admissionregistrationv1.ValidatingWebhookConfiguration {
+	none := admissionregistrationv1.SideEffectClassNone
+	createUpdate := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	rule := func(group string, resources ...string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{Operations: createUpdate, Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{group}, APIVersions: []string{"*"}, Resources: resources, Scope: ptr.To(admissionregistrationv1.NamespacedScope)}}
+	}
+	hook := func(name string, policy admissionregistrationv1.FailurePolicyType, rules ...admissionregistrationv1.RuleWithOperations) admissionregistrationv1.ValidatingWebhook {
+		return admissionregistrationv1.ValidatingWebhook{
+			Name:                    name,
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To(url + podSecurityPath), CABundle: caBundle},
+			Rules:                   rules,
+			FailurePolicy:           ptr.To(policy),
+			SideEffects:             &none,
+			AdmissionReviewVersions: []string{"v1"},
+			TimeoutSeconds:          ptr.To[int32](10),
+		}
+	}
+	pods := hook("pod-security.kybern.io", admissionregistrationv1.Fail,
+		rule("core.kybern.io", "pods"),
+		rule("apps.kybern.io", "deployments", "replicasets", "daemonsets", "statefulsets"),
+		rule("batch.kybern.io", "jobs", "cronjobs"))
+	pods.MatchConditions = []admissionregistrationv1.MatchCondition{{
+		Name: "spec-set-or-changed", Expression: "request.operation != 'UPDATE' || object.spec != oldObject.spec"}}
+	namespaces := hook("namespaces.pod-security.kybern.io", admissionregistrationv1.Ignore, rule("", "namespaces"))
+	namespaces.Rules[0].Scope = ptr.To(admissionregistrationv1.ClusterScope)
+	return &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: ConfigurationName, Labels: map[string]string{"app.kubernetes.io/managed-by": "kybern-manager"}},
+		Webhooks:   []admissionregistrationv1.ValidatingWebhook{pods, namespaces},
+	}
+}
