@@ -1,13 +1,17 @@
 // Package admission is the manager's validating admission webhook: what the apiserver asks
 // the manager before it stores a kybern object.
 //
+//   - handler.go: one handler for every request: validation first, then Pod Security.
+//   - validation.go: upstream's own validation of the kind whose spec a kybern kind reuses
+//     (k8s.io/kubernetes pkg/apis/*/validation), on the object defaulted and converted as
+//     upstream's apiserver stores it, so the rules and messages are upstream's.
 //   - podsecurity.go: the Pod Security Standards (privileged, baseline, restricted) with
 //     upstream's namespace labels and messages, for kybern Pods (enforce, warn, audit) and
 //     the pod templates of every workload kind (warn, audit), as the apiserver's own
 //     PodSecurity admission does for core Pods. The checks are upstream's library,
-//     k8s.io/pod-security-admission, fed kybern objects.
+//     k8s.io/pod-security-admission, fed kybern objects; metrics.go counts its decisions.
 //   - certs.go: the webhook's serving certificate, self-signed at start unless one is given.
 //   - registration.go: the ValidatingWebhookConfiguration that sends the requests here,
 //     kept current by the manager with its certificate authority.
-//   - options.go: the manager flags that configure it, and Setup.
+//   - options.go: the manager flags that configure it, New and Register.
 package admission

@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // Options are the webhook's manager flags.
@@ -102,11 +103,12 @@ func New(o Options) (*Webhook, error) {
 // apiserver at them once they serve, and the readiness check "admission" that passes once
 // it has.
 func (w *Webhook) Register(mgr ctrl.Manager) error {
-	h, err := newPodSecurity(mgr, w.defaultLevel)
+	ps, err := newPodSecurity(mgr, w.defaultLevel)
 	if err != nil {
 		return err
 	}
-	mgr.GetWebhookServer().Register(podSecurityPath, &webhook.Admission{Handler: h})
+	h := &handler{podSecurity: ps, decoder: admission.NewDecoder(mgr.GetScheme()), scheme: mgr.GetScheme()}
+	mgr.GetWebhookServer().Register(validatePath, &webhook.Admission{Handler: h})
 	r := &registration{client: mgr.GetClient(), reader: mgr.GetAPIReader(), started: mgr.GetWebhookServer().StartedChecker(),
 		url: w.url, caBundle: w.caBundle, done: make(chan struct{})}
 	w.Registered = r.registered

@@ -3,7 +3,6 @@ package admission
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -35,9 +34,7 @@ var corePods = corev1.SchemeGroupVersion.WithResource("pods")
 // (warn, audit), as upstream judges Deployments. Levels come from the namespace's
 // pod-security.kubernetes.io labels, else the default level, for all three modes.
 type podSecurity struct {
-	psa     *psaadmission.Admission
-	decoder admission.Decoder
-	scheme  *runtime.Scheme
+	psa *psaadmission.Admission
 }
 
 func newPodSecurity(mgr ctrl.Manager, level psaapi.Level) (*podSecurity, error) {
@@ -61,41 +58,24 @@ func newPodSecurity(mgr ctrl.Manager, level psaapi.Level) (*podSecurity, error) 
 	if err := psa.ValidateConfiguration(); err != nil {
 		return nil, err
 	}
-	return &podSecurity{psa: psa, decoder: admission.NewDecoder(mgr.GetScheme()), scheme: mgr.GetScheme()}, nil
+	return &podSecurity{psa: psa}, nil
 }
 
-func (p *podSecurity) Handle(ctx context.Context, req admission.Request) admission.Response {
-	attrs, err := p.attributes(req)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	// The library shares its responses between requests; the server writes into ours.
-	return admission.Response{AdmissionResponse: *p.psa.Validate(ctx, attrs).DeepCopy()}
-}
-
-// attributes decodes req for the library, turning a kybern Pod into a core one.
-func (p *podSecurity) attributes(req admission.Request) (*psaapi.AttributesRecord, error) {
+// review judges obj (and old, on update), decoded from req, by the namespace's levels.
+func (p *podSecurity) review(ctx context.Context, req admission.Request, obj, old runtime.Object) admission.Response {
 	attrs := &psaapi.AttributesRecord{
 		Name: req.Name, Namespace: req.Namespace, Kind: schema.GroupVersionKind(req.Kind), Resource: schema.GroupVersionResource(req.Resource),
-		Subresource: req.SubResource, Operation: req.Operation, Username: req.UserInfo.Username,
+		Subresource: req.SubResource, Operation: req.Operation, Username: req.UserInfo.Username, Object: obj, OldObject: old,
 	}
-	var err error
-	if attrs.Object, err = p.decode(req.Kind, req.Object); err != nil {
-		return nil, err
-	}
-	if req.Operation == admissionv1.Update {
-		if attrs.OldObject, err = p.decode(req.Kind, req.OldObject); err != nil {
-			return nil, err
-		}
-	}
-	if attrs.Resource.GroupResource() == corev1alpha1.GroupVersion.WithResource("pods").GroupResource() {
+	if attrs.Resource.GroupResource() == kybernPods {
 		attrs.Resource, attrs.Kind = corePods, corev1.SchemeGroupVersion.WithKind("Pod")
-		attrs.Object, attrs.OldObject = asCorePod(attrs.Object), asCorePod(attrs.OldObject)
+		attrs.Object, attrs.OldObject = asCorePod(obj), asCorePod(old)
 		if attrs.Operation == admissionv1.Update && specChanged(attrs.Object.(*corev1.Pod), attrs.OldObject.(*corev1.Pod)) {
 			attrs.Operation, attrs.OldObject = admissionv1.Create, nil
 		}
 	}
-	return attrs, nil
+	// The library shares its responses between requests; the server writes into ours.
+	return admission.Response{AdmissionResponse: *p.psa.Validate(ctx, attrs).DeepCopy()}
 }
 
 // specChanged tells whether an update changes a pod's spec beyond its binding. Upstream
@@ -106,14 +86,6 @@ func specChanged(pod, old *corev1.Pod) bool {
 	a, b := pod.Spec.DeepCopy(), old.Spec.DeepCopy()
 	a.NodeName, b.NodeName = "", ""
 	return !equality.Semantic.DeepEqual(a, b)
-}
-
-func (p *podSecurity) decode(kind metav1.GroupVersionKind, raw runtime.RawExtension) (runtime.Object, error) {
-	obj, err := p.scheme.New(schema.GroupVersionKind(kind))
-	if err != nil {
-		return nil, err
-	}
-	return obj, p.decoder.DecodeRaw(raw, obj)
 }
 
 // asCorePod is the core Pod with a kybern Pod's metadata and spec; nil stays nil.

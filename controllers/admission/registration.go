@@ -21,8 +21,8 @@ import (
 // ConfigurationName is the ValidatingWebhookConfiguration the manager keeps.
 const ConfigurationName = "kybern-admission"
 
-// podSecurityPath is where the webhook server takes Pod Security requests.
-const podSecurityPath = "/pod-security"
+// validatePath is where the webhook server takes every request.
+const validatePath = "/validate"
 
 // registration points the apiserver at this manager's webhook once it serves: it creates
 // or updates the ValidatingWebhookConfiguration with the webhook's URL and CA. Every
@@ -90,10 +90,11 @@ func ignoreConflict(err error) error {
 	return err
 }
 
-// configuration sends kybern Pods and workloads to the Pod Security handler at url. A pod
-// or template update that leaves the spec as it was (a finalizer, a label, a status) is
-// not sent: Pod Security has nothing to say of it, and the node agents' updates must not
-// wait on the manager. Namespace changes are sent for the warnings alone, so that a
+// configuration sends kybern objects to the handler at url: Pods and workloads for
+// upstream's validation and Pod Security, HorizontalPodAutoscalers for validation. An
+// update that leaves the spec as it was (a finalizer, a label, a status) is not sent:
+// neither has anything to say of it, and the node agents' updates must not wait on the
+// manager. Namespace changes are sent for Pod Security's warnings alone, so that a
 // manager that is down never blocks them.
 func configuration(url string, caBundle []byte) *admissionregistrationv1.ValidatingWebhookConfiguration {
 	none := admissionregistrationv1.SideEffectClassNone
@@ -105,7 +106,7 @@ func configuration(url string, caBundle []byte) *admissionregistrationv1.Validat
 	hook := func(name string, policy admissionregistrationv1.FailurePolicyType, rules ...admissionregistrationv1.RuleWithOperations) admissionregistrationv1.ValidatingWebhook {
 		return admissionregistrationv1.ValidatingWebhook{
 			Name:                    name,
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To(url + podSecurityPath), CABundle: caBundle},
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To(url + validatePath), CABundle: caBundle},
 			Rules:                   rules,
 			FailurePolicy:           ptr.To(policy),
 			SideEffects:             &none,
@@ -113,16 +114,17 @@ func configuration(url string, caBundle []byte) *admissionregistrationv1.Validat
 			TimeoutSeconds:          ptr.To[int32](10),
 		}
 	}
-	pods := hook("pod-security.kybern.io", admissionregistrationv1.Fail,
+	objects := hook("validation.kybern.io", admissionregistrationv1.Fail,
 		rule("core.kybern.io", "pods"),
 		rule("apps.kybern.io", "deployments", "replicasets", "daemonsets", "statefulsets"),
-		rule("batch.kybern.io", "jobs", "cronjobs"))
-	pods.MatchConditions = []admissionregistrationv1.MatchCondition{{
+		rule("batch.kybern.io", "jobs", "cronjobs"),
+		rule("autoscaling.kybern.io", "horizontalpodautoscalers"))
+	objects.MatchConditions = []admissionregistrationv1.MatchCondition{{
 		Name: "spec-set-or-changed", Expression: "request.operation != 'UPDATE' || object.spec != oldObject.spec"}}
 	namespaces := hook("namespaces.pod-security.kybern.io", admissionregistrationv1.Ignore, rule("", "namespaces"))
 	namespaces.Rules[0].Scope = ptr.To(admissionregistrationv1.ClusterScope)
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: ConfigurationName, Labels: map[string]string{"app.kubernetes.io/managed-by": "kybern-manager"}},
-		Webhooks:   []admissionregistrationv1.ValidatingWebhook{pods, namespaces},
+		Webhooks:   []admissionregistrationv1.ValidatingWebhook{objects, namespaces},
 	}
 }

@@ -110,13 +110,18 @@ func (e *Env) awaitAdmission(ctx context.Context, w *admission.Webhook) error {
 	probe := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", GenerateName: "admission-probe-"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "busybox",
 			SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}}}}
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	last := errors.New("the webhook never registered")
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		if w.Registered(nil) != nil {
 			return false, nil
 		}
-		err := e.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
-		return apierrors.IsForbidden(err), nil
+		last = e.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+		return apierrors.IsForbidden(last), nil
 	})
+	if err != nil {
+		return fmt.Errorf("waiting for the apiserver to refuse a privileged pod through the admission webhook: %w; last answer: %v", err, last)
+	}
+	return nil
 }
 
 // Stop stops the manager and waits for it to finish.

@@ -1,0 +1,215 @@
+package admission
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/kubernetes/pkg/api/legacyscheme"
+	podutil "k8s.io/kubernetes/pkg/api/pod"
+	"k8s.io/kubernetes/pkg/apis/apps"
+	_ "k8s.io/kubernetes/pkg/apis/apps/install" // upstream's apps/v1 defaults and conversions
+	appsvalidation "k8s.io/kubernetes/pkg/apis/apps/validation"
+	"k8s.io/kubernetes/pkg/apis/autoscaling"
+	_ "k8s.io/kubernetes/pkg/apis/autoscaling/install" // autoscaling/v2's
+	autoscalingvalidation "k8s.io/kubernetes/pkg/apis/autoscaling/validation"
+	"k8s.io/kubernetes/pkg/apis/batch"
+	_ "k8s.io/kubernetes/pkg/apis/batch/install" // batch/v1's
+	batchvalidation "k8s.io/kubernetes/pkg/apis/batch/validation"
+	"k8s.io/kubernetes/pkg/apis/core"
+	_ "k8s.io/kubernetes/pkg/apis/core/install" // core/v1's
+	corevalidation "k8s.io/kubernetes/pkg/apis/core/validation"
+	"k8s.io/kubernetes/pkg/capabilities"
+
+	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	autoscalingv1alpha1 "github.com/kybern/kybern/api/autoscaling/v1alpha1"
+	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+// Privileged containers are the Pod Security levels' to allow or refuse, by namespace, as
+// on clusters whose apiserver runs with --allow-privileged=true (kubeadm's and kind's).
+func init() { capabilities.Setup(true, 0) }
+
+// validate checks obj (and, on update, old) with upstream's own validation of the kind
+// whose spec the kybern kind reuses, as the apiserver's registry strategy does for the
+// built-in kind: the object is defaulted and converted as upstream's apiserver would store
+// it, then judged; obj and old are not changed. handled is false for a kind upstream has no rules for here.
+func validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err error) {
+	// Defaulting writes into what the copies share: the caller's objects stay as sent.
+	obj = obj.DeepCopyObject()
+	if old != nil {
+		old = old.DeepCopyObject()
+	}
+	switch o := obj.(type) {
+	case *corev1alpha1.Pod:
+		return validatePod(o)
+	case *appsv1alpha1.Deployment:
+		in, oldIn := &apps.Deployment{}, &apps.Deployment{}
+		if err := upstream(&appsv1.Deployment{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
+			return nil, true, err
+		}
+		if old == nil {
+			return appsvalidation.ValidateDeployment(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil)), true, nil
+		}
+		p := old.(*appsv1alpha1.Deployment)
+		if err := upstream(&appsv1.Deployment{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
+			return nil, true, err
+		}
+		return appsvalidation.ValidateDeploymentUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector)), true, nil
+	case *appsv1alpha1.ReplicaSet:
+		in, oldIn := &apps.ReplicaSet{}, &apps.ReplicaSet{}
+		if err := upstream(&appsv1.ReplicaSet{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
+			return nil, true, err
+		}
+		if old == nil {
+			return appsvalidation.ValidateReplicaSet(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil)), true, nil
+		}
+		p := old.(*appsv1alpha1.ReplicaSet)
+		if err := upstream(&appsv1.ReplicaSet{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
+			return nil, true, err
+		}
+		return appsvalidation.ValidateReplicaSetUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector)), true, nil
+	case *appsv1alpha1.DaemonSet:
+		in, oldIn := &apps.DaemonSet{}, &apps.DaemonSet{}
+		if err := upstream(&appsv1.DaemonSet{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
+			return nil, true, err
+		}
+		if old == nil {
+			return appsvalidation.ValidateDaemonSet(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil)), true, nil
+		}
+		p := old.(*appsv1alpha1.DaemonSet)
+		if err := upstream(&appsv1.DaemonSet{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
+			return nil, true, err
+		}
+		return appsvalidation.ValidateDaemonSetUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector)), true, nil
+	case *appsv1alpha1.StatefulSet:
+		in, oldIn := &apps.StatefulSet{}, &apps.StatefulSet{}
+		if err := upstream(&appsv1.StatefulSet{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
+			return nil, true, err
+		}
+		if old == nil {
+			return appsvalidation.ValidateStatefulSet(in, appsvalidation.StatefulSetValidationOptions{},
+				podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil)), true, nil
+		}
+		p := old.(*appsv1alpha1.StatefulSet)
+		if err := upstream(&appsv1.StatefulSet{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
+			return nil, true, err
+		}
+		// serviceName and volumeClaimTemplates are immutable: what was stored stays valid.
+		setOpts := appsvalidation.StatefulSetValidationOptions{AllowInvalidServiceName: true, SkipValidateVolumeClaimTemplates: true}
+		return appsvalidation.ValidateStatefulSetUpdate(in, oldIn, setOpts, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, &oldIn.Spec.Template)), true, nil
+	case *batchv1alpha1.Job:
+		return validateJob(o, old)
+	case *batchv1alpha1.CronJob:
+		in, oldIn := &batch.CronJob{}, &batch.CronJob{}
+		if err := upstream(&batchv1.CronJob{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
+			return nil, true, err
+		}
+		if old == nil {
+			return batchvalidation.ValidateCronJobCreate(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.JobTemplate.Spec.Template, nil)), true, nil
+		}
+		p := old.(*batchv1alpha1.CronJob)
+		if err := upstream(&batchv1.CronJob{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
+			return nil, true, err
+		}
+		return batchvalidation.ValidateCronJobUpdate(in, oldIn,
+			podutil.GetValidationOptionsFromPodTemplate(&in.Spec.JobTemplate.Spec.Template, &oldIn.Spec.JobTemplate.Spec.Template)), true, nil
+	case *autoscalingv1alpha1.HorizontalPodAutoscaler:
+		in := &autoscaling.HorizontalPodAutoscaler{}
+		if err := upstream(&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
+			return nil, true, err
+		}
+		opts := autoscalingvalidation.HorizontalPodAutoscalerSpecValidationOptions{MinReplicasLowerBound: 1,
+			ScaleTargetRefValidationOptions: autoscalingvalidation.CrossVersionObjectReferenceValidationOptions{},
+			ObjectMetricsValidationOptions:  autoscalingvalidation.CrossVersionObjectReferenceValidationOptions{AllowEmptyAPIGroup: true}}
+		return autoscalingvalidation.ValidateHorizontalPodAutoscaler(in, opts), true, nil
+	}
+	return nil, false, nil
+}
+
+// validatePod judges every pod as a new one: a kybern Pod's spec may change after
+// creation, where upstream's update rules assume it cannot.
+func validatePod(pod *corev1alpha1.Pod) (field.ErrorList, bool, error) {
+	in := &core.Pod{}
+	if err := upstream(&corev1.Pod{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec}, in); err != nil {
+		return nil, true, err
+	}
+	opts := podutil.GetValidationOptionsFromPodSpecAndMeta(&in.Spec, nil, &in.ObjectMeta, nil)
+	opts.ResourceIsPod = true
+	return corevalidation.ValidatePodCreate(in, opts), true, nil
+}
+
+// validateJob judges a Job as upstream's apiserver does, with the selector and labels that
+// upstream generates at create (kybern's Job controller generates the same ones later).
+func validateJob(job *batchv1alpha1.Job, old runtime.Object) (field.ErrorList, bool, error) {
+	in, oldIn := &batch.Job{}, &batch.Job{}
+	if err := upstream(&batchv1.Job{ObjectMeta: job.ObjectMeta, Spec: job.Spec}, in); err != nil {
+		return nil, true, err
+	}
+	generateSelector(in)
+	opts := batchvalidation.JobValidationOptions{RequirePrefixedLabels: true,
+		PodValidationOptions: podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil)}
+	if old == nil {
+		return batchvalidation.ValidateJobCreate(in, opts), true, nil
+	}
+	p := old.(*batchv1alpha1.Job)
+	if err := upstream(&batchv1.Job{ObjectMeta: p.ObjectMeta, Spec: p.Spec, Status: p.Status}, oldIn); err != nil {
+		return nil, true, err
+	}
+	generateSelector(oldIn)
+	opts.PodValidationOptions = podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, &oldIn.Spec.Template)
+	opts.AllowMutableSchedulingDirectives = oldIn.Spec.Suspend != nil && *oldIn.Spec.Suspend && oldIn.Status.StartTime == nil
+	return batchvalidation.ValidateJobUpdate(in, oldIn, opts), true, nil
+}
+
+// generateSelector gives a Job without manualSelector the template labels and selector
+// entry upstream's apiserver adds at create, leaving what the user set, so that a
+// conflicting choice fails validation as it does upstream.
+func generateSelector(job *batch.Job) {
+	if job.Spec.ManualSelector != nil && *job.Spec.ManualSelector {
+		return
+	}
+	if job.Spec.Template.Labels == nil {
+		job.Spec.Template.Labels = map[string]string{}
+	}
+	for key, value := range map[string]string{batch.LegacyJobNameLabel: job.Name, batch.JobNameLabel: job.Name,
+		batch.LegacyControllerUidLabel: string(job.UID), batch.ControllerUidLabel: string(job.UID)} {
+		if _, set := job.Spec.Template.Labels[key]; !set {
+			job.Spec.Template.Labels[key] = value
+		}
+	}
+	if job.Spec.Selector == nil {
+		job.Spec.Selector = &metav1.LabelSelector{}
+	}
+	if job.Spec.Selector.MatchLabels == nil {
+		job.Spec.Selector.MatchLabels = map[string]string{}
+	}
+	if _, set := job.Spec.Selector.MatchLabels[batch.ControllerUidLabel]; !set {
+		job.Spec.Selector.MatchLabels[batch.ControllerUidLabel] = string(job.UID)
+	}
+}
+
+// templateOptions are upstream's validation options for a template update, tolerating a
+// selector value that was stored before upstream tightened label values.
+func templateOptions(tmpl, oldTmpl *core.PodTemplateSpec, oldSelector *metav1.LabelSelector) corevalidation.PodValidationOptions {
+	opts := podutil.GetValidationOptionsFromPodTemplate(tmpl, oldTmpl)
+	opts.AllowInvalidLabelValueInSelector = opts.AllowInvalidLabelValueInSelector || metav1validation.LabelSelectorHasInvalidLabelValue(oldSelector)
+	return opts
+}
+
+// upstream defaults ext, an upstream versioned object, as upstream's apiserver would, and
+// converts it into in, upstream's internal form that its validation reads.
+func upstream(ext, in runtime.Object) error {
+	legacyscheme.Scheme.Default(ext)
+	if err := legacyscheme.Scheme.Convert(ext, in, nil); err != nil {
+		return fmt.Errorf("converting %T for validation: %w", ext, err)
+	}
+	return nil
+}
