@@ -114,6 +114,11 @@ func podStatus(pod *corev1alpha1.Pod, o observed) corev1.PodStatus {
 		ready.Reason, podReady.Reason = "PodCompleted", "PodCompleted"
 		ready.Message, podReady.Message = "", ""
 	}
+	if podReady.Status == corev1.ConditionTrue {
+		if unmet := unmetReadinessGates(pod); unmet != "" {
+			podReady = condition(corev1.PodReady, false, ReasonReadinessGatesNotReady, unmet)
+		}
+	}
 	conds := []corev1.PodCondition{
 		condition(corev1.PodReadyToStartContainers, o.sandboxReady, "", ""),
 		condition(corev1.PodInitialized, len(incompleteInit) == 0, "ContainersNotInitialized", fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(incompleteInit, " "))),
@@ -129,8 +134,43 @@ func podStatus(pod *corev1alpha1.Pod, o observed) corev1.PodStatus {
 			}
 		}
 	}
+	// Conditions others own (readiness gates', a disruption's) stay as the pod has them.
+	for _, c := range pod.Status.Conditions {
+		if !ownConditions[c.Type] {
+			conds = append(conds, c)
+		}
+	}
 	s.Conditions = conds
 	return s
+}
+
+// ReasonReadinessGatesNotReady is the Ready condition's reason while the containers are
+// ready and a readiness gate is not, as the kubelet's.
+const ReasonReadinessGatesNotReady = "ReadinessGatesNotReady"
+
+// ownConditions are the pod conditions the agent computes; it keeps every other one.
+var ownConditions = map[corev1.PodConditionType]bool{corev1.PodReadyToStartContainers: true, corev1.PodInitialized: true,
+	corev1.ContainersReady: true, corev1.PodReady: true, corev1.PodScheduled: true}
+
+// unmetReadinessGates says, in the kubelet's words, which of the pod's readiness gates
+// has no condition of its type with status True; "" when all are met.
+func unmetReadinessGates(pod *corev1alpha1.Pod) string {
+	var unmet []string
+	for _, gate := range pod.Spec.ReadinessGates {
+		var found *corev1.PodCondition
+		for i := range pod.Status.Conditions {
+			if pod.Status.Conditions[i].Type == gate.ConditionType {
+				found = &pod.Status.Conditions[i]
+			}
+		}
+		switch {
+		case found == nil:
+			unmet = append(unmet, fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", gate.ConditionType))
+		case found.Status != corev1.ConditionTrue:
+			unmet = append(unmet, fmt.Sprintf("the status of pod readiness gate %q is not \"True\", but %v", gate.ConditionType, found.Status))
+		}
+	}
+	return strings.Join(unmet, ", ")
 }
 
 func condition(t corev1.PodConditionType, ok bool, falseReason, falseMessage string) corev1.PodCondition {

@@ -89,3 +89,37 @@ func condOf(s corev1.PodStatus, t corev1.PodConditionType) corev1.PodCondition {
 	}
 	return corev1.PodCondition{}
 }
+
+func TestReadinessGatesHoldReadyUntilTheirConditionsAreTrue(t *testing.T) {
+	pod := &corev1alpha1.Pod{}
+	pod.Spec.Containers = []corev1.Container{{Name: "a"}}
+	pod.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "example.com/lb-registered"}, {ConditionType: "example.com/warm"}}
+	seen := observed{sandboxReady: true, containers: map[string][]runtime.Container{"a": {running("a")}}, now: time.Unix(20, 0)}
+
+	s := podStatus(pod, seen)
+	if c := condOf(s, corev1.ContainersReady); c.Status != corev1.ConditionTrue {
+		t.Fatalf("ContainersReady: %+v", c)
+	}
+	want := `corresponding condition of pod readiness gate "example.com/lb-registered" does not exist., corresponding condition of pod readiness gate "example.com/warm" does not exist.`
+	if c := condOf(s, corev1.PodReady); c.Status != corev1.ConditionFalse || c.Reason != ReasonReadinessGatesNotReady || c.Message != want {
+		t.Fatalf("Ready with no gate condition: %+v", c)
+	}
+
+	pod.Status = s
+	pod.Status.Conditions = append(pod.Status.Conditions,
+		corev1.PodCondition{Type: "example.com/lb-registered", Status: corev1.ConditionTrue},
+		corev1.PodCondition{Type: "example.com/warm", Status: corev1.ConditionFalse, Reason: "Cold"})
+	s = podStatus(pod, seen)
+	if c := condOf(s, corev1.PodReady); c.Status != corev1.ConditionFalse || c.Message != `the status of pod readiness gate "example.com/warm" is not "True", but False` {
+		t.Fatalf("Ready with one gate False: %+v", c)
+	}
+	if c := condOf(s, "example.com/warm"); c.Reason != "Cold" {
+		t.Fatalf("the gate's own condition was not kept: %+v", s.Conditions)
+	}
+
+	pod.Status = s
+	pod.Status.Conditions[len(pod.Status.Conditions)-1].Status = corev1.ConditionTrue
+	if c := condOf(podStatus(pod, seen), corev1.PodReady); c.Status != corev1.ConditionTrue {
+		t.Fatalf("Ready with every gate True: %+v", c)
+	}
+}

@@ -22,70 +22,50 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// pod is the Pod sample with change applied to its spec.
-func pod(change func(*corev1.PodSpec)) func(string) client.Object {
+// fromSampleWith builds the object of a sample file, with change applied, in the test's namespace.
+func fromSampleWith[T any, PT interface {
+	*T
+	client.Object
+}](file string, change func(PT)) func(string) client.Object {
 	return func(ns string) client.Object {
-		p := fromSample("core_v1alpha1_pod.yaml", &corev1alpha1.Pod{}, ns)
-		change(&p.Spec)
-		return p
+		obj := PT(new(T))
+		fromSample(file, obj, ns)
+		change(obj)
+		return obj
 	}
 }
 
-// deployment is the Deployment sample with change applied.
+// pod is the Pod sample with change applied to its spec.
+func pod(change func(*corev1.PodSpec)) func(string) client.Object {
+	return fromSampleWith("core_v1alpha1_pod.yaml", func(p *corev1alpha1.Pod) { change(&p.Spec) })
+}
+
 func deployment(change func(*appsv1alpha1.Deployment)) func(string) client.Object {
-	return func(ns string) client.Object {
-		d := fromSample("apps_v1alpha1_deployment.yaml", &appsv1alpha1.Deployment{}, ns)
-		change(d)
-		return d
-	}
+	return fromSampleWith("apps_v1alpha1_deployment.yaml", change)
 }
 
 func replicaSet(change func(*appsv1alpha1.ReplicaSet)) func(string) client.Object {
-	return func(ns string) client.Object {
-		rs := fromSample("apps_v1alpha1_replicaset.yaml", &appsv1alpha1.ReplicaSet{}, ns)
-		change(rs)
-		return rs
-	}
+	return fromSampleWith("apps_v1alpha1_replicaset.yaml", change)
 }
 
 func daemonSet(change func(*appsv1alpha1.DaemonSet)) func(string) client.Object {
-	return func(ns string) client.Object {
-		ds := fromSample("apps_v1alpha1_daemonset.yaml", &appsv1alpha1.DaemonSet{}, ns)
-		change(ds)
-		return ds
-	}
+	return fromSampleWith("apps_v1alpha1_daemonset.yaml", change)
 }
 
 func statefulSet(change func(*appsv1alpha1.StatefulSet)) func(string) client.Object {
-	return func(ns string) client.Object {
-		s := fromSample("apps_v1alpha1_statefulset.yaml", &appsv1alpha1.StatefulSet{}, ns)
-		change(s)
-		return s
-	}
+	return fromSampleWith("apps_v1alpha1_statefulset.yaml", change)
 }
 
 func job(change func(*batchv1alpha1.Job)) func(string) client.Object {
-	return func(ns string) client.Object {
-		j := fromSample("batch_v1alpha1_job.yaml", &batchv1alpha1.Job{}, ns)
-		change(j)
-		return j
-	}
+	return fromSampleWith("batch_v1alpha1_job.yaml", change)
 }
 
 func cronJob(change func(*batchv1alpha1.CronJob)) func(string) client.Object {
-	return func(ns string) client.Object {
-		cj := fromSample("batch_v1alpha1_cronjob.yaml", &batchv1alpha1.CronJob{}, ns)
-		change(cj)
-		return cj
-	}
+	return fromSampleWith("batch_v1alpha1_cronjob.yaml", change)
 }
 
 func autoscaler(change func(*autoscalingv1alpha1.HorizontalPodAutoscaler)) func(string) client.Object {
-	return func(ns string) client.Object {
-		h := fromSample("autoscaling_v1alpha1_horizontalpodautoscaler.yaml", &autoscalingv1alpha1.HorizontalPodAutoscaler{}, ns)
-		change(h)
-		return h
-	}
+	return fromSampleWith("autoscaling_v1alpha1_horizontalpodautoscaler.yaml", change)
 }
 
 func intOrString(s string) *intstr.IntOrString { return ptr.To(intstr.Parse(s)) }

@@ -7,9 +7,11 @@ import (
 	. "github.com/onsi/gomega"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/podworker"
 )
 
 // webPod serves /www/index.html on port 8080 with busybox httpd.
@@ -99,5 +101,29 @@ var _ = Describe("Probes on real containers", Ordered, func() {
 			HaveField("Started", HaveValue(BeTrue())), HaveField("Ready", true)))))
 		Expect(current(p)()).To(HaveField("Status.ContainerStatuses", ConsistOf(HaveField("RestartCount", int32(0)))),
 			"the liveness probe, which fails until the file exists, must not run before the startup probe succeeded")
+	})
+
+	It("keeps a pod with a readiness gate unready until another controller sets the gate's condition True", func() {
+		p := newPod(ns, "gated", corev1.RestartPolicyNever, "sleep", "3600")
+		p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "example.com/registered"}}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(current(p)).Should(HaveField("Status.Conditions", ContainElements(
+			And(HaveField("Type", corev1.ContainersReady), HaveField("Status", corev1.ConditionTrue)),
+			And(HaveField("Type", corev1.PodReady), HaveField("Status", corev1.ConditionFalse),
+				HaveField("Reason", podworker.ReasonReadinessGatesNotReady),
+				HaveField("Message", `corresponding condition of pod readiness gate "example.com/registered" does not exist.`)))))
+
+		By("setting the gate's condition, as a load balancer controller would")
+		got, err := current(p)()
+		Expect(err).NotTo(HaveOccurred())
+		got.Status.Conditions = append(got.Status.Conditions, corev1.PodCondition{Type: "example.com/registered", Status: corev1.ConditionTrue,
+			LastTransitionTime: metav1.Now()})
+		Expect(k8s.Status().Update(ctx, got)).To(Succeed())
+		Eventually(func() (corev1.ConditionStatus, error) {
+			p, err := current(p)()
+			return readyCondition(p), err
+		}).Should(Equal(corev1.ConditionTrue))
+		Expect(current(p)()).To(HaveField("Status.Conditions", ContainElement(HaveField("Type", corev1.PodConditionType("example.com/registered")))),
+			"the agent keeps the condition it does not own")
 	})
 })
