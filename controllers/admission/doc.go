@@ -2,9 +2,8 @@
 // the manager before it stores a kybern object.
 //
 //   - handler.go: one handler for every request: validation first, then Pod Security.
-//   - validation.go: upstream's own validation of the kind whose spec a kybern kind reuses
-//     (k8s.io/kubernetes pkg/apis/*/validation), on the object defaulted and converted as
-//     upstream's apiserver stores it, so the rules and messages are upstream's.
+//     The validation is controllers/internal/specvalidation's: upstream's own, of the kind
+//     whose spec a kybern kind reuses, so the rules and messages are upstream's.
 //   - podsecurity.go: the Pod Security Standards (privileged, baseline, restricted) with
 //     upstream's namespace labels and messages, for kybern Pods (enforce, warn, audit) and
 //     the pod templates of every workload kind (warn, audit), as the apiserver's own

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 )
 
 // handler answers every request the configuration sends: a kybern object must pass
@@ -34,7 +35,7 @@ func (h *handler) Handle(ctx context.Context, req admission.Request) admission.R
 			return admission.Errored(http.StatusBadRequest, err)
 		}
 	}
-	errs, _, err := validate(obj, old)
+	errs, _, err := specvalidation.Validate(obj, old)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}

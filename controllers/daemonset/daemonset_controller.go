@@ -30,6 +30,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/history"
 	"github.com/kybern/kybern/controllers/internal/podevents"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 )
 
 var gvk = appsv1alpha1.GroupVersion.WithKind("DaemonSet")
@@ -112,6 +113,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if ds.DeletionTimestamp != nil {
 		// The garbage collector removes its pods and revisions.
+		return ctrl.Result{}, nil
+	}
+	if specvalidation.Refused(r.Recorder, ds) {
 		return ctrl.Result{}, nil
 	}
 	// The CRD's rules refuse the selectors below; one that slipped past cannot be fixed by

@@ -19,6 +19,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/internal/podutil"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 )
 
 func newDeployment(ns, name string, replicas int32) *appsv1alpha1.Deployment {
@@ -142,6 +143,22 @@ var _ = Describe("The Deployment controller", func() {
 		ns = newNamespace()
 		kl = startKubelet(ns)
 		DeferCleanup(kl.Stop)
+	})
+
+	It("acts on no Deployment upstream's validation refuses, one stored past admission: it says why, and makes no ReplicaSet", func() {
+		d := newDeployment(ns, "malformed", 2)
+		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: ptr.To(intstr.FromString("abc%"))}}
+		Expect(k8s.Create(ctx, d)).To(Succeed())
+		Eventually(func(g Gomega) {
+			var events corev1.EventList
+			g.Expect(k8s.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
+			g.Expect(events.Items).To(ContainElement(And(HaveField("InvolvedObject.Name", d.Name), HaveField("Reason", specvalidation.ReasonInvalidSpec),
+				HaveField("Message", ContainSubstring("spec.strategy.rollingUpdate.maxSurge")))))
+		}).Should(Succeed())
+		var sets appsv1alpha1.ReplicaSetList
+		Expect(k8s.List(ctx, &sets, client.InNamespace(ns))).To(Succeed())
+		Expect(sets.Items).To(BeEmpty())
 	})
 
 	It("rolls out 10 replicas through a ReplicaSet named after the template hash", func() {

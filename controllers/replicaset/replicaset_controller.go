@@ -22,6 +22,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/podevents"
 	"github.com/kybern/kybern/controllers/internal/podutil"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 )
 
 // BurstReplicas caps the pods one reconcile creates or deletes, as upstream's.
@@ -74,6 +75,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
+	}
+	if specvalidation.Refused(r.Recorder, rs) {
+		return ctrl.Result{}, nil
 	}
 	logger := log.FromContext(ctx)
 	selector, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)

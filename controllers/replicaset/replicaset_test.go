@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +17,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/podutil"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 	"github.com/kybern/kybern/controllers/replicaset"
 )
 
@@ -164,12 +166,30 @@ var _ = Describe("The ReplicaSet controller", func() {
 	})
 
 	It("reports ReplicaFailure with the apiserver's message when pods are refused, in few attempts, and clears it once fixed", func() {
+		// An admission policy of the cluster's own refuses this namespace's pods.
+		policy := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "no-pods-in-" + ns},
+			Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+				FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+				MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionregistrationv1.RuleWithOperations{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+						Rule: admissionregistrationv1.Rule{APIGroups: []string{"core.kybern.io"}, APIVersions: []string{"*"}, Resources: []string{"pods"}}}}}},
+				Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: "pods are refused in this namespace"}}}}
+		binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: policy.Name},
+			Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: policy.Name,
+				ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+				MatchResources:    &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}}}}
+		Expect(k8s.Create(ctx, policy)).To(Succeed())
+		Expect(k8s.Create(ctx, binding)).To(Succeed())
+		Eventually(func() error {
+			probe := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "busybox"}}}}
+			return k8s.Create(ctx, probe, client.DryRunAll)
+		}).Should(MatchError(ContainSubstring("pods are refused in this namespace")), "the apiserver applies the policy")
 		rs := newRS(ns, "refused", 50)
-		rs.Spec.Template.Spec.Containers[0].Name = ""
 		Expect(k8s.Create(ctx, rs)).To(Succeed())
 		Eventually(func(g Gomega) []appsv1.ReplicaSetCondition { return statusOf(rs)(g).Conditions }).Should(ContainElement(And(
 			HaveField("Type", appsv1.ReplicaSetReplicaFailure), HaveField("Reason", replicaset.ReasonFailedCreate),
-			HaveField("Message", ContainSubstring("spec.containers")))))
+			HaveField("Message", ContainSubstring("pods are refused in this namespace")))))
 
 		By("having tried few creates: slow start stops at the first refused batch of each sync")
 		var events corev1.EventList
@@ -182,9 +202,8 @@ var _ = Describe("The ReplicaSet controller", func() {
 		}
 		Expect(failed).To(BeNumerically("<", 10), "a refused template cost %d creates", failed)
 
-		orig := rs.DeepCopy()
-		rs.Spec.Template.Spec.Containers[0].Name = "web"
-		Expect(k8s.Patch(ctx, rs, client.MergeFrom(orig))).To(Succeed())
+		Expect(k8s.Delete(ctx, binding)).To(Succeed())
+		Expect(k8s.Delete(ctx, policy)).To(Succeed())
 		Eventually(countOf(rs), "60s").Should(Equal(50))
 		Eventually(func(g Gomega) []appsv1.ReplicaSetCondition { return statusOf(rs)(g).Conditions }).Should(BeEmpty())
 	})
@@ -198,5 +217,19 @@ var _ = Describe("The ReplicaSet controller", func() {
 		Eventually(statusOf(rs)).Should(HaveField("ReadyReplicas", BeEquivalentTo(1)))
 		Expect(statusOf(rs)(Default).AvailableReplicas).To(BeEquivalentTo(0))
 		Eventually(statusOf(rs), "10s").Should(HaveField("AvailableReplicas", BeEquivalentTo(1)))
+	})
+
+	It("acts on no ReplicaSet upstream's validation refuses, one stored past admission: it says why, and creates no pods", func() {
+		rs := newRS(ns, "mismatched", 3)
+		// The CRD's rules check matchLabels only; upstream's validation also checks this.
+		rs.Spec.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"db"}}}
+		Expect(k8s.Create(ctx, rs)).To(Succeed())
+		Eventually(func(g Gomega) {
+			var events corev1.EventList
+			g.Expect(k8s.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
+			g.Expect(events.Items).To(ContainElement(And(HaveField("InvolvedObject.Name", rs.Name), HaveField("Reason", specvalidation.ReasonInvalidSpec),
+				HaveField("Message", ContainSubstring("spec.template.metadata.labels")))))
+		}).Should(Succeed())
+		Expect(podsOf(rs)).To(BeEmpty())
 	})
 })

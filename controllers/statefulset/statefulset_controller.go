@@ -29,6 +29,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/history"
 	"github.com/kybern/kybern/controllers/internal/podevents"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 )
 
 var gvk = appsv1alpha1.GroupVersion.WithKind("StatefulSet")
@@ -92,6 +93,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if set.DeletionTimestamp != nil {
 		// The garbage collector removes its pods, revisions and the claims it owns.
+		return ctrl.Result{}, nil
+	}
+	if specvalidation.Refused(r.Recorder, set) {
 		return ctrl.Result{}, nil
 	}
 	// The CRD's rules refuse the selectors below; one that slipped past cannot be fixed by

@@ -1,4 +1,8 @@
-package admission
+// Package specvalidation is upstream's own validation of the kinds whose specs kybern's
+// reuse (k8s.io/kubernetes pkg/apis/*/validation): the admission webhook refuses what it
+// refuses, and the workload controllers act on no object it refuses (one stored before
+// the webhook, or on a cluster without it).
+package specvalidation
 
 import (
 	"fmt"
@@ -11,6 +15,7 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/kubernetes/pkg/api/legacyscheme"
 	podutil "k8s.io/kubernetes/pkg/api/pod"
 	"k8s.io/kubernetes/pkg/apis/apps"
@@ -26,6 +31,7 @@ import (
 	_ "k8s.io/kubernetes/pkg/apis/core/install" // core/v1's
 	corevalidation "k8s.io/kubernetes/pkg/apis/core/validation"
 	"k8s.io/kubernetes/pkg/capabilities"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	autoscalingv1alpha1 "github.com/kybern/kybern/api/autoscaling/v1alpha1"
@@ -37,11 +43,11 @@ import (
 // on clusters whose apiserver runs with --allow-privileged=true (kubeadm's and kind's).
 func init() { capabilities.Setup(true, 0) }
 
-// validate checks obj (and, on update, old) with upstream's own validation of the kind
+// Validate checks obj (and, on update, old) with upstream's own validation of the kind
 // whose spec the kybern kind reuses, as the apiserver's registry strategy does for the
 // built-in kind: the object is defaulted and converted as upstream's apiserver would store
 // it, then judged; obj and old are not changed. handled is false for a kind upstream has no rules for here.
-func validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err error) {
+func Validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err error) {
 	// Defaulting writes into what the copies share: the caller's objects stay as sent.
 	obj = obj.DeepCopyObject()
 	if old != nil {
@@ -212,4 +218,19 @@ func upstream(ext, in runtime.Object) error {
 		return fmt.Errorf("converting %T for validation: %w", ext, err)
 	}
 	return nil
+}
+
+// ReasonInvalidSpec is the Warning event a controller records on an object it refuses.
+const ReasonInvalidSpec = "InvalidSpec"
+
+// Refused tells whether upstream's validation refuses obj, recording a Warning event on it
+// when it does: the caller then creates and deletes nothing for it until it is fixed, as
+// retrying cannot help.
+func Refused(rec record.EventRecorder, obj client.Object) bool {
+	errs, _, err := Validate(obj, nil)
+	if err != nil || len(errs) == 0 {
+		return false
+	}
+	rec.Eventf(obj, corev1.EventTypeWarning, ReasonInvalidSpec, "%s: nothing is done for it until it is fixed", errs.ToAggregate())
+	return true
 }
