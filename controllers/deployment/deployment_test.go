@@ -20,6 +20,7 @@ import (
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/internal/podutil"
 	"github.com/kybern/kybern/controllers/internal/specvalidation"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 func newDeployment(ns, name string, replicas int32) *appsv1alpha1.Deployment {
@@ -150,12 +151,8 @@ var _ = Describe("The Deployment controller", func() {
 		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
 			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: ptr.To(intstr.FromString("abc%"))}}
 		Expect(k8s.Create(ctx, d)).To(Succeed())
-		Eventually(func(g Gomega) {
-			var events corev1.EventList
-			g.Expect(k8s.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
-			g.Expect(events.Items).To(ContainElement(And(HaveField("InvolvedObject.Name", d.Name), HaveField("Reason", specvalidation.ReasonInvalidSpec),
-				HaveField("Message", ContainSubstring("spec.strategy.rollingUpdate.maxSurge")))))
-		}).Should(Succeed())
+		Eventually(testenv.EventsOf(ctx, k8s, d, "Deployment")).Should(ContainElement(And(HaveField("Reason", specvalidation.ReasonInvalidSpec),
+			HaveField("Message", ContainSubstring("spec.strategy.rollingUpdate.maxSurge")))))
 		var sets appsv1alpha1.ReplicaSetList
 		Expect(k8s.List(ctx, &sets, client.InNamespace(ns))).To(Succeed())
 		Expect(sets.Items).To(BeEmpty())

@@ -19,6 +19,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/podutil"
 	"github.com/kybern/kybern/controllers/internal/specvalidation"
 	"github.com/kybern/kybern/controllers/replicaset"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 func newRS(ns, name string, replicas int32) *appsv1alpha1.ReplicaSet {
@@ -224,12 +225,8 @@ var _ = Describe("The ReplicaSet controller", func() {
 		// The CRD's rules check matchLabels only; upstream's validation also checks this.
 		rs.Spec.Selector.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn, Values: []string{"db"}}}
 		Expect(k8s.Create(ctx, rs)).To(Succeed())
-		Eventually(func(g Gomega) {
-			var events corev1.EventList
-			g.Expect(k8s.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
-			g.Expect(events.Items).To(ContainElement(And(HaveField("InvolvedObject.Name", rs.Name), HaveField("Reason", specvalidation.ReasonInvalidSpec),
-				HaveField("Message", ContainSubstring("spec.template.metadata.labels")))))
-		}).Should(Succeed())
+		Eventually(testenv.EventsOf(ctx, k8s, rs, "ReplicaSet")).Should(ContainElement(And(HaveField("Reason", specvalidation.ReasonInvalidSpec),
+			HaveField("Message", ContainSubstring("spec.template.metadata.labels")))))
 		Expect(podsOf(rs)).To(BeEmpty())
 	})
 })
