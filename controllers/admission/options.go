@@ -41,14 +41,20 @@ func (o *Options) Enabled() bool { return o.BindAddress != "0" }
 
 // Validate names the first flag whose value cannot work.
 func (o *Options) Validate() error {
-	if _, err := psaapi.ParseLevel(o.DefaultLevel); err != nil {
-		return fmt.Errorf("--pod-security-default-level=%s: must be privileged, baseline or restricted", o.DefaultLevel)
-	}
-	if !o.Enabled() {
-		return nil
+	if _, err := o.level(); err != nil || !o.Enabled() {
+		return err
 	}
 	_, _, err := o.hostPort()
 	return err
+}
+
+// level parses DefaultLevel.
+func (o *Options) level() (psaapi.Level, error) {
+	level, err := psaapi.ParseLevel(o.DefaultLevel)
+	if err != nil {
+		return "", fmt.Errorf("--pod-security-default-level=%s: must be privileged, baseline or restricted", o.DefaultLevel)
+	}
+	return level, nil
 }
 
 // hostPort splits BindAddress, requiring a host the apiserver can dial.
@@ -84,7 +90,8 @@ type Webhook struct {
 // New prepares the webhook's server and certificate; Register then adds it to the
 // manager made with Server.
 func New(o Options) (*Webhook, error) {
-	if err := o.Validate(); err != nil {
+	level, err := o.level()
+	if err != nil {
 		return nil, err
 	}
 	host, port, err := o.hostPort()
@@ -95,7 +102,6 @@ func New(o Options) (*Webhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	level, _ := psaapi.ParseLevel(o.DefaultLevel)
 	return &Webhook{Server: server, url: "https://" + net.JoinHostPort(host, strconv.Itoa(port)), caBundle: ca, defaultLevel: level}, nil
 }
 

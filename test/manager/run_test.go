@@ -16,7 +16,6 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
@@ -110,15 +109,8 @@ var _ = Describe("make run's foreground script", func() {
 			Expect(client.IgnoreNotFound(env.Client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
 				ObjectMeta: metav1.ObjectMeta{Name: admission.ConfigurationName}}))).To(Succeed())
 		})
-		Eventually(func() string {
-			p := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "privileged"}, Spec: corev1.PodSpec{
-				Containers: []corev1.Container{{Name: "c", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}}}}
-			err := env.Client.Create(ctx, p, client.DryRunAll)
-			if err == nil {
-				return "accepted"
-			}
-			return err.Error()
-		}, "30s").Should(ContainSubstring(`violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)`))
+		Eventually(func() error { return env.AdmissionProbe(ctx) }, "30s").Should(
+			MatchError(ContainSubstring(`violates PodSecurity "baseline:latest": privileged (container "probe" must not set securityContext.privileged=true)`)))
 
 		By("refusing a second run on the same state directory")
 		Expect(first.ExitCode()).To(Equal(-1), "the first run ended early; its output is above")

@@ -104,24 +104,31 @@ func (e *Env) startManager(cfg *rest.Config, opts controllers.Options, hook *adm
 	return m, nil
 }
 
-// awaitAdmission waits until the apiserver sends kybern Pods to w: w has registered, and a
-// dry-run privileged Pod in the default namespace (baseline in tests) is refused.
+// awaitAdmission waits until the apiserver sends kybern Pods to w: w has registered, and
+// AdmissionProbe is refused.
 func (e *Env) awaitAdmission(ctx context.Context, w *admission.Webhook) error {
-	probe := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", GenerateName: "admission-probe-"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "busybox",
-			SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}}}}
 	last := errors.New("the webhook never registered")
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		if w.Registered(nil) != nil {
 			return false, nil
 		}
-		last = e.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+		last = e.AdmissionProbe(ctx)
 		return apierrors.IsForbidden(last), nil
 	})
 	if err != nil {
 		return fmt.Errorf("waiting for the apiserver to refuse a privileged pod through the admission webhook: %w; last answer: %v", err, last)
 	}
 	return nil
+}
+
+// AdmissionProbe asks, without storing anything, for a Pod with a privileged container
+// named "probe" in the default namespace: the manager's webhook refuses it at the default
+// level (baseline), the apiserver alone does not.
+func (e *Env) AdmissionProbe(ctx context.Context) error {
+	probe := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", GenerateName: "admission-probe-"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "busybox",
+			SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)}}}}}
+	return e.Client.Create(ctx, probe, client.DryRunAll)
 }
 
 // Stop stops the manager and waits for it to finish.

@@ -48,85 +48,60 @@ func init() { capabilities.Setup(true, 0) }
 // built-in kind: the object is defaulted and converted as upstream's apiserver would store
 // it, then judged; obj and old are not changed. handled is false for a kind upstream has no rules for here.
 func Validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err error) {
-	// Defaulting writes into what the copies share: the caller's objects stay as sent.
-	obj = obj.DeepCopyObject()
-	if old != nil {
-		old = old.DeepCopyObject()
-	}
 	switch o := obj.(type) {
 	case *corev1alpha1.Pod:
 		return validatePod(o)
 	case *appsv1alpha1.Deployment:
-		in, oldIn := &apps.Deployment{}, &apps.Deployment{}
-		if err := upstream(&appsv1.Deployment{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
-			return nil, true, err
-		}
-		if old == nil {
-			return appsvalidation.ValidateDeployment(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil)), true, nil
-		}
-		p := old.(*appsv1alpha1.Deployment)
-		if err := upstream(&appsv1.Deployment{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
-			return nil, true, err
-		}
-		return appsvalidation.ValidateDeploymentUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector)), true, nil
+		return judge(obj, old, func(o runtime.Object) runtime.Object {
+			d := o.(*appsv1alpha1.Deployment)
+			return &appsv1.Deployment{ObjectMeta: d.ObjectMeta, Spec: d.Spec}
+		}, func(in *apps.Deployment) field.ErrorList {
+			return appsvalidation.ValidateDeployment(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil))
+		}, func(in, oldIn *apps.Deployment) field.ErrorList {
+			return appsvalidation.ValidateDeploymentUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector))
+		})
 	case *appsv1alpha1.ReplicaSet:
-		in, oldIn := &apps.ReplicaSet{}, &apps.ReplicaSet{}
-		if err := upstream(&appsv1.ReplicaSet{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
-			return nil, true, err
-		}
-		if old == nil {
-			return appsvalidation.ValidateReplicaSet(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil)), true, nil
-		}
-		p := old.(*appsv1alpha1.ReplicaSet)
-		if err := upstream(&appsv1.ReplicaSet{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
-			return nil, true, err
-		}
-		return appsvalidation.ValidateReplicaSetUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector)), true, nil
+		return judge(obj, old, func(o runtime.Object) runtime.Object {
+			rs := o.(*appsv1alpha1.ReplicaSet)
+			return &appsv1.ReplicaSet{ObjectMeta: rs.ObjectMeta, Spec: rs.Spec}
+		}, func(in *apps.ReplicaSet) field.ErrorList {
+			return appsvalidation.ValidateReplicaSet(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil))
+		}, func(in, oldIn *apps.ReplicaSet) field.ErrorList {
+			return appsvalidation.ValidateReplicaSetUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector))
+		})
 	case *appsv1alpha1.DaemonSet:
-		in, oldIn := &apps.DaemonSet{}, &apps.DaemonSet{}
-		if err := upstream(&appsv1.DaemonSet{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
-			return nil, true, err
-		}
-		if old == nil {
-			return appsvalidation.ValidateDaemonSet(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil)), true, nil
-		}
-		p := old.(*appsv1alpha1.DaemonSet)
-		if err := upstream(&appsv1.DaemonSet{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
-			return nil, true, err
-		}
-		return appsvalidation.ValidateDaemonSetUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector)), true, nil
+		return judge(obj, old, func(o runtime.Object) runtime.Object {
+			ds := o.(*appsv1alpha1.DaemonSet)
+			return &appsv1.DaemonSet{ObjectMeta: ds.ObjectMeta, Spec: ds.Spec}
+		}, func(in *apps.DaemonSet) field.ErrorList {
+			return appsvalidation.ValidateDaemonSet(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil))
+		}, func(in, oldIn *apps.DaemonSet) field.ErrorList {
+			return appsvalidation.ValidateDaemonSetUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector))
+		})
 	case *appsv1alpha1.StatefulSet:
-		in, oldIn := &apps.StatefulSet{}, &apps.StatefulSet{}
-		if err := upstream(&appsv1.StatefulSet{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
-			return nil, true, err
-		}
-		if old == nil {
+		return judge(obj, old, func(o runtime.Object) runtime.Object {
+			set := o.(*appsv1alpha1.StatefulSet)
+			return &appsv1.StatefulSet{ObjectMeta: set.ObjectMeta, Spec: set.Spec}
+		}, func(in *apps.StatefulSet) field.ErrorList {
 			return appsvalidation.ValidateStatefulSet(in, appsvalidation.StatefulSetValidationOptions{},
-				podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil)), true, nil
-		}
-		p := old.(*appsv1alpha1.StatefulSet)
-		if err := upstream(&appsv1.StatefulSet{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
-			return nil, true, err
-		}
-		// serviceName and volumeClaimTemplates are immutable: what was stored stays valid.
-		setOpts := appsvalidation.StatefulSetValidationOptions{AllowInvalidServiceName: true, SkipValidateVolumeClaimTemplates: true}
-		return appsvalidation.ValidateStatefulSetUpdate(in, oldIn, setOpts, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, &oldIn.Spec.Template)), true, nil
+				podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil))
+		}, func(in, oldIn *apps.StatefulSet) field.ErrorList {
+			// serviceName and volumeClaimTemplates are immutable: what was stored stays valid.
+			setOpts := appsvalidation.StatefulSetValidationOptions{AllowInvalidServiceName: true, SkipValidateVolumeClaimTemplates: true}
+			return appsvalidation.ValidateStatefulSetUpdate(in, oldIn, setOpts, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, &oldIn.Spec.Template))
+		})
 	case *batchv1alpha1.Job:
 		return validateJob(o, old)
 	case *batchv1alpha1.CronJob:
-		in, oldIn := &batch.CronJob{}, &batch.CronJob{}
-		if err := upstream(&batchv1.CronJob{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
-			return nil, true, err
-		}
-		if old == nil {
-			return batchvalidation.ValidateCronJobCreate(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.JobTemplate.Spec.Template, nil)), true, nil
-		}
-		p := old.(*batchv1alpha1.CronJob)
-		if err := upstream(&batchv1.CronJob{ObjectMeta: p.ObjectMeta, Spec: p.Spec}, oldIn); err != nil {
-			return nil, true, err
-		}
-		return batchvalidation.ValidateCronJobUpdate(in, oldIn,
-			podutil.GetValidationOptionsFromPodTemplate(&in.Spec.JobTemplate.Spec.Template, &oldIn.Spec.JobTemplate.Spec.Template)), true, nil
+		return judge(obj, old, func(o runtime.Object) runtime.Object {
+			cj := o.(*batchv1alpha1.CronJob)
+			return &batchv1.CronJob{ObjectMeta: cj.ObjectMeta, Spec: cj.Spec}
+		}, func(in *batch.CronJob) field.ErrorList {
+			return batchvalidation.ValidateCronJobCreate(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.JobTemplate.Spec.Template, nil))
+		}, func(in, oldIn *batch.CronJob) field.ErrorList {
+			return batchvalidation.ValidateCronJobUpdate(in, oldIn,
+				podutil.GetValidationOptionsFromPodTemplate(&in.Spec.JobTemplate.Spec.Template, &oldIn.Spec.JobTemplate.Spec.Template))
+		})
 	case *autoscalingv1alpha1.HorizontalPodAutoscaler:
 		in := &autoscaling.HorizontalPodAutoscaler{}
 		if err := upstream(&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: o.ObjectMeta, Spec: o.Spec}, in); err != nil {
@@ -138,6 +113,27 @@ func Validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err 
 		return autoscalingvalidation.ValidateHorizontalPodAutoscaler(in, opts), true, nil
 	}
 	return nil, false, nil
+}
+
+// judge turns obj, and old when it is not nil, into upstream's internal form I through
+// ext (the upstream versioned object with the same metadata and spec), and judges them
+// with create, or update when there is an old object.
+func judge[I any, PI interface {
+	*I
+	runtime.Object
+}](obj, old runtime.Object, ext func(runtime.Object) runtime.Object, create func(PI) field.ErrorList, update func(in, oldIn PI) field.ErrorList) (field.ErrorList, bool, error) {
+	in := PI(new(I))
+	if err := upstream(ext(obj), in); err != nil {
+		return nil, true, err
+	}
+	if old == nil {
+		return create(in), true, nil
+	}
+	oldIn := PI(new(I))
+	if err := upstream(ext(old), oldIn); err != nil {
+		return nil, true, err
+	}
+	return update(in, oldIn), true, nil
 }
 
 // validatePod judges every pod as a new one: a kybern Pod's spec may change after
@@ -210,9 +206,11 @@ func templateOptions(tmpl, oldTmpl *core.PodTemplateSpec, oldSelector *metav1.La
 	return opts
 }
 
-// upstream defaults ext, an upstream versioned object, as upstream's apiserver would, and
-// converts it into in, upstream's internal form that its validation reads.
+// upstream defaults a copy of ext, an upstream versioned object, as upstream's apiserver
+// would, and converts it into in, upstream's internal form that its validation reads. The
+// copy keeps defaulting out of the kybern object whose fields ext shares.
 func upstream(ext, in runtime.Object) error {
+	ext = ext.DeepCopyObject()
 	legacyscheme.Scheme.Default(ext)
 	if err := legacyscheme.Scheme.Convert(ext, in, nil); err != nil {
 		return fmt.Errorf("converting %T for validation: %w", ext, err)
