@@ -15,6 +15,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/daemonset"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -110,6 +111,16 @@ func patchNode(name string, mutate func(*corev1alpha1.Node)) {
 var _ = Describe("The DaemonSet controller", func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })
+
+	It("acts on no DaemonSet upstream's validation refuses, one stored past admission: it says why, and creates no pods", func() {
+		registerNodes(ns, "a")
+		ds := newDS(ns, "never")
+		ds.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+		Expect(k8s.Create(ctx, ds)).To(Succeed())
+		Eventually(testenv.EventsOf(ctx, k8s, ds, "DaemonSet")).Should(ContainElement(And(HaveField("Reason", specvalidation.ReasonInvalidSpec),
+			HaveField("Message", ContainSubstring("spec.template.spec.restartPolicy")))))
+		Expect(podsOf(ds)).To(BeEmpty())
+	})
 
 	It("runs one pod on every node, targeted by node affinity and bound by the scheduler, and reports it", func() {
 		nodes := registerNodes(ns, "a", "b", "c")

@@ -11,11 +11,22 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 	"github.com/kybern/kybern/controllers/statefulset"
 	"github.com/kybern/kybern/test/testenv"
 )
 
 var _ = Describe("StatefulSet", func() {
+	It("acts on no StatefulSet upstream's validation refuses, one stored past admission: it says why, and creates no pods", func() {
+		ns := newNamespace()
+		set := newSet(ns, "onfailure", 2)
+		set.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+		Expect(k8s.Create(ctx, set)).To(Succeed())
+		Eventually(testenv.EventsOf(ctx, k8s, set, "StatefulSet")).Should(ContainElement(And(HaveField("Reason", specvalidation.ReasonInvalidSpec),
+			HaveField("Message", ContainSubstring("spec.template.spec.restartPolicy")))))
+		Expect(podNames(ns)).To(BeEmpty())
+	})
+
 	It("creates OrderedReady pods one at a time, each once the one before is Ready, and scales down from the highest ordinal", func() {
 		ns := newNamespace()
 		set := newSet(ns, "web", 3)
