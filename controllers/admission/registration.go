@@ -91,7 +91,8 @@ func ignoreConflict(err error) error {
 }
 
 // configuration sends kybern objects to the handler at url: Pods and workloads for
-// upstream's validation and Pod Security, HorizontalPodAutoscalers for validation. An
+// upstream's validation and Pod Security; Services, EndpointSlices (which have no spec,
+// so every update is sent), Nodes and HorizontalPodAutoscalers for validation. An
 // update that leaves the spec as it was (a finalizer, a label, a status) is not sent:
 // neither has anything to say of it, and the node agents' updates must not wait on the
 // manager. Namespace changes are sent for Pod Security's warnings alone, so that a
@@ -114,13 +115,15 @@ func configuration(url string, caBundle []byte) *admissionregistrationv1.Validat
 			TimeoutSeconds:          ptr.To[int32](10),
 		}
 	}
+	nodes := rule("core.kybern.io", "nodes")
+	nodes.Scope = ptr.To(admissionregistrationv1.ClusterScope)
 	objects := hook("validation.kybern.io", admissionregistrationv1.Fail,
-		rule("core.kybern.io", "pods"),
+		rule("core.kybern.io", "pods", "services", "endpointslices"), nodes,
 		rule("apps.kybern.io", "deployments", "replicasets", "daemonsets", "statefulsets"),
 		rule("batch.kybern.io", "jobs", "cronjobs"),
 		rule("autoscaling.kybern.io", "horizontalpodautoscalers"))
 	objects.MatchConditions = []admissionregistrationv1.MatchCondition{{
-		Name: "spec-set-or-changed", Expression: "request.operation != 'UPDATE' || object.spec != oldObject.spec"}}
+		Name: "spec-set-or-changed", Expression: "request.operation != 'UPDATE' || !has(object.spec) || object.spec != oldObject.spec"}}
 	namespaces := hook("namespaces.pod-security.kybern.io", admissionregistrationv1.Ignore, rule("", "namespaces"))
 	namespaces.Rules[0].Scope = ptr.To(admissionregistrationv1.ClusterScope)
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{

@@ -17,6 +17,7 @@ import (
 
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 )
 
 // Reconciler reconciles CronJobs.
@@ -58,6 +59,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	orig := &batchv1alpha1.CronJob{}
 	if err := r.Get(ctx, req.NamespacedName, orig); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if refused, err := specvalidation.Guard(ctx, r.Client, r.Recorder, orig, r.Clock.Now()); refused || err != nil {
+		return ctrl.Result{}, err
 	}
 	logger := log.FromContext(ctx)
 	jobs, err := r.ownedJobs(ctx, orig)

@@ -18,6 +18,7 @@ import (
 
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	"github.com/kybern/kybern/controllers/cronjob"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 )
 
 // harness drives a Reconciler of its own with a fake clock against the apiserver, with
@@ -269,14 +270,14 @@ var _ = Describe("The CronJob controller", Ordered, ContinueOnFailure, func() {
 			cj.Spec.TimeZone = ptr.To("Mars/Olympus")
 			h := start(cj)
 			Expect(h.reconcileAt(time.Minute)).To(Equal(ctrl.Result{}))
-			Expect(h.events()).To(ConsistOf(And(HavePrefix("Warning UnknownTimeZone"), ContainSubstring("spec.timeZone"))))
+			Expect(h.events()).To(ConsistOf(And(HavePrefix("Warning "+specvalidation.ReasonInvalidSpec), ContainSubstring("spec.timeZone"), ContainSubstring("unknown time zone Mars/Olympus"))))
 
 			h.update(func(cj *batchv1alpha1.CronJob) {
 				cj.Spec.TimeZone = nil
 				cj.Spec.Schedule = "TZ=Etc/UTC */1 * * * *"
 			})
 			Expect(h.reconcileAt(time.Minute)).To(Equal(ctrl.Result{}))
-			Expect(h.events()).To(ConsistOf(And(HavePrefix("Warning UnsupportedSchedule"), ContainSubstring("spec.timeZone"))))
+			Expect(h.events()).To(ConsistOf(And(HavePrefix("Warning "+specvalidation.ReasonInvalidSpec), ContainSubstring("spec.schedule"), ContainSubstring("TZ"))))
 			Expect(jobNames(h.cj)).To(BeEmpty())
 		})
 	})

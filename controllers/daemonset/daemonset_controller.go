@@ -115,8 +115,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// The garbage collector removes its pods and revisions.
 		return ctrl.Result{}, nil
 	}
-	if specvalidation.Refused(r.Recorder, ds) {
-		return ctrl.Result{}, nil
+	if refused, err := specvalidation.Guard(ctx, r.Client, r.Recorder, ds, r.Clock.Now()); refused || err != nil {
+		return ctrl.Result{}, err
 	}
 	// The CRD's rules refuse the selectors below; one that slipped past cannot be fixed by
 	// retrying, only by the user.

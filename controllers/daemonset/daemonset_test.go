@@ -119,7 +119,21 @@ var _ = Describe("The DaemonSet controller", func() {
 		Expect(k8s.Create(ctx, ds)).To(Succeed())
 		Eventually(testenv.EventsOf(ctx, k8s, ds, "DaemonSet")).Should(ContainElement(And(HaveField("Reason", specvalidation.ReasonInvalidSpec),
 			HaveField("Message", ContainSubstring("spec.template.spec.restartPolicy")))))
+		invalidSpec := And(HaveField("Type", BeEquivalentTo(specvalidation.ConditionReplicaFailure)), HaveField("Reason", specvalidation.ReasonInvalidSpec))
+		conditions := func(g Gomega) []appsv1.DaemonSetCondition {
+			got := &appsv1alpha1.DaemonSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ds), got)).To(Succeed())
+			return got.Status.Conditions
+		}
+		Eventually(conditions).Should(ContainElement(invalidSpec))
 		Expect(podsOf(ds)).To(BeEmpty())
+
+		By("fixing the template, which the controller then acts on")
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ds), ds)).To(Succeed())
+		ds.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+		Expect(k8s.Update(ctx, ds)).To(Succeed())
+		Eventually(func() []corev1alpha1.Pod { return podsOf(ds) }).Should(HaveLen(1))
+		Eventually(conditions).ShouldNot(ContainElement(invalidSpec))
 	})
 
 	It("runs one pod on every node, targeted by node affinity and bound by the scheduler, and reports it", func() {

@@ -75,8 +75,8 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, d); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if specvalidation.Refused(r.Recorder, d) {
-		return ctrl.Result{}, nil
+	if refused, err := specvalidation.Guard(ctx, r.Client, r.Recorder, d, r.Clock.Now()); refused || err != nil {
+		return ctrl.Result{}, err
 	}
 	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil || selector.Empty() {

@@ -153,9 +153,23 @@ var _ = Describe("The Deployment controller", func() {
 		Expect(k8s.Create(ctx, d)).To(Succeed())
 		Eventually(testenv.EventsOf(ctx, k8s, d, "Deployment")).Should(ContainElement(And(HaveField("Reason", specvalidation.ReasonInvalidSpec),
 			HaveField("Message", ContainSubstring("spec.strategy.rollingUpdate.maxSurge")))))
+		invalidSpec := And(HaveField("Type", appsv1.DeploymentReplicaFailure), HaveField("Reason", specvalidation.ReasonInvalidSpec))
+		conditions := func(g Gomega) []appsv1.DeploymentCondition {
+			got := &appsv1alpha1.Deployment{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(d), got)).To(Succeed())
+			return got.Status.Conditions
+		}
+		Eventually(conditions).Should(ContainElement(invalidSpec))
 		var sets appsv1alpha1.ReplicaSetList
 		Expect(k8s.List(ctx, &sets, client.InNamespace(ns))).To(Succeed())
 		Expect(sets.Items).To(BeEmpty())
+
+		By("fixing maxSurge, which the controller then acts on")
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+		d.Spec.Strategy.RollingUpdate.MaxSurge = ptr.To(intstr.FromString("25%"))
+		Expect(k8s.Update(ctx, d)).To(Succeed())
+		Eventually(rolledOut(d, 2)).Should(Succeed())
+		Eventually(conditions).ShouldNot(ContainElement(invalidSpec))
 	})
 
 	It("rolls out 10 replicas through a ReplicaSet named after the template hash", func() {

@@ -22,6 +22,7 @@ import (
 	"github.com/kybern/kybern/controllers/internal/placement"
 	"github.com/kybern/kybern/controllers/internal/podevents"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
 )
 
 // Upstream's per-reconcile caps: pods created or deleted, and finished pods moved into
@@ -108,6 +109,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 		return r.expireFinished(ctx, job)
+	}
+	if refused, err := specvalidation.Guard(ctx, r.Client, r.Recorder, job, r.Clock.Now()); refused || err != nil {
+		return ctrl.Result{}, err
 	}
 	if job.Spec.Selector == nil {
 		return ctrl.Result{}, r.generateSelector(ctx, job)

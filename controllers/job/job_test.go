@@ -15,9 +15,21 @@ import (
 
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/specvalidation"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 var _ = Describe("Job", func() {
+	It("acts on no Job upstream's validation refuses, one stored past admission: it says why, and creates no pods", func() {
+		ns := newNamespace()
+		j := newJob(ns, "misnamed", func(s *batchv1.JobSpec) { s.Template.Spec.Containers[0].Name = "Main_C" })
+		Eventually(testenv.EventsOf(ctx, k8s, j, "Job")).Should(ContainElement(And(HaveField("Reason", specvalidation.ReasonInvalidSpec),
+			HaveField("Message", ContainSubstring("spec.template.spec.containers[0].name")))))
+		Eventually(func(g Gomega) []batchv1.JobCondition { return getJob(g, j).Status.Conditions }).Should(ContainElement(And(
+			HaveField("Type", BeEquivalentTo(specvalidation.ConditionReplicaFailure)), HaveField("Reason", specvalidation.ReasonInvalidSpec))))
+		Consistently(func(g Gomega) []corev1alpha1.Pod { return podsOf(g, j) }, "1s").Should(BeEmpty())
+	})
+
 	It("runs parallelism pods at a time until completions succeed, then completes", func() {
 		ns := newNamespace()
 		j := newJob(ns, "three", func(s *batchv1.JobSpec) { s.Completions, s.Parallelism = ptr.To[int32](3), ptr.To[int32](2) })

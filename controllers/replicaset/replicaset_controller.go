@@ -76,8 +76,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	if specvalidation.Refused(r.Recorder, rs) {
-		return ctrl.Result{}, nil
+	if refused, err := specvalidation.Guard(ctx, r.Client, r.Recorder, rs, r.Clock.Now()); refused || err != nil {
+		return ctrl.Result{}, err
 	}
 	logger := log.FromContext(ctx)
 	selector, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)

@@ -44,6 +44,10 @@ func podsOf(rs *appsv1alpha1.ReplicaSet) []corev1alpha1.Pod {
 	return out
 }
 
+// invalidSpec matches the condition of an object upstream's validation refuses.
+var invalidSpec = And(HaveField("Type", BeEquivalentTo(specvalidation.ConditionReplicaFailure)),
+	HaveField("Status", corev1.ConditionTrue), HaveField("Reason", specvalidation.ReasonInvalidSpec))
+
 func countOf(rs *appsv1alpha1.ReplicaSet) func() int {
 	return func() int { return len(podsOf(rs)) }
 }
@@ -227,6 +231,14 @@ var _ = Describe("The ReplicaSet controller", func() {
 		Expect(k8s.Create(ctx, rs)).To(Succeed())
 		Eventually(testenv.EventsOf(ctx, k8s, rs, "ReplicaSet")).Should(ContainElement(And(HaveField("Reason", specvalidation.ReasonInvalidSpec),
 			HaveField("Message", ContainSubstring("spec.template.metadata.labels")))))
+		Eventually(statusOf(rs)).Should(HaveField("Conditions", ContainElement(invalidSpec)))
 		Expect(podsOf(rs)).To(BeEmpty())
+
+		By("fixing the template, which the controller then acts on")
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(rs), rs)).To(Succeed())
+		rs.Spec.Template.Labels["tier"] = "db"
+		Expect(k8s.Update(ctx, rs)).To(Succeed())
+		Eventually(countOf(rs)).Should(Equal(3))
+		Eventually(statusOf(rs)).ShouldNot(HaveField("Conditions", ContainElement(invalidSpec)))
 	})
 })

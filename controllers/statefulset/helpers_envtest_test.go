@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -145,22 +146,35 @@ func hasEvent(ns, reason string) func() bool {
 	}
 }
 
-// recorder samples the pods of a namespace every few milliseconds and records every
-// deletion (a pod gone, or replaced by one with another UID) in the order seen, and the
-// most pods of the namespace missing at once from want.
+// recorder records every deletion of a pod of a namespace in the order the apiserver
+// made them (from a watch: two pods gone between two reads have no order), and samples
+// the pods every few milliseconds for the most pods of want missing at once.
 type recorder struct {
 	mu         sync.Mutex
 	deleted    []string
 	maxMissing int
 	stop, done chan struct{}
 	once       sync.Once
-	// uids are the pods seen, by name.
-	uids map[string]string
+	watch      watch.Interface
+	watched    chan struct{}
 }
 
 func record(ns string, want ...string) *recorder {
-	r := &recorder{stop: make(chan struct{}), done: make(chan struct{}), uids: map[string]string{}}
-	// The first sample is taken before returning, so that no deletion after it is missed.
+	watcher, err := client.NewWithWatch(env.Config, client.Options{Scheme: k8s.Scheme()})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	w, err := watcher.Watch(ctx, &corev1alpha1.PodList{}, client.InNamespace(ns))
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	r := &recorder{stop: make(chan struct{}), done: make(chan struct{}), watch: w, watched: make(chan struct{})}
+	go func() {
+		defer close(r.watched)
+		for e := range w.ResultChan() {
+			if p, ok := e.Object.(*corev1alpha1.Pod); ok && e.Type == watch.Deleted {
+				r.mu.Lock()
+				r.deleted = append(r.deleted, p.Name)
+				r.mu.Unlock()
+			}
+		}
+	}()
 	r.sample(ns, want)
 	go func() {
 		defer GinkgoRecover()
@@ -183,36 +197,31 @@ func (r *recorder) sample(ns string, want []string) {
 	if err := k8s.List(ctx, &list, client.InNamespace(ns)); err != nil {
 		return
 	}
-	ps := map[string]corev1alpha1.Pod{}
+	running := map[string]bool{}
 	for _, p := range list.Items {
-		ps[p.Name] = p
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for n, uid := range r.uids {
-		if p, ok := ps[n]; !ok || string(p.UID) != uid {
-			r.deleted = append(r.deleted, n)
-			delete(r.uids, n)
-		}
+		running[p.Name] = p.Status.Phase == corev1.PodRunning
 	}
 	missing := 0
 	for _, n := range want {
-		if p, ok := ps[n]; !ok || p.Status.Phase != corev1.PodRunning {
+		if !running[n] {
 			missing++
 		}
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.maxMissing = max(r.maxMissing, missing)
-	for n, p := range ps {
-		if _, ok := r.uids[n]; !ok {
-			r.uids[n] = string(p.UID)
-		}
-	}
 }
 
-// Stop ends the sampling and returns the deletions seen, in order, and the most pods of
-// want missing or not running at once.
+// Stop ends the watch and the sampling and returns the deletions seen, in order, and the
+// most pods of want missing or not running at once.
 func (r *recorder) Stop() ([]string, int) {
-	r.once.Do(func() { close(r.stop) })
+	r.once.Do(func() {
+		close(r.stop)
+		r.watch.Stop()
+	})
 	<-r.done
-	return r.deleted, r.maxMissing
+	<-r.watched
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.deleted), r.maxMissing
 }

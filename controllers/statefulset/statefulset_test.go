@@ -24,7 +24,21 @@ var _ = Describe("StatefulSet", func() {
 		Expect(k8s.Create(ctx, set)).To(Succeed())
 		Eventually(testenv.EventsOf(ctx, k8s, set, "StatefulSet")).Should(ContainElement(And(HaveField("Reason", specvalidation.ReasonInvalidSpec),
 			HaveField("Message", ContainSubstring("spec.template.spec.restartPolicy")))))
+		invalidSpec := And(HaveField("Type", BeEquivalentTo(specvalidation.ConditionReplicaFailure)), HaveField("Reason", specvalidation.ReasonInvalidSpec))
+		conditions := func(g Gomega) []appsv1.StatefulSetCondition {
+			got := &appsv1alpha1.StatefulSet{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(set), got)).To(Succeed())
+			return got.Status.Conditions
+		}
+		Eventually(conditions).Should(ContainElement(invalidSpec))
 		Expect(podNames(ns)).To(BeEmpty())
+
+		By("fixing the template, which the controller then acts on")
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(set), set)).To(Succeed())
+		set.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+		Expect(k8s.Update(ctx, set)).To(Succeed())
+		Eventually(podNames).WithArguments(ns).ShouldNot(BeEmpty())
+		Eventually(conditions).ShouldNot(ContainElement(invalidSpec))
 	})
 
 	It("creates OrderedReady pods one at a time, each once the one before is Ready, and scales down from the highest ordinal", func() {

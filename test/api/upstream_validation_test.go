@@ -68,6 +68,22 @@ func autoscaler(change func(*autoscalingv1alpha1.HorizontalPodAutoscaler)) func(
 	return fromSampleWith("autoscaling_v1alpha1_horizontalpodautoscaler.yaml", change)
 }
 
+func service(change func(*corev1.ServiceSpec)) func(string) client.Object {
+	return fromSampleWith("core_v1alpha1_service.yaml", func(svc *corev1alpha1.Service) { change(&svc.Spec) })
+}
+
+func endpointSlice(change func(*corev1alpha1.EndpointSlice)) func(string) client.Object {
+	return fromSampleWith("core_v1alpha1_endpointslice.yaml", change)
+}
+
+// node is the Node sample, named after the test's namespace (Nodes have none), with change applied.
+func node(change func(*corev1alpha1.Node)) func(string) client.Object {
+	return fromSampleWith("core_v1alpha1_node.yaml", func(n *corev1alpha1.Node) {
+		n.Name, n.Namespace = n.Namespace, ""
+		change(n)
+	})
+}
+
 func intOrString(s string) *intstr.IntOrString { return ptr.To(intstr.Parse(s)) }
 
 var _ = Describe("Upstream's validation at admission", func() {
@@ -295,6 +311,44 @@ var _ = Describe("Upstream's validation at admission", func() {
 		Entry("CronJob name longer than 52 characters", cronJob(func(cj *batchv1alpha1.CronJob) { cj.Name = strings.Repeat("c", 53) }),
 			"metadata.name", "must be no more than 52 characters"),
 
+		// Services, EndpointSlices and Nodes: what the proxy and the agents turn into rules.
+		Entry("Service clusterIP with a newline", service(func(s *corev1.ServiceSpec) { s.ClusterIP = "10.96.0.10\nflush ruleset" }),
+			"spec.clusterIPs[0]", "must be a valid IP address"),
+		Entry("Service port 70000", service(func(s *corev1.ServiceSpec) { s.Ports[0].Port = 70000 }),
+			"spec.ports[0].port", "must be between 1 and 65535"),
+		Entry("Service protocol FOO", service(func(s *corev1.ServiceSpec) { s.Ports[0].Protocol = "FOO" }),
+			"spec.ports[0].protocol", "Unsupported value"),
+		Entry("Service nodePort on a ClusterIP Service", service(func(s *corev1.ServiceSpec) { s.Ports[0].NodePort = 22 }),
+			"spec.ports[0].nodePort", "may not be used when `type` is 'ClusterIP'"),
+		Entry("Service unknown type", service(func(s *corev1.ServiceSpec) { s.Type = "Everywhere" }),
+			"spec.type", "Unsupported value"),
+		Entry("Service two ports without names", service(func(s *corev1.ServiceSpec) {
+			s.Ports = append(s.Ports, corev1.ServicePort{Port: 81, Protocol: corev1.ProtocolTCP})
+		}),
+			"spec.ports[0].name", "Required value"),
+		Entry("Service targetPort 70000", service(func(s *corev1.ServiceSpec) { s.Ports[0].TargetPort = intstr.FromInt32(70000) }),
+			"spec.ports[0].targetPort", "must be between 1 and 65535"),
+		Entry("Service ExternalName that is not a DNS name", service(func(s *corev1.ServiceSpec) {
+			s.Type, s.ExternalName, s.Selector = corev1.ServiceTypeExternalName, "evil name;", nil
+		}), "spec.externalName", "a lowercase RFC 1123 subdomain"),
+		Entry("Service clusterIP and clusterIPs that differ", service(func(s *corev1.ServiceSpec) {
+			s.ClusterIP, s.ClusterIPs = "10.96.0.10", []string{"10.96.0.11"}
+		}), "spec.clusterIPs", "first value must match `clusterIP`"),
+		Entry("EndpointSlice address that is not IPv4", endpointSlice(func(e *corev1alpha1.EndpointSlice) {
+			e.Endpoints[0].Addresses = []string{"10.244.1.5; flush ruleset"}
+		}), "endpoints[0].addresses[0]", "must be a valid IP address"),
+		Entry("EndpointSlice port name that is not a DNS label", endpointSlice(func(e *corev1alpha1.EndpointSlice) {
+			e.Ports[0].Name = ptr.To("HTTP Port")
+		}), "ports[0].name", "a lowercase RFC 1123 label"),
+		Entry("EndpointSlice hostname that is not a DNS label", endpointSlice(func(e *corev1alpha1.EndpointSlice) {
+			e.Endpoints[0].Hostname = ptr.To("../pod")
+		}), "endpoints[0].hostname", "a lowercase RFC 1123 label"),
+		Entry("Node podCIDR that is not a CIDR", node(func(n *corev1alpha1.Node) { n.Spec.PodCIDR, n.Spec.PodCIDRs = "", []string{"10.244.9.0/33"} }),
+			"spec.podCIDRs[0]", "must be a valid CIDR value"),
+		Entry("Node taint with an unknown effect", node(func(n *corev1alpha1.Node) {
+			n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Effect: "Sometimes"}}
+		}), "metadata.taints[0].effect", "Unsupported value"),
+
 		// HorizontalPodAutoscalers.
 		Entry("autoscaler target without a kind", autoscaler(func(h *autoscalingv1alpha1.HorizontalPodAutoscaler) { h.Spec.ScaleTargetRef.Kind = "" }),
 			"spec.scaleTargetRef.kind", "Required value"),
@@ -306,6 +360,36 @@ var _ = Describe("Upstream's validation at admission", func() {
 				Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: 1, PeriodSeconds: 0}}}}
 		}), "spec.behavior.scaleUp.policies[0].periodSeconds", "must be greater than zero"),
 	)
+
+	It("refuses a change to a Service's allocated clusterIP, and to clusterIPs alone", func() {
+		svc := service(func(*corev1.ServiceSpec) {})(ns).(*corev1alpha1.Service)
+		svc.Spec.ClusterIP = "10.96.201.7"
+		Expect(k8sClient.Create(ctx, svc)).To(Succeed())
+		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "10.96.201.8", nil
+		err := k8sClient.Update(ctx, svc)
+		expectInvalid(err, "spec.clusterIP")
+		Expect(err.Error()).To(ContainSubstring("immutable once set"))
+
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(svc), svc)).To(Succeed())
+		svc.Spec.ClusterIPs = []string{"10.96.201.8"}
+		err = k8sClient.Update(ctx, svc)
+		expectInvalid(err, "spec.clusterIPs")
+		Expect(err.Error()).To(ContainSubstring("first value must match `clusterIP`"))
+	})
+
+	It("lets a node be given a podCIDR once, and refuses to change it or to set podCIDRs apart from it", func() {
+		n := node(func(n *corev1alpha1.Node) { n.Spec.PodCIDR, n.Spec.PodCIDRs = "", nil })(ns).(*corev1alpha1.Node)
+		Expect(k8sClient.Create(ctx, n)).To(Succeed())
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, n))).To(Succeed()) })
+		n.Spec.PodCIDR, n.Spec.PodCIDRs = "10.244.9.0/24", []string{"10.244.9.0/24"}
+		Expect(k8sClient.Update(ctx, n)).To(Succeed())
+		n.Spec.PodCIDRs = []string{"10.244.10.0/24"}
+		err := k8sClient.Update(ctx, n)
+		expectInvalid(err, "spec.podCIDRs[0]")
+		Expect(err.Error()).To(ContainSubstring("must match spec.podCIDR"))
+		n.Spec.PodCIDR = "10.244.10.0/24"
+		expectInvalid(k8sClient.Update(ctx, n), "spec.podCIDR")
+	})
 
 	It("refuses an update upstream refuses: a Job's template, a StatefulSet's podManagementPolicy", func() {
 		j := job(func(*batchv1alpha1.Job) {})(ns).(*batchv1alpha1.Job)

@@ -15,7 +15,6 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/kubernetes/pkg/api/legacyscheme"
 	podutil "k8s.io/kubernetes/pkg/api/pod"
 	"k8s.io/kubernetes/pkg/apis/apps"
@@ -31,7 +30,6 @@ import (
 	_ "k8s.io/kubernetes/pkg/apis/core/install" // core/v1's
 	corevalidation "k8s.io/kubernetes/pkg/apis/core/validation"
 	"k8s.io/kubernetes/pkg/capabilities"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	autoscalingv1alpha1 "github.com/kybern/kybern/api/autoscaling/v1alpha1"
@@ -51,6 +49,12 @@ func Validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err 
 	switch o := obj.(type) {
 	case *corev1alpha1.Pod:
 		return validatePod(o)
+	case *corev1alpha1.Service:
+		return validateService(o, old)
+	case *corev1alpha1.EndpointSlice:
+		return validateEndpointSlice(o, old)
+	case *corev1alpha1.Node:
+		return validateNode(o, old)
 	case *appsv1alpha1.Deployment:
 		return judge(obj, old, func(o runtime.Object) runtime.Object {
 			d := o.(*appsv1alpha1.Deployment)
@@ -216,19 +220,4 @@ func upstream(ext, in runtime.Object) error {
 		return fmt.Errorf("converting %T for validation: %w", ext, err)
 	}
 	return nil
-}
-
-// ReasonInvalidSpec is the Warning event a controller records on an object it refuses.
-const ReasonInvalidSpec = "InvalidSpec"
-
-// Refused tells whether upstream's validation refuses obj, recording a Warning event on it
-// when it does: the caller then creates and deletes nothing for it until it is fixed, as
-// retrying cannot help.
-func Refused(rec record.EventRecorder, obj client.Object) bool {
-	errs, _, err := Validate(obj, nil)
-	if err != nil || len(errs) == 0 {
-		return false
-	}
-	rec.Eventf(obj, corev1.EventTypeWarning, ReasonInvalidSpec, "%s: nothing is done for it until it is fixed", errs.ToAggregate())
-	return true
 }

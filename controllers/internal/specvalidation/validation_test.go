@@ -22,8 +22,8 @@ func TestValidateJudgesACopyDefaultedAsUpstreamStoresIt(t *testing.T) {
 	if pod.Spec.Containers[0].ImagePullPolicy != "" || pod.Spec.RestartPolicy != "" {
 		t.Fatalf("validate changed its input: %+v", pod.Spec)
 	}
-	if _, handled, _ := Validate(&corev1alpha1.Service{}, nil); handled {
-		t.Error("a Service was judged; its values are the allocator's and the agents' to check")
+	if _, handled, _ := Validate(&corev1.ConfigMap{}, nil); handled {
+		t.Error("a ConfigMap was judged; upstream's rules here are for the kinds kybern serves")
 	}
 }
 
