@@ -5,6 +5,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/netip"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
@@ -67,7 +69,8 @@ type Config struct {
 	LogDir string
 	// PodDir holds the pods' volumes: PodDir/<pod uid>/volumes/<volume>.
 	PodDir string
-	// Tmpfs backs Secret volumes and medium Memory emptyDirs with tmpfs; it needs root.
+	// Tmpfs backs Secret volumes and medium Memory emptyDirs with tmpfs, and pins subPaths
+	// with bind mounts (volume.Manager.PinSubPaths); it needs root and a real runtime.
 	Tmpfs bool
 	// RuntimeName prefixes container IDs in pod status ("containerd", "simulated").
 	RuntimeName string
@@ -128,10 +131,20 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // Register registers the node, keeps its heartbeat until ctx ends, waits for the pod CIDR
-// node lifecycle assigns it and gives that CIDR to the runtime.
+// node lifecycle assigns it and gives that CIDR to the runtime. A registration the
+// apiserver refuses or cannot take (its admission webhook not serving yet) is retried
+// until ctx ends, as the kubelet retries, backing off to 7 s.
 func (a *Agent) Register(ctx context.Context) (netip.Prefix, error) {
-	if err := a.register(ctx); err != nil {
-		return netip.Prefix{}, err
+	retry := wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Cap: 7 * time.Second, Steps: math.MaxInt32}
+	err := wait.ExponentialBackoffWithContext(ctx, retry, func(ctx context.Context) (bool, error) {
+		err := a.register(ctx)
+		if err != nil {
+			a.log.Error(err, "Registering the node failed; retrying")
+		}
+		return err == nil, nil
+	})
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("registering node %s: %w", a.cfg.NodeName, err)
 	}
 	go a.heartbeat(ctx)
 	cidr, err := a.waitForPodCIDR(ctx)
@@ -156,7 +169,7 @@ func (a *Agent) RunPods(ctx context.Context, dns *resolvconf.Cluster) error {
 	go statuses.Run(ctx)
 	env := &podworker.Env{PodDir: a.cfg.PodDir, DNS: dns, Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
 		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir,
-		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
+		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, PinSubPaths: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
 
 	pods, err := ctrlcache.New(a.Rest, ctrlcache.Options{Scheme: a.Scheme, HTTPClient: a.HTTP, Mapper: a.Mapper,
 		ByObject: map[client.Object]ctrlcache.ByObject{&corev1alpha1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName)}}})

@@ -22,7 +22,10 @@ type VolumeManager interface {
 	// Setup makes every volume of pod ready, refreshing projected files, and returns
 	// each one's host path by name.
 	Setup(ctx context.Context, pod *corev1alpha1.Pod) (map[string]string, error)
-	// TearDown removes what Setup made for the pod with uid.
+	// SubPath is the host path to mount for a subPath of a volume Setup returned, resolved
+	// inside that volume so that no symlink leads the mount out of it.
+	SubPath(sp volume.SubPathMount) (string, error)
+	// TearDown removes what Setup and SubPath made for the pod with uid.
 	TearDown(uid types.UID) error
 }
 
@@ -65,7 +68,7 @@ func (w *Worker) mounts(pod *corev1alpha1.Pod, c *corev1.Container) ([]runtime.M
 		sources[pod.Spec.Volumes[i].Name] = &pod.Spec.Volumes[i]
 	}
 	out := make([]runtime.Mount, 0, len(c.VolumeMounts))
-	for _, vm := range c.VolumeMounts {
+	for i, vm := range c.VolumeMounts {
 		path, ok := w.volumes[vm.Name]
 		if !ok {
 			return nil, fmt.Errorf("volumeMount %s of container %s names no volume of the pod: add it to spec.volumes", vm.Name, c.Name)
@@ -77,7 +80,11 @@ func (w *Worker) mounts(pod *corev1alpha1.Pod, c *corev1.Container) ([]runtime.M
 			return nil, fmt.Errorf("volumeMount %s of container %s: subPathExpr is not supported by kybern's node agent yet: use subPath", vm.Name, c.Name)
 		}
 		if vm.SubPath != "" {
-			sub, err := subPath(path, vm.SubPath, v)
+			if err := checkSubPath("subPath", vm.SubPath); err != nil {
+				return nil, fmt.Errorf("volumeMount %s of container %s: %w", vm.Name, c.Name, err)
+			}
+			sub, err := w.env.Volumes.SubPath(volume.SubPathMount{Pod: pod.UID, Name: vm.Name, Volume: path, SubPath: vm.SubPath,
+				Container: c.Name, Index: i, Create: v.EmptyDir != nil || v.HostPath != nil || v.PersistentVolumeClaim != nil})
 			if err != nil {
 				return nil, fmt.Errorf("volumeMount %s of container %s: %w", vm.Name, c.Name, err)
 			}

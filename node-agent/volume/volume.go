@@ -40,6 +40,9 @@ type Manager struct {
 	// Tmpfs backs Secret volumes and medium Memory emptyDirs with tmpfs mounts, so that
 	// their contents never reach a disk; it needs root. Without it they are directories.
 	Tmpfs bool
+	// PinSubPaths bind-mounts each subPath at a path of the agent's own before the runtime
+	// mounts it (see SubPath); it needs root, and a runtime that mounts what it is given.
+	PinSubPaths bool
 	// HostIP and Allocatable feed downwardAPI files, as they feed env.
 	HostIP      string
 	Allocatable corev1.ResourceList
@@ -85,12 +88,16 @@ func Refreshes(pod *corev1alpha1.Pod) bool {
 	return false
 }
 
-// TearDown removes every volume of the pod with uid, unmounting its tmpfs mounts first.
+// TearDown removes every volume of the pod with uid, unmounting its subPath pins and tmpfs
+// mounts first.
 // Removing volumes that do not exist is no error.
 func (m *Manager) TearDown(uid types.UID) error {
 	dir := filepath.Join(m.Root, string(uid))
 	entries, err := os.ReadDir(filepath.Join(dir, "volumes"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := unmountSubPaths(dir); err != nil {
 		return err
 	}
 	for _, e := range entries {
