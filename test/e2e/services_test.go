@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -65,11 +66,15 @@ var _ = Describe("Services on real containers", Ordered, func() {
 			HostPath: &corev1.HostPathVolumeSource{Path: flags, Type: ptr.To(corev1.HostPathDirectory)}}}}
 		Expect(k8s.Create(ctx, d)).To(Succeed())
 
-		// A malformed Service, as a cluster without kybern's validation lets through: the
-		// proxy leaves its bad ports out, and programs every other Service's.
+		// A malformed Service: admission refuses it, and one stored past admission (on a
+		// cluster without the webhook) has its bad ports left out by the proxy, which
+		// programs every other Service's.
 		broken := &corev1alpha1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "broken"}}
 		broken.Spec.Ports = []corev1.ServicePort{{Name: "too-high", Port: 70000}, {Name: "foo", Port: 81, Protocol: "FOO"}}
-		Expect(k8s.Create(ctx, broken)).To(Succeed())
+		err = k8s.Create(ctx, broken)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "admission refuses the ports: %v", err)
+		Expect(err.Error()).To(And(ContainSubstring("spec.ports[0].port"), ContainSubstring("spec.ports[1].protocol")))
+		withoutAdmission(func() { Expect(k8s.Create(ctx, broken)).To(Succeed()) })
 
 		svc := &corev1alpha1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
 		svc.Spec.Type = corev1.ServiceTypeNodePort

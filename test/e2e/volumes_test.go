@@ -80,6 +80,14 @@ touch /etc/cfg/new 2>/dev/null || echo "configmap read-only"
 			Expect(log).To(ContainSubstring("stdout F "+line), "in the container's log:\n%s", log)
 		}
 		Expect(os.ReadFile(filepath.Join(hostDir, "out"))).To(Equal([]byte("written\n")))
+
+		// The subPath reached the container through the agent's pin of the file it checked
+		// (mount 2 of container main), which goes with the pod.
+		pin := string(p.UID) + "/volume-subpaths/whole/main/2 "
+		Expect(mountTable()).To(ContainSubstring(pin))
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		Eventually(func() bool { _, err := current(p)(); return apierrors.IsNotFound(err) }).Should(BeTrue())
+		Expect(mountTable()).NotTo(ContainSubstring(pin))
 	})
 
 	It("updates a configMap volume in place when the ConfigMap changes", func() {
@@ -184,3 +192,9 @@ touch /etc/cfg/new 2>/dev/null || echo "configmap read-only"
 		}).Should(Succeed())
 	})
 })
+
+// mountTable is the host's mount table, as the node agent sees it.
+func mountTable() (string, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	return string(b), err
+}

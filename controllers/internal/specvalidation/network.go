@@ -7,6 +7,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	apiservice "k8s.io/kubernetes/pkg/api/service"
 	"k8s.io/kubernetes/pkg/apis/core"
 	corevalidation "k8s.io/kubernetes/pkg/apis/core/validation"
 	"k8s.io/kubernetes/pkg/apis/discovery"
@@ -90,7 +91,7 @@ func dropLeftTypeFields(in, old *core.Service) {
 			in.Spec.LoadBalancerClass = nil
 		}
 	}
-	if externallyReachable(old) && !externallyReachable(in) && in.Spec.ExternalTrafficPolicy == old.Spec.ExternalTrafficPolicy {
+	if apiservice.ExternallyAccessible(old) && !apiservice.ExternallyAccessible(in) && in.Spec.ExternalTrafficPolicy == old.Spec.ExternalTrafficPolicy {
 		in.Spec.ExternalTrafficPolicy = ""
 	}
 }
@@ -99,11 +100,6 @@ func needsClusterIP(svc *core.Service) bool { return svc.Spec.Type != core.Servi
 
 func needsNodePorts(svc *core.Service) bool {
 	return svc.Spec.Type == core.ServiceTypeNodePort || svc.Spec.Type == core.ServiceTypeLoadBalancer
-}
-
-// externallyReachable is upstream's test for a Service that externalTrafficPolicy applies to.
-func externallyReachable(svc *core.Service) bool {
-	return needsNodePorts(svc) || (svc.Spec.Type == core.ServiceTypeClusterIP && len(svc.Spec.ExternalIPs) > 0)
 }
 
 func policy(svc *core.Service) core.IPFamilyPolicy {
