@@ -18,6 +18,7 @@ import (
 func TestOptionsValidate(t *testing.T) {
 	for _, tc := range []struct {
 		addr, level, wantErr string
+		exempt               Exemptions
 	}{
 		{addr: "127.0.0.1:9443", level: "baseline"},
 		{addr: "0", level: "restricted"},
@@ -27,8 +28,11 @@ func TestOptionsValidate(t *testing.T) {
 		{addr: "127.0.0.1:70000", level: "baseline", wantErr: "the port must be 1-65535"},
 		{addr: "127.0.0.1", level: "baseline", wantErr: "--webhook-bind-address=127.0.0.1: address 127.0.0.1: missing port"},
 		{addr: "127.0.0.1:9443", level: "strict", wantErr: "--pod-security-default-level=strict: must be privileged, baseline or restricted"},
+		{addr: "127.0.0.1:9443", level: "baseline", exempt: Exemptions{Namespaces: []string{"kube-system"}, RuntimeClasses: []string{"gvisor.example"}, Usernames: []string{"system:admin"}}},
+		{addr: "127.0.0.1:9443", level: "baseline", exempt: Exemptions{Namespaces: []string{"Kube_System"}}, wantErr: `--pod-security-exempt-namespaces: "Kube_System" is not a namespace name`},
+		{addr: "127.0.0.1:9443", level: "baseline", exempt: Exemptions{RuntimeClasses: []string{"a b"}}, wantErr: `--pod-security-exempt-runtime-classes: "a b" is not a runtime class name`},
 	} {
-		err := (&Options{BindAddress: tc.addr, DefaultLevel: tc.level}).Validate()
+		err := (&Options{BindAddress: tc.addr, DefaultLevel: tc.level, Exempt: tc.exempt}).Validate()
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%s %s: %v", tc.addr, tc.level, err)

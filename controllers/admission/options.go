@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	psaapi "k8s.io/pod-security-admission/api"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -25,6 +27,8 @@ type Options struct {
 	// DefaultLevel is the Pod Security level enforced, warned and audited in namespaces
 	// that carry no pod-security.kubernetes.io label for that mode.
 	DefaultLevel string
+	// Exempt are Pod Security's exemptions, as upstream's admission configuration has them.
+	Exempt Exemptions
 }
 
 // BindFlags registers the options as flags.
@@ -34,6 +38,29 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.CertDir, "webhook-cert-dir", "", "Directory with the webhook's serving certificate (tls.crt, tls.key) and its CA (ca.crt); empty makes a self-signed one at start.")
 	fs.StringVar(&o.DefaultLevel, "pod-security-default-level", string(psaapi.LevelBaseline),
 		"Pod Security level (privileged, baseline or restricted) for namespaces without a pod-security.kubernetes.io/<mode> label.")
+	fs.Var(list{&o.Exempt.Namespaces}, "pod-security-exempt-namespaces", "Comma-separated namespaces whose kybern pods and workloads Pod Security does not judge, as upstream's exemptions.namespaces.")
+	fs.Var(list{&o.Exempt.Usernames}, "pod-security-exempt-usernames", "Comma-separated users whose requests Pod Security does not judge, as upstream's exemptions.usernames (pods a controller creates are its requests).")
+	fs.Var(list{&o.Exempt.RuntimeClasses}, "pod-security-exempt-runtime-classes", "Comma-separated runtimeClassNames whose pods Pod Security does not judge, as upstream's exemptions.runtimeClasses.")
+}
+
+// list is a flag of comma-separated values.
+type list struct{ values *[]string }
+
+func (l list) String() string {
+	if l.values == nil {
+		return ""
+	}
+	return strings.Join(*l.values, ",")
+}
+
+func (l list) Set(s string) error {
+	*l.values = nil
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l.values = append(*l.values, v)
+		}
+	}
+	return nil
 }
 
 // Enabled tells whether the manager serves the webhook.
@@ -43,6 +70,16 @@ func (o *Options) Enabled() bool { return o.BindAddress != "0" }
 func (o *Options) Validate() error {
 	if _, err := o.level(); err != nil || !o.Enabled() {
 		return err
+	}
+	for _, ns := range o.Exempt.Namespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("--pod-security-exempt-namespaces: %q is not a namespace name (%s); list namespaces separated by commas", ns, strings.Join(errs, "; "))
+		}
+	}
+	for _, rc := range o.Exempt.RuntimeClasses {
+		if errs := validation.IsDNS1123Subdomain(rc); len(errs) > 0 {
+			return fmt.Errorf("--pod-security-exempt-runtime-classes: %q is not a runtime class name (%s); list names separated by commas", rc, strings.Join(errs, "; "))
+		}
 	}
 	_, _, err := o.hostPort()
 	return err
@@ -85,6 +122,7 @@ type Webhook struct {
 	url          string
 	caBundle     []byte
 	defaultLevel psaapi.Level
+	exempt       Exemptions
 }
 
 // New prepares the webhook's server and certificate; Register then adds it to the
@@ -102,14 +140,14 @@ func New(o Options) (*Webhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Webhook{Server: server, url: "https://" + net.JoinHostPort(host, strconv.Itoa(port)), caBundle: ca, defaultLevel: level}, nil
+	return &Webhook{Server: server, url: "https://" + net.JoinHostPort(host, strconv.Itoa(port)), caBundle: ca, defaultLevel: level, exempt: o.Exempt}, nil
 }
 
 // Register adds the handlers to mgr's webhook server, the runnable that points the
 // apiserver at them once they serve, and the readiness check "admission" that passes once
 // it has.
 func (w *Webhook) Register(mgr ctrl.Manager) error {
-	ps, err := newPodSecurity(mgr, w.defaultLevel)
+	ps, err := newPodSecurity(mgr.GetClient(), w.defaultLevel, w.exempt)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	psaconfig "k8s.io/pod-security-admission/admission/api"
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -37,7 +36,14 @@ type podSecurity struct {
 	psa *psaadmission.Admission
 }
 
-func newPodSecurity(mgr ctrl.Manager, level psaapi.Level) (*podSecurity, error) {
+// Exemptions are what upstream's Pod Security admission configuration exempts: requests
+// of these users, pods of these runtime classes and objects of these namespaces are not
+// judged (and get the exempt audit annotation), as upstream's.
+type Exemptions struct {
+	Usernames, RuntimeClasses, Namespaces []string
+}
+
+func newPodSecurity(c client.Reader, level psaapi.Level, exempt Exemptions) (*podSecurity, error) {
 	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
 	if err != nil {
 		return nil, err
@@ -45,12 +51,13 @@ func newPodSecurity(mgr ctrl.Manager, level psaapi.Level) (*podSecurity, error) 
 	latest := psaapi.VersionLatest
 	psa := &psaadmission.Admission{
 		Configuration: &psaconfig.PodSecurityConfiguration{Defaults: psaconfig.PodSecurityDefaults{
-			Enforce: string(level), EnforceVersion: latest, Audit: string(level), AuditVersion: latest, Warn: string(level), WarnVersion: latest}},
+			Enforce: string(level), EnforceVersion: latest, Audit: string(level), AuditVersion: latest, Warn: string(level), WarnVersion: latest},
+			Exemptions: psaconfig.PodSecurityExemptions{Usernames: exempt.Usernames, RuntimeClasses: exempt.RuntimeClasses, Namespaces: exempt.Namespaces}},
 		Evaluator:        evaluator,
 		Metrics:          newRecorder(),
 		PodSpecExtractor: podSpecs{},
-		NamespaceGetter:  namespaces{mgr.GetClient()},
-		PodLister:        pods{mgr.GetClient()},
+		NamespaceGetter:  namespaces{c},
+		PodLister:        pods{c},
 	}
 	if err := psa.CompleteConfiguration(); err != nil {
 		return nil, err
