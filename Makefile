@@ -26,7 +26,7 @@ LOCAL_CLUSTER :=
 endif
 
 # Manager addresses for make run; change them when the defaults are taken.
-METRICS_ADDR ?= :8080
+METRICS_ADDR ?= :8443
 HEALTH_ADDR ?= :8081
 WEBHOOK_ADDR ?= 127.0.0.1:9443
 # SIMULATE_NODES=N makes make run add a node agent with N simulated nodes (at least one

@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -31,6 +32,8 @@ import (
 // flags are the manager's command-line settings beyond the --zap-* logging flags.
 type flags struct {
 	metricsAddr           string
+	metricsSecure         bool
+	metricsCertDir        string
 	probeAddr             string
 	leaderElect           bool
 	leaderElectionID      string
@@ -44,7 +47,9 @@ type flags struct {
 }
 
 func (f *flags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	fs.StringVar(&f.metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	fs.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to readers that present a bearer token the apiserver authenticates (TokenReview) and authorises for GET /metrics (SubjectAccessReview); false serves plain HTTP to anyone.")
+	fs.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "Directory with the metrics server's certificate (tls.crt, tls.key); empty makes a self-signed one at start.")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz endpoints bind to; 0 disables them.")
 	fs.BoolVar(&f.leaderElect, "leader-elect", true, "Elect a leader through a Lease so that only one of several replicas acts. make run turns it off.")
 	fs.StringVar(&f.leaderElectionID, "leader-election-id", "kybern-manager", "Name of the leader election Lease.")
@@ -115,7 +120,8 @@ func run(f flags) error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: f.metricsAddr},
+		Metrics:                 metricsOptions(f),
+		Cache:                   controllers.CacheOptions(),
 		HealthProbeBindAddress:  f.probeAddr,
 		LeaderElection:          f.leaderElect,
 		LeaderElectionID:        f.leaderElectionID,
@@ -148,6 +154,16 @@ func run(f flags) error {
 	}
 	ctrl.Log.WithName("setup").Info("Starting manager", "host", cfg.Host, "leaderElection", f.leaderElect, "controllers", enabled, "admission", f.admission.BindAddress)
 	return mgr.Start(ctx)
+}
+
+// metricsOptions serves metrics as kubebuilder scaffolds it: over HTTPS, to callers the
+// apiserver authenticates and authorises, unless --metrics-secure=false.
+func metricsOptions(f flags) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: f.metricsAddr, SecureServing: f.metricsSecure, CertDir: f.metricsCertDir}
+	if f.metricsSecure {
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return opts
 }
 
 // describeManagerError names the flag that fixes an error the user can fix.

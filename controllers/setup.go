@@ -4,18 +4,34 @@ import (
 	"context"
 	"fmt"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kybern/kybern/controllers/internal/placement"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/nodelifecycle"
 )
 
-// The manager's own needs, whatever controllers run: a Lease for leader election and
-// Events to report what it does.
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// The manager's own needs, whatever controllers run: a Lease for leader election in its
+// own namespace (kybern-system, the chart's), Events to report what it does, and the
+// reviews that authenticate and authorise the readers of its metrics.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kybern-system
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// CacheOptions are what the manager's cache must be made with for the controllers: Leases
+// are node heartbeats, watched only in their namespace, the only one the manager may read
+// them in.
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&coordinationv1.Lease{}: {Namespaces: map[string]cache.Config{nodelifecycle.LeaseNamespace: {}}},
+	}}
+}
 
 // SetupWithManager registers with mgr every controller that opts.Controllers enables, in
 // registry order, and returns the names of those it set up. The workload controllers

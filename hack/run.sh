@@ -8,7 +8,7 @@
 # one says who holds it and exits. The lock is flock(2)'s, so it dies with its holder and
 # never goes stale.
 #
-# Environment: KUBECONFIG (required), STATE_DIR (.kybern), METRICS_ADDR (:8080),
+# Environment: KUBECONFIG (required), STATE_DIR (.kybern), METRICS_ADDR (:8443, HTTPS),
 # HEALTH_ADDR (:8081), WEBHOOK_ADDR (127.0.0.1:9443: the admission webhook, which the
 # apiserver calls there), SIMULATE_NODES (0), MANAGER (bin/manager), NODE_AGENT
 # (bin/node-agent), and NODE_DEPS (hack/node-deps.sh): the command run as root that installs
@@ -16,7 +16,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE_DIR=${STATE_DIR:-$ROOT/.kybern}
-METRICS_ADDR=${METRICS_ADDR:-:8080}
+METRICS_ADDR=${METRICS_ADDR:-:8443}
 HEALTH_ADDR=${HEALTH_ADDR:-:8081}
 WEBHOOK_ADDR=${WEBHOOK_ADDR:-127.0.0.1:9443}
 MANAGER=${MANAGER:-$ROOT/bin/manager}

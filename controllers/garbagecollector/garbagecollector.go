@@ -56,7 +56,10 @@ type Collector struct {
 	Mapper    meta.RESTMapper
 }
 
-// +kubebuilder:rbac:groups=core.kybern.io;apps.kybern.io;batch.kybern.io;autoscaling.kybern.io,resources=*,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups=core.kybern.io,resources=pods;nodes;services;endpointslices,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups=apps.kybern.io,resources=replicasets;deployments;daemonsets;statefulsets,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups=batch.kybern.io,resources=jobs;cronjobs,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups=autoscaling.kybern.io,resources=horizontalpodautoscalers,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;update;patch;delete
 

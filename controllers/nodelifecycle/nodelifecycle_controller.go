@@ -69,7 +69,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) e
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;delete
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch,namespace=kybern-node-lease
 
 // Reconcile allocates the node's pod CIDR and acts on its heartbeat.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -68,6 +68,7 @@ func (e *Env) startManager(cfg *rest.Config, opts controllers.Options, hook *adm
 	mgrOpts := ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Cache:                  controllers.CacheOptions(),
 		HealthProbeBindAddress: "0",
 		// Each suite may start several managers in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
