@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -75,6 +76,37 @@ func startRestrictedAgent() client.Client {
 	return c
 }
 
+// impersonating is a client acting as user in groups, with the RBAC of config/rbac/node-agent.
+func impersonating(user string, groups ...string) client.Client {
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: append(groups, "system:authenticated")}
+	c, err := client.New(cfg, client.Options{Scheme: k8s.Scheme()})
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+var _ = Describe("Node restriction", func() {
+	It("binds on the group RBAC binds: a member of kybern:nodes that is no node identity is refused", func() {
+		out, err := env.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "node-agent"))
+		Expect(err).NotTo(HaveOccurred(), out)
+		mallory := impersonating("mallory", "kybern:nodes")
+		node := &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "mallory"}}
+		err = mallory.Create(ctx, node)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "creating a Node as mallory: %v", err)
+		Expect(err.Error()).To(ContainSubstring("user mallory is in group kybern:nodes but is no node identity"))
+	})
+
+	It("lets a node register without a pod CIDR only: node lifecycle assigns it", func() {
+		out, err := env.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "node-agent"))
+		Expect(err).NotTo(HaveOccurred(), out)
+		fresh := impersonating("kybern:node:fresh", "kybern:nodes")
+		node := &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: "fresh"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.0.0/24"}}
+		err = fresh.Create(ctx, node)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "registering with another node's pod CIDR: %v", err)
+		Expect(err.Error()).To(ContainSubstring("node agent fresh may not set spec.podCIDR or spec.podCIDRs of its Node"))
+	})
+})
+
 var _ = Describe("A node agent under its own node identity", func() {
 	It("runs its pods with the generated RBAC, and may change only its own Node, Lease and pods", func() {
 		ns, err := env.NewNamespace(ctx, "restricted")
@@ -115,6 +147,40 @@ var _ = Describe("A node agent under its own node identity", func() {
 		node.Labels["example.com/rack"] = "r1"
 		Expect(asNode.Patch(ctx, node, patch)).To(Succeed())
 
+		By("being refused its taints, its cordon, and the labels upstream's kubelet may not set")
+		for change, want := range map[string]func(*corev1alpha1.Node){
+			"may not change the taints of its Node": func(n *corev1alpha1.Node) { n.Spec.Taints = nil },
+			"may not cordon or uncordon its Node":   func(n *corev1alpha1.Node) { n.Spec.Unschedulable = true },
+			"may not set, change or remove the labels node-restriction.kubernetes.io/pool of its Node": func(n *corev1alpha1.Node) {
+				n.Labels["node-restriction.kubernetes.io/pool"] = "gold"
+			},
+			"may not set, change or remove the labels node-role.kubernetes.io/control-plane of its Node": func(n *corev1alpha1.Node) {
+				n.Labels["node-role.kubernetes.io/control-plane"] = ""
+			},
+			"may not set, change or remove the labels example.k8s.io/trusted of its Node": func(n *corev1alpha1.Node) {
+				n.Labels["example.k8s.io/trusted"] = "true"
+			},
+		} {
+			Expect(asNode.Get(ctx, client.ObjectKey{Name: restricted}, node)).To(Succeed())
+			if strings.Contains(change, "taints") {
+				// An administrator's taint, which the node would lift.
+				tainted := node.DeepCopy()
+				tainted.Spec.Taints = []corev1.Taint{{Key: "example.com/dedicated", Effect: corev1.TaintEffectNoSchedule}}
+				Expect(k8s.Patch(ctx, tainted, client.MergeFrom(node))).To(Succeed())
+				node = tainted
+			}
+			patch = client.MergeFrom(node.DeepCopy())
+			want(node)
+			err = asNode.Patch(ctx, node, patch)
+			Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%s: %v", change, err)
+			Expect(err.Error()).To(ContainSubstring(change))
+		}
+		Expect(asNode.Get(ctx, client.ObjectKey{Name: restricted}, node)).To(Succeed())
+		patch = client.MergeFrom(node.DeepCopy())
+		node.Labels["topology.kubernetes.io/zone"] = "z1"
+		node.Labels["node.kubernetes.io/instance-type"] = "small"
+		Expect(asNode.Patch(ctx, node, patch)).To(Succeed(), "labels upstream's kubelet sets itself")
+
 		By("being refused another node's Node and Lease")
 		other := &corev1alpha1.Node{}
 		Expect(asNode.Get(ctx, client.ObjectKey{Name: nodes[0]}, other)).To(Succeed())
@@ -154,6 +220,14 @@ var _ = Describe("A node agent under its own node identity", func() {
 
 		err = asNode.Create(ctx, barePod(ns, "made-by-node", corev1.RestartPolicyAlways, "sleep", "1"))
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "creating a pod: %v", err)
+
+		mine, err = getPod(ns, own.Name)()
+		Expect(err).NotTo(HaveOccurred())
+		patch = client.MergeFrom(mine.DeepCopy())
+		mine.Finalizers = append(mine.Finalizers, "example.com/keep")
+		err = asNode.Patch(ctx, mine, patch)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "adding another component's finalizer: %v", err)
+		Expect(err.Error()).To(ContainSubstring("may add and remove only its own finalizer core.kybern.io/node-agent of pod " + ns + "/own"))
 
 		By("finishing its own pod's deletion")
 		for _, p := range []*corev1alpha1.Pod{own, elsewhere} {
