@@ -1,7 +1,7 @@
 // Command manager is kybern's control plane: one controller-runtime manager running the
 // controllers of the registry in package controllers (the workload controllers, the
-// scheduler, the garbage collector, node lifecycle, Services and EndpointSlices) against
-// a kube-apiserver; --controllers chooses which.
+// scheduler, the garbage collector, node lifecycle, the node authorizer, Services and
+// EndpointSlices) against a kube-apiserver; --controllers chooses which.
 package main
 
 import (

@@ -8,6 +8,7 @@ import (
 	"github.com/kybern/kybern/controllers/garbagecollector"
 	"github.com/kybern/kybern/controllers/internal/setup"
 	"github.com/kybern/kybern/controllers/job"
+	"github.com/kybern/kybern/controllers/nodeauthorizer"
 	"github.com/kybern/kybern/controllers/nodelifecycle"
 	"github.com/kybern/kybern/controllers/replicaset"
 	"github.com/kybern/kybern/controllers/scheduler"
@@ -56,6 +57,8 @@ var Registry = []Controller{
 	{Name: "garbagecollector", Component: "garbage-collector-controller", Setup: garbagecollector.SetupWithManager,
 		Concurrency: &ConcurrencyFlag{"concurrent-gc-syncs", 20, "Objects the garbage collector processes at once."}},
 	{Name: "nodelifecycle", Component: "node-controller", Setup: nodelifecycle.SetupWithManager},
+	{Name: "nodeauthorizer", Component: "node-authorizer", Setup: nodeauthorizer.SetupWithManager,
+		Concurrency: &ConcurrencyFlag{"concurrent-node-authorizer-syncs", 5, "Nodes whose grants are reconciled at once."}},
 	{Name: "service", Component: "service-controller", Setup: service.SetupWithManager},
 	{Name: "endpointslice", Component: "endpointslice-controller", Setup: endpoints.SetupWithManager,
 		Concurrency: &ConcurrencyFlag{"concurrent-service-endpoint-syncs", 5, "Services whose endpoints are reconciled at once."}},

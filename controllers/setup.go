@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/kybern/kybern/controllers/internal/placement"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/nodeauthorizer"
 	"github.com/kybern/kybern/controllers/nodelifecycle"
 )
 
@@ -26,10 +29,13 @@ import (
 
 // CacheOptions are what the manager's cache must be made with for the controllers: Leases
 // are node heartbeats, watched only in their namespace, the only one the manager may read
-// them in.
+// them in; of Roles and RoleBindings, only the node authorizer's grants are watched.
 func CacheOptions() cache.Options {
+	grants := labels.SelectorFromSet(labels.Set{nodeauthorizer.GrantLabel: "true"})
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&coordinationv1.Lease{}: {Namespaces: map[string]cache.Config{nodelifecycle.LeaseNamespace: {}}},
+		&rbacv1.Role{}:          {Label: grants},
+		&rbacv1.RoleBinding{}:   {Label: grants},
 	}}
 }
 

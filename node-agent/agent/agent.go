@@ -37,16 +37,14 @@ import (
 
 // What a node agent may do, as the ClusterRole and Role config/rbac/node-agent/role.yaml
 // generated from these markers. Which Node, Lease and pods it may change is narrowed to its
-// own by the ValidatingAdmissionPolicy in config/cluster/node-restriction.yaml. Reads are
-// not narrowed: admission never sees them, so a node identity may read any ConfigMap and
-// Secret, where upstream's node authorizer allows only those its pods use.
+// own by the ValidatingAdmissionPolicy in config/cluster/node-restriction.yaml. The
+// Secrets, ConfigMaps and claims its pods use it may read (and the claims select and
+// report Bound) by name only, through the per-node Roles the manager's node authorizer
+// keeps (controllers/nodeauthorizer), as upstream's Node authorizer allows.
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes,verbs=get;create;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes/status,verbs=patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods/status,verbs=patch
-// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;patch
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims/status,verbs=patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kybern-node-lease
 
 // relistPeriod is how often the agent compares the runtime's containers with what it saw

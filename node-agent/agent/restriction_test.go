@@ -129,7 +129,7 @@ var _ = Describe("A node agent under its own node identity", func() {
 		Expect(claim.Annotations).To(HaveKeyWithValue("volume.kubernetes.io/selected-node", restricted))
 		Expect(claim.Status.Phase).To(Equal(corev1.ClaimBound))
 
-		By("being refused a claim selected for another node")
+		By("being refused a claim no pod of it uses, and one its pod uses that is selected for another node")
 		theirs := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "theirs",
 			Annotations: map[string]string{"volume.kubernetes.io/selected-node": nodes[0]}},
 			Spec: claimSpec}
@@ -138,6 +138,20 @@ var _ = Describe("A node agent under its own node identity", func() {
 		theirs.Annotations["volume.kubernetes.io/selected-node"] = restricted
 		err = asNode.Patch(ctx, theirs, patch)
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "taking over a claim of %s: %v", nodes[0], err)
+		Expect(err.Error()).To(ContainSubstring(`cannot patch resource "persistentvolumeclaims"`), "no grant names the claim")
+
+		// The node authorizer grants the claim once a pod of the node uses it; the policy
+		// still keeps the node from taking it over.
+		taker := barePod(ns, "taker", corev1.RestartPolicyAlways, "sleep", "3600")
+		taker.Spec.NodeName = restricted
+		taker.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "theirs"}}}}
+		Expect(k8s.Create(ctx, taker)).To(Succeed())
+		Eventually(func() error {
+			return asNode.Get(ctx, client.ObjectKeyFromObject(theirs), &corev1.PersistentVolumeClaim{})
+		}).Should(Succeed())
+		err = asNode.Patch(ctx, theirs, patch)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "taking over a claim of %s its pod uses: %v", nodes[0], err)
 		Expect(err.Error()).To(ContainSubstring("may only select persistentvolumeclaim " + ns + "/theirs for itself"))
 
 		By("changing its own Node")
@@ -230,7 +244,7 @@ var _ = Describe("A node agent under its own node identity", func() {
 		Expect(err.Error()).To(ContainSubstring("may add and remove only its own finalizer core.kybern.io/node-agent of pod " + ns + "/own"))
 
 		By("finishing its own pod's deletion")
-		for _, p := range []*corev1alpha1.Pod{own, elsewhere} {
+		for _, p := range []*corev1alpha1.Pod{own, elsewhere, taker} {
 			Expect(k8s.Delete(ctx, p)).To(Succeed())
 			Eventually(func() bool {
 				_, err := getPod(ns, p.Name)()

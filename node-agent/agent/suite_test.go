@@ -39,7 +39,7 @@ var (
 func TestAgent(t *testing.T) { testenv.RunSuite(t, "Node agent suite") }
 
 var _ = testenv.DeclareSuite(testenv.SuiteSpec{
-	Controllers: []string{"scheduler", "deployment", "replicaset", "garbagecollector", "nodelifecycle"},
+	Controllers: []string{"scheduler", "deployment", "replicaset", "garbagecollector", "nodelifecycle", "nodeauthorizer"},
 }, func(s *testenv.Suite) {
 	env, k8s, ctx = s.Env, s.Env.Client, s.Ctx
 	cfg := rest.CopyConfig(env.Config)

@@ -30,21 +30,21 @@ type VolumeManager interface {
 }
 
 // setupVolumes prepares the pod's volumes before its first container starts and refreshes
-// projected files every volumeRefresh after. It is false while the volumes could never be
-// set up: every container then waits, saying why.
-func (w *Worker) setupVolumes(ctx context.Context, pod *corev1alpha1.Pod) bool {
+// projected files every volumeRefresh after. It is the error while the volumes could never
+// be set up: every container then waits, saying why.
+func (w *Worker) setupVolumes(ctx context.Context, pod *corev1alpha1.Pod) error {
 	if len(pod.Spec.Volumes) == 0 {
-		return true
+		return nil
 	}
 	if w.volumes != nil && (!volume.Refreshes(pod) || w.env.Clock.Since(w.volumesAt) < volumeRefresh) {
-		return true
+		return nil
 	}
 	paths, err := w.env.Volumes.Setup(ctx, pod)
 	w.volumesAt = w.env.Clock.Now()
 	if err != nil && w.volumes != nil {
 		// Running containers keep the files they have, as upstream's.
 		w.log.Error(err, "Refreshing volumes")
-		return true
+		return nil
 	}
 	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
 		if err != nil {
@@ -54,10 +54,10 @@ func (w *Worker) setupVolumes(ctx context.Context, pod *corev1alpha1.Pod) bool {
 		}
 	}
 	if err != nil {
-		return false
+		return err
 	}
 	w.volumes = paths
-	return true
+	return nil
 }
 
 // mounts binds c's volumeMounts to the volumes' host paths. ConfigMap, Secret, downward

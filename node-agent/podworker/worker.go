@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -269,8 +270,13 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 	if err != nil {
 		return 0, err
 	}
-	if !w.setupVolumes(ctx, pod) {
+	if err := w.setupVolumes(ctx, pod); err != nil {
 		w.reportWith(ctx, pod, containers, false)
+		if apierrors.IsForbidden(err) {
+			// The node authorizer grants a new pod's Secrets and ConfigMaps to its node
+			// within milliseconds of its binding; an agent that asked first asks again soon.
+			return time.Second, nil
+		}
 		return backoffInitial, nil
 	}
 	var retry time.Duration

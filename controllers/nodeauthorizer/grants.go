@@ -1,0 +1,99 @@
+package nodeauthorizer
+
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+const (
+	// GrantLabel marks the Roles and RoleBindings this controller owns.
+	GrantLabel = "kybern.io/node-grant"
+	// NodeAnnotation names the node a grant is for: node names may be longer than a label
+	// value may be.
+	NodeAnnotation = "kybern.io/node"
+)
+
+// Identity is the user a node agent authenticates as, and the name of its grants.
+func Identity(node string) string { return "kybern:node:" + node }
+
+// grant is what one node may read in one namespace, each list sorted and without repeats.
+type grant struct {
+	secrets, configMaps, claims []string
+}
+
+// grants are the objects that pods, all bound to one node, use, by namespace: the
+// Secrets and ConfigMaps upstream's visitors find (volumes, projections, env, envFrom,
+// image pull secrets) and the claims of their persistentVolumeClaim volumes.
+func grants(pods []*corev1alpha1.Pod) map[string]grant {
+	sets := map[string]*[3]map[string]bool{}
+	for _, p := range pods {
+		s := sets[p.Namespace]
+		if s == nil {
+			s = &[3]map[string]bool{{}, {}, {}}
+			sets[p.Namespace] = s
+		}
+		core := &corev1.Pod{Spec: p.Spec}
+		podutil.VisitPodSecretNames(core, func(name string) bool { s[0][name] = true; return true })
+		podutil.VisitPodConfigmapNames(core, func(name string) bool { s[1][name] = true; return true })
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName != "" {
+				s[2][v.PersistentVolumeClaim.ClaimName] = true
+			}
+		}
+	}
+	out := make(map[string]grant, len(sets))
+	for ns, s := range sets {
+		out[ns] = grant{secrets: sorted(s[0]), configMaps: sorted(s[1]), claims: sorted(s[2])}
+	}
+	return out
+}
+
+func sorted(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for name := range set {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// rules are the Role rules of g: get for each Secret and ConfigMap, get and patch for
+// each claim and patch for its status, every one by name. A kind g names nothing of gets
+// no rule, as a rule without resourceNames would grant every object of the kind.
+func (g grant) rules() []rbacv1.PolicyRule {
+	var rules []rbacv1.PolicyRule
+	add := func(resource string, names []string, verbs ...string) {
+		if len(names) > 0 {
+			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{resource}, ResourceNames: names, Verbs: verbs})
+		}
+	}
+	add("secrets", g.secrets, "get")
+	add("configmaps", g.configMaps, "get")
+	add("persistentvolumeclaims", g.claims, "get", "patch")
+	add("persistentvolumeclaims/status", g.claims, "patch")
+	return rules
+}
+
+// objectMeta is the metadata of node's grant in namespace ns.
+func objectMeta(node, ns string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: ns, Name: Identity(node),
+		Labels: map[string]string{GrantLabel: "true"}, Annotations: map[string]string{NodeAnnotation: node}}
+}
+
+// role is node's Role in namespace ns for g.
+func role(node, ns string, g grant) *rbacv1.Role {
+	return &rbacv1.Role{ObjectMeta: objectMeta(node, ns), Rules: g.rules()}
+}
+
+// binding binds node's Role in namespace ns to the node's identity.
+func binding(node, ns string) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{ObjectMeta: objectMeta(node, ns),
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: Identity(node)},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: Identity(node)}}}
+}
