@@ -15,6 +15,7 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/certificates"
 	"github.com/kybern/kybern/controllers/internal/setup"
 	"github.com/kybern/kybern/controllers/service"
 )
@@ -62,6 +63,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.ServiceNodePortRange = *utilnet.ParsePortRangeOrDie(corev1alpha1.DefaultServiceNodePortRange)
 	fs.Var(&o.ServiceNodePortRange, "service-node-port-range", "The ports NodePort and LoadBalancer Services' node ports are allocated from, as first-last.")
 	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "How long a pod that states no toleration of node.kubernetes.io/unreachable stays on an unreachable node before it is evicted.")
+	fs.StringVar(&o.ClusterSigningCertFile, "cluster-signing-cert-file", "", "PEM CA certificate the csrsigning controller signs kubernetes.io/kube-apiserver-client certificates with (the CA the apiserver trusts for client certificates); unset, it signs nothing and the cluster's own signer must.")
+	fs.StringVar(&o.ClusterSigningKeyFile, "cluster-signing-key-file", "", "PEM private key of --cluster-signing-cert-file.")
+	fs.DurationVar(&o.ClusterSigningDuration, "cluster-signing-duration", certificates.DefaultSigningDuration, "The longest a signed certificate is valid for; a request's expirationSeconds may ask for less.")
 }
 
 // setConcurrency parses a --concurrent-* flag; Validate rejects values below 1, as it
@@ -85,6 +89,12 @@ func (o *Options) Validate() error {
 	}
 	if err := service.ValidateRanges(o.ServiceClusterIPRange, o.ServiceNodePortRange); err != nil {
 		return err
+	}
+	if (o.ClusterSigningCertFile == "") != (o.ClusterSigningKeyFile == "") {
+		return fmt.Errorf("--cluster-signing-cert-file=%q and --cluster-signing-key-file=%q: give both, or neither", o.ClusterSigningCertFile, o.ClusterSigningKeyFile)
+	}
+	if o.ClusterSigningDuration < 10*time.Second {
+		return fmt.Errorf("--cluster-signing-duration=%s: must be at least 10s", o.ClusterSigningDuration)
 	}
 	for _, c := range Registry {
 		if c.Concurrency != nil && o.Concurrency[c.Name] < 1 {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"github.com/kybern/kybern/controllers/certificates"
 	"github.com/kybern/kybern/controllers/cronjob"
 	"github.com/kybern/kybern/controllers/daemonset"
 	"github.com/kybern/kybern/controllers/deployment"
@@ -57,6 +58,8 @@ var Registry = []Controller{
 	{Name: "garbagecollector", Component: "garbage-collector-controller", Setup: garbagecollector.SetupWithManager,
 		Concurrency: &ConcurrencyFlag{"concurrent-gc-syncs", 20, "Objects the garbage collector processes at once."}},
 	{Name: "nodelifecycle", Component: "node-controller", Setup: nodelifecycle.SetupWithManager},
+	{Name: "csrapproving", Component: "certificate-controller", Setup: certificates.SetupApprover},
+	{Name: "csrsigning", Component: "certificate-controller", Setup: certificates.SetupSigner},
 	{Name: "nodeauthorizer", Component: "node-authorizer", Setup: nodeauthorizer.SetupWithManager,
 		Concurrency: &ConcurrencyFlag{"concurrent-node-authorizer-syncs", 5, "Nodes whose grants are reconciled at once."}},
 	{Name: "service", Component: "service-controller", Setup: service.SetupWithManager},

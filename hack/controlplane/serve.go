@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/kybern/kybern/test/testenv/clusterca"
 )
 
 // serve runs the control plane until SIGINT or SIGTERM. Once it serves, it writes
@@ -36,13 +38,17 @@ func serve(st state, ready *os.File) error {
 			return err
 		}
 	}
+	ca, err := clusterca.New(st.clusterCADir())
+	if err != nil {
+		return err
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    os.Getenv("KUBEBUILDER_ASSETS"),
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 		ControlPlane: envtest.ControlPlane{
 			Etcd:      &envtest.Etcd{DataDir: st.etcdDir()},
-			APIServer: &envtest.APIServer{CertDir: st.certDir()},
+			APIServer: &envtest.APIServer{CertDir: st.certDir(), SecureServing: envtest.SecureServing{Authn: ca}},
 		},
 	}
 	if _, err := env.Start(); err != nil {

@@ -45,6 +45,8 @@ import (
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes/status,verbs=patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods/status,verbs=patch
+// It renews its client certificate itself (node-agent/identity).
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=create;get;list;watch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kybern-node-lease
 
 // relistPeriod is how often the agent compares the runtime's containers with what it saw

@@ -62,6 +62,9 @@ func (e *Env) StartManagerWithConfig(cfg *rest.Config, opts controllers.Options)
 
 // startManager runs the controllers, and the admission webhook when hook is not nil.
 func (e *Env) startManager(cfg *rest.Config, opts controllers.Options, hook *admission.Options) (*Manager, error) {
+	if opts.ClusterSigningCertFile == "" {
+		opts.ClusterSigningCertFile, opts.ClusterSigningKeyFile = e.CA.CertFile, e.CA.KeyFile
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(api.AddToScheme(scheme))

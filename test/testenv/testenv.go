@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/kybern/kybern/api"
+	"github.com/kybern/kybern/test/testenv/clusterca"
 )
 
 // Env is a running control plane.
@@ -34,6 +35,9 @@ type Env struct {
 	Kubeconfig string
 	// KubectlPath is the path of the kubectl built with the apiserver.
 	KubectlPath string
+	// CA is the apiserver's client CA, which managers started here sign node agents'
+	// certificates with.
+	CA *clusterca.Authn
 }
 
 // Start starts etcd and kube-apiserver from KUBEBUILDER_ASSETS, writing the kubeconfig
@@ -43,7 +47,12 @@ func Start(dir string) (*Env, error) {
 	if assets == "" {
 		return nil, errors.New("KUBEBUILDER_ASSETS is unset: run make test, or export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)")
 	}
-	e := &Env{env: &envtest.Environment{}, KubectlPath: filepath.Join(assets, "kubectl")}
+	ca, err := clusterca.New(filepath.Join(dir, "cluster-ca"))
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{KubectlPath: filepath.Join(assets, "kubectl"), CA: ca, env: &envtest.Environment{ControlPlane: envtest.ControlPlane{
+		APIServer: &envtest.APIServer{SecureServing: envtest.SecureServing{Authn: ca}}}}}
 	cfg, err := e.env.Start()
 	if err != nil {
 		return nil, err

@@ -35,6 +35,11 @@ type Settings struct {
 	// ServiceNodePortRange holds the node ports of NodePort and LoadBalancer Services
 	// (service).
 	ServiceNodePortRange utilnet.PortRange
+	// ClusterSigningCertFile and ClusterSigningKeyFile are the CA the csrsigning
+	// controller signs client certificates with, for ClusterSigningDuration at most; unset,
+	// it signs nothing (certificates).
+	ClusterSigningCertFile, ClusterSigningKeyFile string
+	ClusterSigningDuration                        time.Duration
 }
 
 // Config is what one controller's Func receives.

@@ -1,0 +1,22 @@
+package certificates_test
+
+import (
+	"context"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kybern/kybern/test/testenv"
+)
+
+var (
+	env *testenv.Env
+	k8s client.Client
+	ctx context.Context
+)
+
+func TestCertificates(t *testing.T) { testenv.RunSuite(t, "Certificates suite") }
+
+var _ = testenv.DeclareSuite(testenv.SuiteSpec{Controllers: []string{"csrapproving", "csrsigning"}}, func(s *testenv.Suite) {
+	env, k8s, ctx = s.Env, s.Env.Client, s.Ctx
+})

@@ -1,0 +1,122 @@
+// Package clusterca is the client CA of kybern's local control planes (make run's and the
+// tests'): an envtest authenticator whose CA is kept in files, so that the manager's
+// csrsigning controller can sign client certificates the apiserver trusts, as
+// kube-controller-manager signs with a kubeadm cluster's CA. It also turns on bootstrap
+// token authentication, as kubeadm does, for node agents to join with.
+package clusterca
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/keyutil"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/kybern/kybern/controllers/certificates"
+)
+
+// Authn authenticates clients by certificates of its CA; it is an envtest.Authn.
+type Authn struct {
+	// CertFile and KeyFile hold the CA, for the manager's --cluster-signing-* flags.
+	CertFile, KeyFile string
+	ca                *x509.Certificate
+	key               crypto.Signer
+}
+
+var _ envtest.Authn = (*Authn)(nil)
+
+// New loads the CA from dir (ca.crt, ca.key), making it first if dir has none.
+func New(dir string) (*Authn, error) {
+	a := &Authn{CertFile: filepath.Join(dir, "ca.crt"), KeyFile: filepath.Join(dir, "ca.key")}
+	if _, err := os.Stat(a.CertFile); errors.Is(err, fs.ErrNotExist) {
+		if err := a.create(dir); err != nil {
+			return nil, err
+		}
+	}
+	ca, key, err := certificates.LoadCA(a.CertFile, a.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	a.ca, a.key = ca, key
+	return a, nil
+}
+
+func (a *Authn) create(dir string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kybern-cluster-ca"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(a.KeyFile, keyPEM, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(a.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+// Configure points the apiserver at the CA and turns on bootstrap tokens.
+func (a *Authn) Configure(_ string, args *envtest.Arguments) error {
+	args.Set("client-ca-file", a.CertFile)
+	args.Set("enable-bootstrap-token-auth", "true")
+	return nil
+}
+
+// Start has nothing to start: the CA is on disk from New.
+func (a *Authn) Start() error { return nil }
+
+// Stop has nothing to stop.
+func (a *Authn) Stop() error { return nil }
+
+// AddUser is baseCfg with a client certificate of the CA for user.
+func (a *Authn) AddUser(user envtest.User, baseCfg *rest.Config) (*rest.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: user.Name, Organization: user.Groups},
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.ca, key.Public(), a.key)
+	if err != nil {
+		return nil, fmt.Errorf("a client certificate for %s: %w", user.Name, err)
+	}
+	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	cfg := rest.CopyConfig(baseCfg)
+	cfg.CertData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	cfg.KeyData = keyPEM
+	return cfg, nil
+}
