@@ -110,8 +110,8 @@ build: generate fmt vet ## Build bin/manager, bin/node-agent and its container l
 	go build -o $(LOCALBIN)/kybern-log-driver ./node-agent/logdriver
 
 .PHONY: run
-run: modules build install ## Run the local control plane (if none is up), the manager and a node agent in the foreground: as root, real containers (installing containerd and the rest with apt first); else simulated nodes. SIMULATE_NODES=N adds N simulated nodes.
-	KUBECONFIG="$(TARGET_KUBECONFIG)" STATE_DIR="$(STATE_DIR)" METRICS_ADDR="$(METRICS_ADDR)" HEALTH_ADDR="$(HEALTH_ADDR)" WEBHOOK_ADDR="$(WEBHOOK_ADDR)" SIMULATE_NODES="$(SIMULATE_NODES)" hack/run.sh
+run: modules build install $(CONTROLPLANE) ## Run the local control plane (if none is up), the manager and a node agent in the foreground: as root, real containers (installing containerd and the rest with apt first); else simulated nodes. SIMULATE_NODES=N adds N simulated nodes.
+	KUBECONFIG="$(TARGET_KUBECONFIG)" CLUSTER_CA_DIR="$(if $(LOCAL_CLUSTER),$(STATE_DIR)/cluster-ca)" CONTROLPLANE="$(CONTROLPLANE)" STATE_DIR="$(STATE_DIR)" METRICS_ADDR="$(METRICS_ADDR)" HEALTH_ADDR="$(HEALTH_ADDR)" WEBHOOK_ADDR="$(WEBHOOK_ADDR)" SIMULATE_NODES="$(SIMULATE_NODES)" hack/run.sh
 
 .PHONY: modules
 modules: ## Check that every Go module is in the cache or reachable.
@@ -140,10 +140,10 @@ envtest-down: $(CONTROLPLANE) ## Stop the local control plane, keeping its data.
 	@$(CONTROLPLANE) --dir "$(STATE_DIR)" down
 
 .PHONY: install
-install: manifests envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Install the CRDs, the node Lease namespace and the node agents' admission policy into the KUBECONFIG cluster, else the local control plane.
+install: manifests envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Install the CRDs, the node Lease namespace, the node agents' RBAC and admission policy into the KUBECONFIG cluster, else the local control plane.
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" apply --server-side --force-conflicts --field-manager=kybern-install -f config/crd/bases
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" wait --for condition=Established --timeout=120s -f config/crd/bases
-	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" apply --server-side --field-manager=kybern-install -f config/cluster
+	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" apply --server-side --field-manager=kybern-install -f config/cluster -f config/rbac/node-agent
 
 .PHONY: uninstall
 uninstall: envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Remove the CRDs, and every object of their kinds, and the manager's admission webhook registration from the cluster install targets.

@@ -11,8 +11,16 @@
 # Environment: KUBECONFIG (required), STATE_DIR (.kybern), METRICS_ADDR (:8443, HTTPS),
 # HEALTH_ADDR (:8081), WEBHOOK_ADDR (127.0.0.1:9443: the admission webhook, which the
 # apiserver calls there), SIMULATE_NODES (0), MANAGER (bin/manager), NODE_AGENT
-# (bin/node-agent), and NODE_DEPS (hack/node-deps.sh): the command run as root that installs
-# what real containers need, or fails saying what to install.
+# (bin/node-agent), CONTROLPLANE (bin/controlplane), CLUSTER_CA_DIR (the apiserver's client
+# CA, ca.crt and ca.key, which the manager then signs node certificates with: the local
+# control plane's; unset for another cluster, whose own signer signs), and NODE_DEPS (hack/node-deps.sh): the command run as root that installs what real
+# containers need, or fails saying what to install.
+#
+# The real node's agent joins as upstream's kubelet does: with a bootstrap token
+# (controlplane join writes STATE_DIR/bootstrap-kubeconfig) it obtains a client
+# certificate of its own, kybern:node:<node>, kept under STATE_DIR/nodes/<node>/pki and
+# renewed before it expires; it never holds the admin credential. Simulated nodes share
+# KUBECONFIG's.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE_DIR=${STATE_DIR:-$ROOT/.kybern}
@@ -21,6 +29,8 @@ HEALTH_ADDR=${HEALTH_ADDR:-:8081}
 WEBHOOK_ADDR=${WEBHOOK_ADDR:-127.0.0.1:9443}
 MANAGER=${MANAGER:-$ROOT/bin/manager}
 NODE_AGENT=${NODE_AGENT:-$ROOT/bin/node-agent}
+CONTROLPLANE=${CONTROLPLANE:-$ROOT/bin/controlplane}
+CLUSTER_CA_DIR=${CLUSTER_CA_DIR:-}
 NODE_DEPS=${NODE_DEPS:-$ROOT/hack/node-deps.sh}
 SIMULATE_NODES=${SIMULATE_NODES:-0}
 if [[ ! $SIMULATE_NODES =~ ^[0-9]+$ ]]; then
@@ -81,12 +91,17 @@ stop() {
 }
 trap stop INT TERM
 
+signing=()
+if [[ -n $CLUSTER_CA_DIR ]]; then
+  signing=(--cluster-signing-cert-file "$CLUSTER_CA_DIR/ca.crt" --cluster-signing-key-file "$CLUSTER_CA_DIR/ca.key")
+fi
 "$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect=false \
   --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" \
-  --webhook-bind-address "$WEBHOOK_ADDR" 9>&- &
+  --webhook-bind-address "$WEBHOOK_ADDR" "${signing[@]}" 9>&- &
 pids+=($!)
 if [[ -n $real ]]; then
-  "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --containerd=embedded --state-dir "$STATE_DIR" \
+  "$CONTROLPLANE" --dir "$STATE_DIR" --kubeconfig "$KUBECONFIG" join
+  "$NODE_AGENT" --bootstrap-kubeconfig "$STATE_DIR/bootstrap-kubeconfig" --containerd=embedded --state-dir "$STATE_DIR" \
     --image-dir "$STATE_DIR/images" --log-dir "$STATE_DIR/logs" 9>&- &
   pids+=($!)
 fi

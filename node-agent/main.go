@@ -23,6 +23,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
@@ -35,6 +36,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/agent"
 	"github.com/kybern/kybern/node-agent/dns"
+	"github.com/kybern/kybern/node-agent/identity"
 	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/node-agent/resolvconf"
 	"github.com/kybern/kybern/node-agent/runtime/containerd"
@@ -45,17 +47,19 @@ import (
 const version = "kybern-v0.1.0"
 
 type options struct {
-	nodeName          string
-	logDir            string
-	stateDir          string
-	imageDir          string
-	containerdAddress string
-	containerdMode    string
-	simulateNodes     int
-	cleanup           bool
-	simLatency        time.Duration
-	simCPU, simMem    string
-	serviceRanges     proxy.Ranges
+	nodeName            string
+	bootstrapKubeconfig string
+	certDir             string
+	logDir              string
+	stateDir            string
+	imageDir            string
+	containerdAddress   string
+	containerdMode      string
+	simulateNodes       int
+	cleanup             bool
+	simLatency          time.Duration
+	simCPU, simMem      string
+	serviceRanges       proxy.Ranges
 }
 
 func main() {
@@ -67,6 +71,8 @@ func main() {
 	flag.StringVar(&o.imageDir, "image-dir", ".kybern/images", "Image archives (*.tar, OCI layout) imported at start; they count as present under any pull policy.")
 	flag.StringVar(&o.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "The containerd socket to use.")
 	flag.StringVar(&o.containerdMode, "containerd", "", "embedded: start and stop a containerd of this agent's own instead of using --containerd-address.")
+	flag.StringVar(&o.bootstrapKubeconfig, "bootstrap-kubeconfig", "", "A bootstrap token's kubeconfig: the agent asks with it for a client certificate of its own (kybern:node:<node-name>), kept in --cert-dir and renewed before it expires, and uses no other credential; without it, --kubeconfig's credential is used.")
+	flag.StringVar(&o.certDir, "cert-dir", "", "Where the agent keeps the client certificate --bootstrap-kubeconfig obtains (default <state-dir>/nodes/<node-name>/pki).")
 	flag.BoolVar(&o.cleanup, "cleanup", false, "Remove the node's service rules (its nftables table) and exit, for a node that is gone for good; the agent leaves them when it stops, so that Services keep working across a restart.")
 	flag.IntVar(&o.simulateNodes, "simulate-nodes", 0, "Run this many simulated nodes, whose containers are not processes, instead of one real node.")
 	flag.DurationVar(&o.simLatency, "simulated-start-latency", 50*time.Millisecond, "How long a simulated container takes to start.")
@@ -92,7 +98,7 @@ func run(ctx context.Context, o options) error {
 	if o.cleanup {
 		return proxy.Cleanup(ctx, proxy.TableName(o.nodeName))
 	}
-	cfg, err := ctrl.GetConfig()
+	cfg, err := clientConfig(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -257,6 +263,33 @@ func runSimulated(ctx context.Context, o options, shared agent.Shared) error {
 		g.Go(func() error { return a.Run(ctx) })
 	}
 	return g.Wait()
+}
+
+// clientConfig is the agent's credential: the certificate it obtains and renews with
+// --bootstrap-kubeconfig, or else --kubeconfig's, which must not be another node's.
+func clientConfig(ctx context.Context, o options) (*rest.Config, error) {
+	if o.bootstrapKubeconfig == "" {
+		cfg, err := ctrl.GetConfig()
+		if err != nil {
+			return nil, err
+		}
+		if o.simulateNodes > 0 {
+			return cfg, nil
+		}
+		return cfg, identity.Check(ctx, cfg, o.nodeName)
+	}
+	if o.simulateNodes > 0 {
+		return nil, errors.New("--bootstrap-kubeconfig gives one real node its identity; simulated nodes share --kubeconfig: drop one of the two")
+	}
+	bootstrap, err := clientcmd.BuildConfigFromFlags("", o.bootstrapKubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("--bootstrap-kubeconfig=%s: %w", o.bootstrapKubeconfig, err)
+	}
+	certDir := o.certDir
+	if certDir == "" {
+		certDir = filepath.Join(o.stateDir, "nodes", o.nodeName, "pki")
+	}
+	return identity.Start(ctx, o.nodeName, certDir, bootstrap, ctrl.Log.WithName("node-agent").WithValues("node", o.nodeName))
 }
 
 func newShared(cfg *rest.Config) (agent.Shared, error) {

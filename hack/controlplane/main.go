@@ -5,11 +5,15 @@
 //	controlplane up     start it in the background unless it runs; wait until it serves
 //	controlplane down   stop it, and any process a crashed run left behind
 //	controlplane serve  run it in the foreground (what `up` starts)
+//	controlplane join   write DIR/bootstrap-kubeconfig, a bootstrap token's, for node
+//	                    agents to join the --kubeconfig cluster with (default DIR/kubeconfig);
+//	                    flags go before the command
 //
 // The binaries come from KUBEBUILDER_ASSETS (hack/setup-envtest.sh prints the directory).
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -18,8 +22,10 @@ import (
 
 func main() {
 	dir := flag.String("dir", ".kybern", "state directory: etcd data, certificates, kubeconfig, log")
+	// --kubeconfig is controller-runtime's flag, registered by a package this one uses.
+	kubeconfig := flag.Lookup("kubeconfig")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: controlplane [--dir DIR] up|down|serve")
+		fmt.Fprintln(os.Stderr, "usage: controlplane [--dir DIR] [--kubeconfig FILE] up|down|serve|join")
 	}
 	flag.Parse()
 	if flag.NArg() != 1 {
@@ -39,6 +45,12 @@ func main() {
 		err = down(st)
 	case "serve":
 		err = serve(st, os.NewFile(3, "ready"))
+	case "join":
+		admin := kubeconfig.Value.String()
+		if admin == "" {
+			admin = st.kubeconfig()
+		}
+		err = join(context.Background(), st, admin)
 	default:
 		flag.Usage()
 		os.Exit(2)

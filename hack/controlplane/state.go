@@ -21,9 +21,12 @@ func (s state) kubeconfig() string { return filepath.Join(s.dir, "kubeconfig") }
 // clusterCADir holds the client CA, kept across restarts: node agents' certificates,
 // which the manager signs with it, stay valid.
 func (s state) clusterCADir() string { return filepath.Join(s.dir, "cluster-ca") }
-func (s state) logFile() string      { return filepath.Join(s.dir, "controlplane.log") }
-func (s state) lockFile() string     { return filepath.Join(s.dir, "controlplane.lock") }
-func (s state) pidFile() string      { return filepath.Join(s.dir, "controlplane.pid") }
+
+// bootstrapKubeconfig is what join writes for node agents to join with.
+func (s state) bootstrapKubeconfig() string { return filepath.Join(s.dir, "bootstrap-kubeconfig") }
+func (s state) logFile() string             { return filepath.Join(s.dir, "controlplane.log") }
+func (s state) lockFile() string            { return filepath.Join(s.dir, "controlplane.lock") }
+func (s state) pidFile() string             { return filepath.Join(s.dir, "controlplane.pid") }
 
 // lock takes the control plane's exclusive lock without waiting. The kernel releases it
 // when the holder exits, however it exits, so a lock can never outlive its process.

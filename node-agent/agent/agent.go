@@ -200,6 +200,10 @@ func (a *Agent) RunPods(ctx context.Context, dns *resolvconf.Cluster) error {
 		}
 	}()
 	if !pods.WaitForCacheSync(ctx) {
+		if ctx.Err() != nil {
+			// Stopped while starting: nothing ran, nothing failed.
+			return nil
+		}
 		return fmt.Errorf("node %s: the watch of its pods did not sync", a.cfg.NodeName)
 	}
 	a.mu.Lock()
@@ -267,7 +271,9 @@ func (a *Agent) relist(ctx context.Context, pods client.Reader) {
 		now := map[types.UID]string{}
 		orphans := map[types.UID][]runtime.Container{}
 		for _, c := range containers {
-			now[c.Pod.UID] += fmt.Sprintf("%s/%s/%s;", c.ID, c.State, c.FinishedAt)
+			// The reason too: an OOM kill is known from a containerd event that may come
+			// after the exit was seen, and must still reach the pod's status.
+			now[c.Pod.UID] += fmt.Sprintf("%s/%s/%s/%s;", c.ID, c.State, c.FinishedAt, c.Reason)
 			orphans[c.Pod.UID] = append(orphans[c.Pod.UID], c)
 		}
 		a.mu.Lock()

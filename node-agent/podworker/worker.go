@@ -116,6 +116,9 @@ type Worker struct {
 	// initialized is set once every init container has succeeded and every sidecar has
 	// started; init containers are not run again after.
 	initialized bool
+	// ranToEnd is set once this worker saw the pod's containers finish; a later change
+	// of their exit (a late OOM kill) is then still reported.
+	ranToEnd bool
 	// podIPs are the sandbox's addresses.
 	podIPs []string
 }
@@ -219,6 +222,9 @@ func (w *Worker) sync(ctx context.Context) (retry time.Duration, err error) {
 		fallthrough
 	case StateTerminated:
 		if !deleting {
+			if w.ranToEnd {
+				w.report(ctx, pod, false)
+			}
 			return 0, nil
 		}
 		if err := w.cleanUp(ctx, pod, gone); err != nil {
@@ -285,7 +291,7 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 		retry, initDone, failed = w.runInit(ctx, pod, containers)
 	}
 	if failed {
-		w.state = StateTerminated
+		w.state, w.ranToEnd = StateTerminated, true
 	} else if initDone {
 		w.state, w.initialized = StateRunning, true
 		var finished bool
@@ -294,7 +300,7 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 			retry = wait
 		}
 		if finished {
-			w.state = StateTerminated
+			w.state, w.ranToEnd = StateTerminated, true
 		}
 	}
 	if containers, err = w.containers(ctx); err != nil {

@@ -23,6 +23,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers"
 	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/test/testenv"
 )
@@ -42,7 +43,8 @@ func TestE2E(t *testing.T) { testenv.RunSuite(t, "E2E suite: real containers") }
 
 // spec runs every controller and the admission webhook, as make run does. Specs whose
 // pods use the host (hostPath, hostNetwork, hostPort) run in privileged namespaces.
-var spec = testenv.SuiteSpec{Controllers: []string{"*"}, Admission: true, EventuallyTimeout: 60 * time.Second}
+var spec = testenv.SuiteSpec{Controllers: []string{"*"}, Admission: true, EventuallyTimeout: 60 * time.Second,
+	Configure: func(o *controllers.Options) { o.ClusterSigningDuration = signingDuration }}
 
 var _ = BeforeSuite(func() {
 	testenv.SetEventuallyDefaults(spec)

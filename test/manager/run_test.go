@@ -14,6 +14,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,7 +30,8 @@ import (
 func startRun(stateDir, metrics, probes string, extraEnv ...string) *gexec.Session {
 	cmd := exec.Command(filepath.Join(testenv.RepoRoot(), "hack", "run.sh"))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig, "STATE_DIR="+stateDir, "MANAGER="+managerBin,
-		"NODE_AGENT="+nodeAgentBin, "METRICS_ADDR="+metrics, "HEALTH_ADDR="+probes, "WEBHOOK_ADDR="+freeAddr())
+		"NODE_AGENT="+nodeAgentBin, "CONTROLPLANE="+controlplaneBin, "CLUSTER_CA_DIR="+filepath.Dir(env.CA.CertFile),
+		"METRICS_ADDR="+metrics, "HEALTH_ADDR="+probes, "WEBHOOK_ADDR="+freeAddr())
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
@@ -47,10 +49,11 @@ func newRunStubs(uid, nodeDepsExit int) runStubs {
 	dir := GinkgoT().TempDir()
 	Expect(os.Mkdir(filepath.Join(dir, "path"), 0o755)).To(Succeed())
 	for name, body := range map[string]string{
-		"manager":    `echo "$@" >>"` + dir + `/manager.args"; exec sleep 600`,
-		"node-agent": `echo "$@" >>"` + dir + `/node-agent.args"; exec sleep 600`,
-		"node-deps":  fmt.Sprintf(`touch "%s/node-deps.ran"; exit %d`, dir, nodeDepsExit),
-		"path/id":    fmt.Sprintf(`if [ "$1" = -u ]; then echo %d; else exec /usr/bin/id "$@"; fi`, uid),
+		"manager":      `echo "$@" >>"` + dir + `/manager.args"; exec sleep 600`,
+		"node-agent":   `echo "$@" >>"` + dir + `/node-agent.args"; exec sleep 600`,
+		"controlplane": `echo "$@" >>"` + dir + `/controlplane.args"`,
+		"node-deps":    fmt.Sprintf(`touch "%s/node-deps.ran"; exit %d`, dir, nodeDepsExit),
+		"path/id":      fmt.Sprintf(`if [ "$1" = -u ]; then echo %d; else exec /usr/bin/id "$@"; fi`, uid),
 	} {
 		Expect(os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755)).To(Succeed())
 	}
@@ -60,7 +63,7 @@ func newRunStubs(uid, nodeDepsExit int) runStubs {
 // env is what makes hack/run.sh use the stand-ins.
 func (r runStubs) env() []string {
 	dir := string(r)
-	return []string{"MANAGER=" + filepath.Join(dir, "manager"), "NODE_AGENT=" + filepath.Join(dir, "node-agent"),
+	return []string{"MANAGER=" + filepath.Join(dir, "manager"), "NODE_AGENT=" + filepath.Join(dir, "node-agent"), "CONTROLPLANE=" + filepath.Join(dir, "controlplane"),
 		"NODE_DEPS=" + filepath.Join(dir, "node-deps"), "PATH=" + filepath.Join(dir, "path") + ":" + os.Getenv("PATH")}
 }
 
@@ -89,6 +92,9 @@ var _ = Describe("make run's foreground script", func() {
 		Expect(os.WriteFile(filepath.Join(stateDir, "run.lock"), nil, 0o644)).To(Succeed())
 		Expect(os.WriteFile(filepath.Join(stateDir, "run.pid"), []byte("999999\n"), 0o644)).To(Succeed())
 
+		// What make install applies: the node agents' RBAC, bootstrap tokens' among it.
+		out, err := env.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "node-agent"))
+		Expect(err).NotTo(HaveOccurred(), out)
 		probes := freeAddr()
 		first := startRun(stateDir, "0", probes)
 		Eventually(func() int { code, _ := get("http://" + probes + "/readyz"); return code }, "30s").Should(Equal(200))
@@ -102,6 +108,12 @@ var _ = Describe("make run's foreground script", func() {
 			g.Expect(n.Status.NodeInfo.ContainerRuntimeVersion).To(HavePrefix("containerd://"))
 			g.Expect(n.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
 		}, "60s").Should(Succeed())
+		By("with an identity of its own, kybern:node:<node>, obtained with a bootstrap token: never the admin kubeconfig")
+		Expect(filepath.Join(stateDir, "nodes", hostname, "pki", "kybern-node-client-current.pem")).To(BeAnExistingFile())
+		var csrs certificatesv1.CertificateSigningRequestList
+		Expect(env.Client.List(ctx, &csrs)).To(Succeed())
+		Expect(csrs.Items).To(ContainElement(And(HaveField("Spec.Username", HavePrefix("system:bootstrap:")),
+			HaveField("Status.Certificate", Not(BeEmpty())))))
 
 		By("refusing, through the manager's admission webhook, a privileged pod in a namespace without a Pod Security label")
 		// The registration outlives the run; later specs start managers without admission.
@@ -158,8 +170,10 @@ var _ = Describe("make run's foreground script", func() {
 		Expect(os.WriteFile(filepath.Join(stateDir, "images", "busybox.tar"), nil, 0o644)).To(Succeed())
 		s := startRun(stateDir, "0", "0", append(stubs.env(), "SIMULATE_NODES=2")...)
 		Eventually(stubs.args("node-agent"), "10s").Should(And(
-			ContainSubstring("--containerd=embedded --state-dir "+stateDir+" --image-dir "+filepath.Join(stateDir, "images")),
+			ContainSubstring("--bootstrap-kubeconfig "+filepath.Join(stateDir, "bootstrap-kubeconfig")+" --containerd=embedded --state-dir "+stateDir+" --image-dir "+filepath.Join(stateDir, "images")),
 			ContainSubstring("--simulate-nodes 2 --node-name sim ")))
+		Expect(stubs.args("controlplane")()).To(Equal("--dir " + stateDir + " --kubeconfig " + env.Kubeconfig + " join\n"))
+		Expect(stubs.args("manager")()).To(ContainSubstring("--cluster-signing-cert-file " + env.CA.CertFile))
 		Expect(filepath.Join(string(stubs), "node-deps.ran")).To(BeAnExistingFile())
 		stopRun(s)
 		Expect(string(s.Err.Contents())).NotTo(ContainSubstring("not as real containers"))

@@ -20,6 +20,8 @@ var (
 	env        *testenv.Env
 	clientset  *kubernetes.Clientset
 	managerBin string
+	// controlplaneBin is hack/controlplane, whose join make run calls.
+	controlplaneBin string
 	// nodeAgentBin is the node agent make run starts beside the manager.
 	nodeAgentBin string
 	ctx          context.Context
@@ -32,8 +34,9 @@ var _ = testenv.DeclareSuite(testenv.SuiteSpec{}, func(s *testenv.Suite) {
 	env, ctx = s.Env, s.Ctx
 	clientset = kubernetes.NewForConfigOrDie(env.Config)
 	bin := GinkgoT().TempDir()
-	managerBin, nodeAgentBin = filepath.Join(bin, "manager"), filepath.Join(bin, "node-agent")
-	for out, pkg := range map[string]string{managerBin: ".", nodeAgentBin: "./node-agent", filepath.Join(bin, "kybern-log-driver"): "./node-agent/logdriver"} {
+	managerBin, nodeAgentBin, controlplaneBin = filepath.Join(bin, "manager"), filepath.Join(bin, "node-agent"), filepath.Join(bin, "controlplane")
+	for out, pkg := range map[string]string{managerBin: ".", nodeAgentBin: "./node-agent", filepath.Join(bin, "kybern-log-driver"): "./node-agent/logdriver",
+		controlplaneBin: "./hack/controlplane"} {
 		build := exec.Command("go", "build", "-o", out, pkg)
 		build.Dir = testenv.RepoRoot()
 		output, err := build.CombinedOutput()

@@ -47,15 +47,25 @@ func BuildNodeAgent(work string) error {
 // StartAgentProcess starts the agent BuildNodeAgent built in work for node, against the
 // cluster kubeconfig names. It ends with the process that started it, even a killed one.
 func StartAgentProcess(work, kubeconfig, node string) (*AgentProcess, error) {
+	return startAgentProcess(work, node, "--kubeconfig", kubeconfig)
+}
+
+// StartJoiningAgentProcess is StartAgentProcess for an agent that joins with a bootstrap
+// kubeconfig and keeps its certificate in work/nodes/<node>/pki, as make run's does.
+func StartJoiningAgentProcess(work, bootstrapKubeconfig, node string) (*AgentProcess, error) {
+	return startAgentProcess(work, node, "--bootstrap-kubeconfig", bootstrapKubeconfig)
+}
+
+func startAgentProcess(work, node string, credential ...string) (*AgentProcess, error) {
 	a := &AgentProcess{Node: node, LogFile: filepath.Join(work, node+".log"), ImageDir: filepath.Join(work, "images"),
 		Address: filepath.Join(work, "nodes", node, "containerd.sock"), done: make(chan error, 1)}
 	out, err := os.OpenFile(a.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	a.cmd = exec.Command(filepath.Join(work, "node-agent"), "--kubeconfig", kubeconfig, "--node-name", node,
+	a.cmd = exec.Command(filepath.Join(work, "node-agent"), append(credential, "--node-name", node,
 		"--containerd=embedded", "--state-dir", work, "--image-dir", a.ImageDir,
-		"--log-dir", filepath.Join(work, "logs"))
+		"--log-dir", filepath.Join(work, "logs"))...)
 	a.cmd.Stdout, a.cmd.Stderr = out, out
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := a.cmd.Start(); err != nil {
