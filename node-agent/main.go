@@ -174,6 +174,9 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	}
 	podCIDR, err := a.Register(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // Stopped while registering.
+		}
 		return err
 	}
 	// The cluster DNS listens on the pod network's gateway, the bridge's address, which

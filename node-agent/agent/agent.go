@@ -125,6 +125,10 @@ func New(shared Shared, cfg Config, rt runtime.Runtime) (*Agent, error) {
 // only, until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	if _, err := a.Register(ctx); err != nil {
+		if ctx.Err() != nil {
+			// Stopped while registering: nothing ran, nothing failed.
+			return nil
+		}
 		return err
 	}
 	return a.RunPods(ctx, nil)

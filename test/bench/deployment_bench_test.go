@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -21,6 +22,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers"
+	"github.com/kybern/kybern/controllers/admission"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -37,21 +39,25 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // BenchmarkDeploymentScaleTo1000 scales a Deployment from 0 to 1000 replicas and reports
 // the seconds until 1000 pods exist and the API requests the manager made, with the
-// manager's default client limits and, as the baseline, kube-controller-manager's
-// default of 20 QPS with a burst of 30.
+// manager's default client limits; with them and the admission webhook judging every pod
+// create (upstream's validation and Pod Security), as make run serves it; and, as the
+// baseline, kube-controller-manager's default of 20 QPS with a burst of 30.
 func BenchmarkDeploymentScaleTo1000(b *testing.B) {
 	env := startEnv(b)
 	for _, limits := range []struct {
-		name  string
-		qps   float32
-		burst int
+		name      string
+		qps       float32
+		burst     int
+		admission bool
 	}{
-		{"client=default", controllers.DefaultQPS, controllers.DefaultBurst},
-		{"client=upstream-default-20qps", 20, 30},
+		{"client=default", controllers.DefaultQPS, controllers.DefaultBurst, false},
+		{"client=upstream-default-20qps", 20, 30, false},
+		// Last: the registration outlives the manager, and is removed after.
+		{"client=default,admission=on", controllers.DefaultQPS, controllers.DefaultBurst, true},
 	} {
 		b.Run(limits.name, func(b *testing.B) {
 			for i := range b.N {
-				secs, requests := scaleTo1000(b, env, limits.qps, limits.burst, fmt.Sprintf("%s-%d", limits.name, i))
+				secs, requests := scaleTo1000(b, env, limits.qps, limits.burst, limits.admission, fmt.Sprintf("%s-%d", limits.name, i))
 				b.ReportMetric(secs, "s/1000pods")
 				b.ReportMetric(float64(requests), "requests/1000pods")
 			}
@@ -59,7 +65,7 @@ func BenchmarkDeploymentScaleTo1000(b *testing.B) {
 	}
 }
 
-func scaleTo1000(b *testing.B, env *testenv.Env, qps float32, burst int, name string) (float64, int64) {
+func scaleTo1000(b *testing.B, env *testenv.Env, qps float32, burst int, withAdmission bool, name string) (float64, int64) {
 	ctx := context.Background()
 	const replicas = 1000
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
@@ -71,7 +77,17 @@ func scaleTo1000(b *testing.B, env *testenv.Env, qps float32, burst int, name st
 	cfg := rest.CopyConfig(env.Config)
 	cfg.QPS, cfg.Burst = qps, burst
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, count: &requests} })
-	mgr, err := env.StartManagerWithConfig(cfg, testenv.DefaultOptions())
+	startManager := env.StartManagerWithConfig
+	if withAdmission {
+		startManager = env.StartManagerWithAdmission
+		defer func() {
+			hook := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: admission.ConfigurationName}}
+			if err := client.IgnoreNotFound(env.Client.Delete(ctx, hook)); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	mgr, err := startManager(cfg, testenv.DefaultOptions())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -53,6 +53,19 @@ func nodeReady(name string) func(Gomega) {
 	}
 }
 
+// join starts node's agent with the bootstrap kubeconfig, waits until the Node is Ready,
+// and stops the agent and deletes the Node when the spec ends.
+func join(bootstrap, node string) {
+	a, err := testenv.StartJoiningAgentProcess(work, bootstrap, node)
+	Expect(err).NotTo(HaveOccurred())
+	agents[node] = a
+	DeferCleanup(func() {
+		stopAgent(node)
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}))).To(Succeed())
+	})
+	Eventually(nodeReady(node)).Should(Succeed())
+}
+
 var _ = Describe("A node agent that joins with a bootstrap token", Ordered, func() {
 	var bootstrap string
 	BeforeAll(func() {
@@ -65,14 +78,7 @@ var _ = Describe("A node agent that joins with a bootstrap token", Ordered, func
 	})
 
 	It("obtains its own identity, runs pods with it across certificate rotations, and keeps reporting", func() {
-		a, err := testenv.StartJoiningAgentProcess(work, bootstrap, joining)
-		Expect(err).NotTo(HaveOccurred())
-		agents[joining] = a
-		DeferCleanup(func() {
-			stopAgent(joining)
-			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: joining}}))).To(Succeed())
-		})
-		Eventually(nodeReady(joining)).Should(Succeed())
+		join(bootstrap, joining)
 		Expect(issuedTo("kybern:node:" + joining)(Default)).To(BeNumerically(">=", 1))
 
 		ns, err := env.NewPodSecurityNamespace(ctx, "e2e-join", "baseline")
@@ -115,14 +121,7 @@ var _ = Describe("A node agent that joins with a bootstrap token", Ordered, func
 		// Another name: the first spec's node was live moments ago, and its certificates
 		// have expired, so a new one would be refused it too.
 		const joining = "e2e-join-live"
-		a, err := testenv.StartJoiningAgentProcess(work, bootstrap, joining)
-		Expect(err).NotTo(HaveOccurred())
-		agents[joining] = a
-		DeferCleanup(func() {
-			stopAgent(joining)
-			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: joining}}))).To(Succeed())
-		})
-		Eventually(nodeReady(joining)).Should(Succeed())
+		join(bootstrap, joining)
 
 		impostor := exec.Command(filepath.Join(work, "node-agent"), "--bootstrap-kubeconfig", bootstrap, "--node-name", joining,
 			"--cert-dir", GinkgoT().TempDir(), "--state-dir", GinkgoT().TempDir())

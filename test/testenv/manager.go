@@ -54,6 +54,17 @@ func (e *Env) StartManager(opts controllers.Options) (*Manager, error) {
 	return e.StartManagerWithConfig(cfg, opts)
 }
 
+// StartManagerWithAdmission is StartManagerWithConfig with the manager's admission webhook
+// serving on a free loopback port and registered; the registration stays once the
+// manager stops, until the caller deletes it.
+func (e *Env) StartManagerWithAdmission(cfg *rest.Config, opts controllers.Options) (*Manager, error) {
+	addr, err := FreeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	return e.startManager(cfg, opts, &admission.Options{BindAddress: addr, DefaultLevel: "baseline"})
+}
+
 // StartManagerWithConfig runs the controllers with the client settings of cfg, such as
 // its rate limits and a transport that counts requests.
 func (e *Env) StartManagerWithConfig(cfg *rest.Config, opts controllers.Options) (*Manager, error) {

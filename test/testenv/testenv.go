@@ -90,7 +90,7 @@ func (e *Env) setup(dir string) error {
 
 // InstallCRDs installs config/crd/bases and config/cluster as make install does:
 // server-side apply with the kubectl built beside the apiserver, with a wait until every
-// CRD is Established.
+// CRD is Established and the node restriction policy is enforced.
 func (e *Env) InstallCRDs(ctx context.Context) error {
 	dir := filepath.Join(RepoRoot(), "config", "crd", "bases")
 	for _, args := range [][]string{
@@ -102,7 +102,7 @@ func (e *Env) InstallCRDs(ctx context.Context) error {
 			return fmt.Errorf("kubectl %v: %w\n%s", args, err, out)
 		}
 	}
-	return nil
+	return e.awaitNodeRestriction(ctx)
 }
 
 // Kubectl runs the kubectl built beside the apiserver against it and returns its combined
