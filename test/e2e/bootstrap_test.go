@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/test/testenv"
 	"github.com/kybern/kybern/test/testenv/clusterca"
 )
@@ -61,6 +62,9 @@ func join(bootstrap, node string) {
 	agents[node] = a
 	DeferCleanup(func() {
 		stopAgent(node)
+		// Its service rules stay when it stops; this node is gone for good, and rules for a
+		// cluster IP the allocator hands out again would catch that Service's traffic.
+		Expect(proxy.Cleanup(ctx, proxy.TableName(node))).To(Succeed())
 		Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}))).To(Succeed())
 	})
 	Eventually(nodeReady(node)).Should(Succeed())

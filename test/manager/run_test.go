@@ -102,6 +102,12 @@ var _ = Describe("make run's foreground script", func() {
 		By("registering this machine as a Ready node, its containers run by an embedded containerd")
 		hostname, err := os.Hostname()
 		Expect(err).NotTo(HaveOccurred())
+		// make run leaves the node's service rules for the next run; this control plane
+		// goes with the suite, and rules for its cluster IPs would catch another's traffic.
+		DeferCleanup(func() {
+			out, err := exec.Command(nodeAgentBin, "--cleanup", "--node-name", hostname).CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), "%s", out)
+		})
 		Eventually(func(g Gomega) {
 			n := &corev1alpha1.Node{}
 			g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: hostname}, n)).To(Succeed())
@@ -129,6 +135,28 @@ var _ = Describe("make run's foreground script", func() {
 		second := startRun(stateDir, "0", freeAddr())
 		Eventually(second, "10s").Should(gexec.Exit(1))
 		Expect(second.Err).To(gbytes.Say(`make run is already running here \(pid \d+\)`))
+
+		By("removing the pods it ran, other specs' among them, so that no container outlives the suite")
+		node := &corev1alpha1.Node{}
+		Expect(env.Client.Get(ctx, client.ObjectKey{Name: hostname}, node)).To(Succeed())
+		cordoned := node.DeepCopy()
+		cordoned.Spec.Unschedulable = true // Their controllers must not place them here again.
+		Expect(env.Client.Patch(ctx, cordoned, client.MergeFrom(node))).To(Succeed())
+		onNode := func(g Gomega) []corev1alpha1.Pod {
+			var pods corev1alpha1.PodList
+			g.Expect(env.Client.List(ctx, &pods)).To(Succeed())
+			var out []corev1alpha1.Pod
+			for _, p := range pods.Items {
+				if p.Spec.NodeName == hostname {
+					out = append(out, p)
+				}
+			}
+			return out
+		}
+		for _, p := range onNode(Default) {
+			Expect(client.IgnoreNotFound(env.Client.Delete(ctx, &p))).To(Succeed())
+		}
+		Eventually(onNode, "60s").Should(BeEmpty())
 
 		By("stopping on Ctrl-C")
 		Expect(syscall.Kill(-first.Command.Process.Pid, syscall.SIGINT)).To(Succeed())
