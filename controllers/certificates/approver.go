@@ -18,11 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/setup"
 )
-
-// leaseNamespace holds the node agents' heartbeats.
-const leaseNamespace = "kybern-node-lease"
 
 // Approver approves and denies node client certificate requests (see decide).
 type Approver struct {
@@ -92,7 +90,7 @@ func (a *Approver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 // live tells whether node's agent renewed its Lease within the grace period.
 func (a *Approver) live(ctx context.Context, node string) (bool, error) {
 	lease := &coordinationv1.Lease{}
-	err := a.Get(ctx, client.ObjectKey{Namespace: leaseNamespace, Name: node}, lease)
+	err := a.Get(ctx, client.ObjectKey{Namespace: corev1alpha1.NodeLeaseNamespace, Name: node}, lease)
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}

@@ -7,16 +7,12 @@ import (
 	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-const (
-	// NodeUserPrefix and NodeGroup are a node agent's identity: kybern:node:<node> in
-	// group kybern:nodes.
-	NodeUserPrefix = "kybern:node:"
-	NodeGroup      = "kybern:nodes"
-	// bootstrappers is the group every bootstrap token authenticates in.
-	bootstrappers = "system:bootstrappers"
-)
+// bootstrappers is the group every bootstrap token authenticates in.
+const bootstrappers = "system:bootstrappers"
 
 // verdict is what the approver does with one request.
 type verdict int
@@ -32,15 +28,15 @@ const (
 // its parsed PKCS#10 request, and live tells whether a node agent holds node now. It
 // returns the verdict and, for a denial, the reason given to the requester.
 func decide(csr *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest, live func(node string) bool) (verdict, string) {
-	if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientSignerName || !strings.HasPrefix(req.Subject.CommonName, NodeUserPrefix) {
+	if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientSignerName || !strings.HasPrefix(req.Subject.CommonName, corev1alpha1.NodeUserPrefix) {
 		return leave, ""
 	}
-	node := strings.TrimPrefix(req.Subject.CommonName, NodeUserPrefix)
+	node := strings.TrimPrefix(req.Subject.CommonName, corev1alpha1.NodeUserPrefix)
 	switch {
 	case node == "":
 		return deny, "the common name names no node: ask for kybern:node:<node>"
-	case !slices.Equal(req.Subject.Organization, []string{NodeGroup}):
-		return deny, fmt.Sprintf("organization %v: a node's certificate is in group %s alone", req.Subject.Organization, NodeGroup)
+	case !slices.Equal(req.Subject.Organization, []string{corev1alpha1.NodeGroup}):
+		return deny, fmt.Sprintf("organization %v: a node's certificate is in group %s alone", req.Subject.Organization, corev1alpha1.NodeGroup)
 	case len(req.DNSNames)+len(req.IPAddresses)+len(req.EmailAddresses)+len(req.URIs) > 0:
 		return deny, "a node's client certificate has no subject alternative names: remove them"
 	case !clientUsages(csr.Spec.Usages):

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
 func TestDecide(t *testing.T) {
@@ -20,7 +22,7 @@ func TestDecide(t *testing.T) {
 			SignerName: certificatesv1.KubeAPIServerClientSignerName, Username: user, Groups: groups, Usages: usages}}
 	}
 	bootstrap := []string{"system:bootstrappers", "system:bootstrappers:kybern", "system:authenticated"}
-	withSANs := request("kybern:node:n1", NodeGroup)
+	withSANs := request("kybern:node:n1", corev1alpha1.NodeGroup)
 	withSANs.IPAddresses = []net.IP{net.ParseIP("10.0.0.1")}
 	otherSigner := csr("system:bootstrap:abcdef", bootstrap, client)
 	otherSigner.Spec.SignerName = certificatesv1.KubeletServingSignerName
@@ -32,19 +34,19 @@ func TestDecide(t *testing.T) {
 		want    verdict
 		message string
 	}{
-		{"a bootstrap token asks for a free node name", csr("system:bootstrap:abcdef", bootstrap, client), request("kybern:node:n1", NodeGroup), false, approve, ""},
-		{"a bootstrap token asks for a live node's name", csr("system:bootstrap:abcdef", bootstrap, client), request("kybern:node:n1", NodeGroup), true, deny,
+		{"a bootstrap token asks for a free node name", csr("system:bootstrap:abcdef", bootstrap, client), request("kybern:node:n1", corev1alpha1.NodeGroup), false, approve, ""},
+		{"a bootstrap token asks for a live node's name", csr("system:bootstrap:abcdef", bootstrap, client), request("kybern:node:n1", corev1alpha1.NodeGroup), true, deny,
 			"node n1 is held by a live node agent"},
-		{"the node renews its own certificate", csr("kybern:node:n1", []string{NodeGroup}, client), request("kybern:node:n1", NodeGroup), true, approve, ""},
-		{"a node asks for another node's", csr("kybern:node:n2", []string{NodeGroup}, client), request("kybern:node:n1", NodeGroup), false, leave, ""},
-		{"a user asks for a node's", csr("alice", []string{"system:authenticated"}, client), request("kybern:node:n1", NodeGroup), false, leave, ""},
+		{"the node renews its own certificate", csr("kybern:node:n1", []string{corev1alpha1.NodeGroup}, client), request("kybern:node:n1", corev1alpha1.NodeGroup), true, approve, ""},
+		{"a node asks for another node's", csr("kybern:node:n2", []string{corev1alpha1.NodeGroup}, client), request("kybern:node:n1", corev1alpha1.NodeGroup), false, leave, ""},
+		{"a user asks for a node's", csr("alice", []string{"system:authenticated"}, client), request("kybern:node:n1", corev1alpha1.NodeGroup), false, leave, ""},
 		{"a request for another identity", csr("system:bootstrap:abcdef", bootstrap, client), request("alice", "system:masters"), false, leave, ""},
-		{"another signer", otherSigner, request("kybern:node:n1", NodeGroup), false, leave, ""},
-		{"an extra group", csr("system:bootstrap:abcdef", bootstrap, client), request("kybern:node:n1", NodeGroup, "system:masters"), false, deny, "organization"},
-		{"no node name", csr("system:bootstrap:abcdef", bootstrap, client), request("kybern:node:", NodeGroup), false, deny, "names no node"},
+		{"another signer", otherSigner, request("kybern:node:n1", corev1alpha1.NodeGroup), false, leave, ""},
+		{"an extra group", csr("system:bootstrap:abcdef", bootstrap, client), request("kybern:node:n1", corev1alpha1.NodeGroup, "system:masters"), false, deny, "organization"},
+		{"no node name", csr("system:bootstrap:abcdef", bootstrap, client), request("kybern:node:", corev1alpha1.NodeGroup), false, deny, "names no node"},
 		{"subject alternative names", csr("system:bootstrap:abcdef", bootstrap, client), withSANs, false, deny, "no subject alternative names"},
-		{"server auth", csr("system:bootstrap:abcdef", bootstrap, append(client, certificatesv1.UsageServerAuth)), request("kybern:node:n1", NodeGroup), false, deny, "usages"},
-		{"no client auth", csr("system:bootstrap:abcdef", bootstrap, []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature}), request("kybern:node:n1", NodeGroup), false, deny, "usages"},
+		{"server auth", csr("system:bootstrap:abcdef", bootstrap, append(client, certificatesv1.UsageServerAuth)), request("kybern:node:n1", corev1alpha1.NodeGroup), false, deny, "usages"},
+		{"no client auth", csr("system:bootstrap:abcdef", bootstrap, []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature}), request("kybern:node:n1", corev1alpha1.NodeGroup), false, deny, "usages"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, message := decide(tc.csr, tc.req, func(node string) bool {

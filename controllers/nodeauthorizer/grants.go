@@ -19,9 +19,6 @@ const (
 	NodeAnnotation = "kybern.io/node"
 )
 
-// Identity is the user a node agent authenticates as, and the name of its grants.
-func Identity(node string) string { return "kybern:node:" + node }
-
 // grant is what one node may read in one namespace, each list sorted and without repeats.
 type grant struct {
 	secrets, configMaps, claims []string
@@ -82,7 +79,7 @@ func (g grant) rules() []rbacv1.PolicyRule {
 
 // objectMeta is the metadata of node's grant in namespace ns.
 func objectMeta(node, ns string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Namespace: ns, Name: Identity(node),
+	return metav1.ObjectMeta{Namespace: ns, Name: corev1alpha1.NodeUser(node),
 		Labels: map[string]string{GrantLabel: "true"}, Annotations: map[string]string{NodeAnnotation: node}}
 }
 
@@ -94,6 +91,6 @@ func role(node, ns string, g grant) *rbacv1.Role {
 // binding binds node's Role in namespace ns to the node's identity.
 func binding(node, ns string) *rbacv1.RoleBinding {
 	return &rbacv1.RoleBinding{ObjectMeta: objectMeta(node, ns),
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: Identity(node)},
-		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: Identity(node)}}}
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: corev1alpha1.NodeUser(node)},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: corev1alpha1.NodeUser(node)}}}
 }

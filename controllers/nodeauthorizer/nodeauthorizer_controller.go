@@ -86,7 +86,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	for i := range pods.Items {
 		bound[i] = &pods.Items[i]
 	}
-	want := grants(bound)
+	// The Roles node should have, by namespace; a namespace whose pods use nothing has none.
+	want := map[string]*rbacv1.Role{}
+	for ns, g := range grants(bound) {
+		if role := role(node, ns, g); len(role.Rules) > 0 {
+			want[ns] = role
+		}
+	}
 	var roles rbacv1.RoleList
 	if err := r.List(ctx, &roles, client.MatchingFields{grantNodeIndex: node}); err != nil {
 		return ctrl.Result{}, err
@@ -105,19 +111,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 
 	var errs []error
-	for ns, g := range want {
-		if len(g.rules()) == 0 {
-			continue
-		}
-		errs = append(errs, r.ensureRole(ctx, role(node, ns, g), haveRoles[ns]), r.ensureBinding(ctx, binding(node, ns), haveBindings[ns]))
+	for ns, role := range want {
+		errs = append(errs, r.ensureRole(ctx, role, haveRoles[ns]), r.ensureBinding(ctx, binding(node, ns), haveBindings[ns]))
 	}
 	for ns, b := range haveBindings {
-		if len(want[ns].rules()) == 0 {
+		if want[ns] == nil {
 			errs = append(errs, r.remove(ctx, b))
 		}
 	}
 	for ns, role := range haveRoles {
-		if len(want[ns].rules()) == 0 {
+		if want[ns] == nil {
 			errs = append(errs, r.remove(ctx, role))
 		}
 	}

@@ -14,14 +14,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/controllers/nodeauthorizer"
 	"github.com/kybern/kybern/test/testenv"
 )
 
 // asNode is a client with node's identity and the node agents' RBAC.
 func asNode(node string) client.Client {
 	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: nodeauthorizer.Identity(node), Groups: []string{"kybern:nodes", "system:authenticated"}}
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: corev1alpha1.NodeUser(node), Groups: []string{"kybern:nodes", "system:authenticated"}}
 	c, err := client.New(cfg, client.Options{Scheme: k8s.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 	return c
@@ -72,7 +71,7 @@ var _ = Describe("The node authorizer", func() {
 		Expect(k8s.Delete(ctx, mine)).To(Succeed())
 		Eventually(func() bool { return apierrors.IsForbidden(readable(a, ns, "db")()) }).Should(BeTrue())
 		Eventually(func() error {
-			return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: nodeauthorizer.Identity("authz-a")}, &rbacv1.Role{})
+			return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: corev1alpha1.NodeUser("authz-a")}, &rbacv1.Role{})
 		}).Should(Satisfy(apierrors.IsNotFound), "the node's Role in the namespace goes with its last pod there")
 		Expect(readable(b, ns, "db")()).To(Succeed(), "the other node keeps its grant")
 	})
@@ -94,7 +93,7 @@ var _ = Describe("The node authorizer", func() {
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a Secret the pod does not use: %v", err)
 
 		role := &rbacv1.Role{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: nodeauthorizer.Identity("authz-c")}, role)).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: corev1alpha1.NodeUser("authz-c")}, role)).To(Succeed())
 		role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
 		Expect(k8s.Update(ctx, role)).To(Succeed())
 		Eventually(func() bool { return apierrors.IsForbidden(readable(c, ns, "db")()) }).Should(BeTrue(), "a widened grant is narrowed again")

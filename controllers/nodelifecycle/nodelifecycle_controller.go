@@ -24,7 +24,7 @@ import (
 )
 
 // LeaseNamespace holds one Lease per node, named after it, renewed by its node agent.
-const LeaseNamespace = "kybern-node-lease"
+const LeaseNamespace = corev1alpha1.NodeLeaseNamespace
 
 // podNodeNameIndex indexes pods by spec.nodeName, to list a node's pods from the cache.
 const podNodeNameIndex = "spec.nodeName"

@@ -18,7 +18,7 @@ import (
 )
 
 // LeaseNamespace holds one Lease per node, renewed by its agent; node lifecycle reads them.
-const LeaseNamespace = "kybern-node-lease"
+const LeaseNamespace = corev1alpha1.NodeLeaseNamespace
 
 // Heartbeat timings, as upstream's kubelet: the Lease is renewed every 10 s and lasts
 // 40 s; the Node's status is posted again every 5 min when nothing changed.

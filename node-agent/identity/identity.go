@@ -36,6 +36,8 @@ import (
 	"k8s.io/client-go/util/connrotation"
 	"k8s.io/client-go/util/keyutil"
 	"k8s.io/utils/ptr"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
 // pairName names the files of the certificate store: kybern-node-client-current.pem.
@@ -43,9 +45,6 @@ const pairName = "kybern-node-client"
 
 // usages are a node client certificate's.
 var usages = []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
-
-// User is node's user name.
-func User(node string) string { return "kybern:node:" + node }
 
 // Check fails when cfg authenticates as a node other than node, naming the fix: an
 // agent's --node-name must be its credential's.
@@ -59,8 +58,8 @@ func Check(ctx context.Context, cfg *rest.Config, node string) error {
 		return fmt.Errorf("asking the apiserver who --kubeconfig is: %w", err)
 	}
 	user := review.Status.UserInfo.Username
-	if strings.HasPrefix(user, "kybern:node:") && user != User(node) {
-		return fmt.Errorf("--kubeconfig authenticates as %s, not as --node-name=%s: start the agent with --node-name=%s, or with the credential of %s", user, node, strings.TrimPrefix(user, "kybern:node:"), User(node))
+	if strings.HasPrefix(user, corev1alpha1.NodeUserPrefix) && user != corev1alpha1.NodeUser(node) {
+		return fmt.Errorf("--kubeconfig authenticates as %s, not as --node-name=%s: start the agent with --node-name=%s, or with the credential of %s", user, node, strings.TrimPrefix(user, corev1alpha1.NodeUserPrefix), corev1alpha1.NodeUser(node))
 	}
 	return nil
 }
@@ -79,15 +78,15 @@ func Start(ctx context.Context, node, certDir string, bootstrap *rest.Config, lo
 	var noCert *certificate.NoCertKeyError
 	switch {
 	case errors.As(err, &noCert) || err == nil && time.Now().After(current.Leaf.NotAfter):
-		log.Info("Asking for a client certificate with the bootstrap credential", "user", User(node))
+		log.Info("Asking for a client certificate with the bootstrap credential", "user", corev1alpha1.NodeUser(node))
 		if current, err = bootstrapCertificate(ctx, node, bootstrap, store); err != nil {
 			return nil, err
 		}
 	case err != nil:
 		return nil, fmt.Errorf("--cert-dir=%s: %w", certDir, err)
-	case current.Leaf.Subject.CommonName != User(node):
+	case current.Leaf.Subject.CommonName != corev1alpha1.NodeUser(node):
 		return nil, fmt.Errorf("--cert-dir=%s holds the certificate of %s, not of --node-name=%s: start the agent with --node-name=%s, or empty the directory to join anew as %s",
-			certDir, current.Leaf.Subject.CommonName, node, strings.TrimPrefix(current.Leaf.Subject.CommonName, "kybern:node:"), node)
+			certDir, current.Leaf.Subject.CommonName, node, strings.TrimPrefix(current.Leaf.Subject.CommonName, corev1alpha1.NodeUserPrefix), node)
 	}
 	log.Info("Using client certificate", "user", current.Leaf.Subject.CommonName, "notAfter", current.Leaf.NotAfter)
 
@@ -114,7 +113,7 @@ func Start(ctx context.Context, node, certDir string, bootstrap *rest.Config, lo
 }
 
 func subject(node string) pkix.Name {
-	return pkix.Name{CommonName: User(node), Organization: []string{"kybern:nodes"}}
+	return pkix.Name{CommonName: corev1alpha1.NodeUser(node), Organization: []string{corev1alpha1.NodeGroup}}
 }
 
 // bootstrapCertificate asks for node's first certificate with bootstrap's credential,
@@ -134,11 +133,11 @@ func bootstrapCertificate(ctx context.Context, node string, bootstrap *rest.Conf
 	}
 	name, uid, err := csr.RequestCertificateWithContext(ctx, client, request, "", certificatesv1.KubeAPIServerClientSignerName, nil, usages, key)
 	if err != nil {
-		return nil, fmt.Errorf("asking for the client certificate of %s with the bootstrap credential: %w", User(node), err)
+		return nil, fmt.Errorf("asking for the client certificate of %s with the bootstrap credential: %w", corev1alpha1.NodeUser(node), err)
 	}
 	certPEM, err := csr.WaitForCertificate(ctx, client, name, uid)
 	if err != nil {
-		return nil, fmt.Errorf("certificate signing request %s for %s: %w", name, User(node), err)
+		return nil, fmt.Errorf("certificate signing request %s for %s: %w", name, corev1alpha1.NodeUser(node), err)
 	}
 	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/controllers/nodeauthorizer"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -37,7 +36,7 @@ func BenchmarkNodeGrant(b *testing.B) {
 	}
 	defer stopping(b, mgr.Stop)
 	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: nodeauthorizer.Identity("bench"), Groups: []string{"kybern:nodes", "system:authenticated"}}
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: corev1alpha1.NodeUser("bench"), Groups: []string{"kybern:nodes", "system:authenticated"}}
 	asNode, err := client.New(cfg, client.Options{Scheme: env.Client.Scheme()})
 	if err != nil {
 		b.Fatal(err)

@@ -45,15 +45,6 @@ func issuedTo(user string) func(Gomega) int {
 	}
 }
 
-// nodeReady passes once Node name is Ready.
-func nodeReady(name string) func(Gomega) {
-	return func(g Gomega) {
-		n := &corev1alpha1.Node{}
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, n)).To(Succeed())
-		g.Expect(n.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
-	}
-}
-
 // join starts node's agent with the bootstrap kubeconfig, waits until the Node is Ready,
 // and stops the agent and deletes the Node when the spec ends.
 func join(bootstrap, node string) {
@@ -67,7 +58,7 @@ func join(bootstrap, node string) {
 		Expect(proxy.Cleanup(ctx, proxy.TableName(node))).To(Succeed())
 		Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}))).To(Succeed())
 	})
-	Eventually(nodeReady(node)).Should(Succeed())
+	awaitReady(a)
 }
 
 var _ = Describe("A node agent that joins with a bootstrap token", Ordered, func() {

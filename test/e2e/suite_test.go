@@ -113,15 +113,20 @@ func startAgent(node string) *testenv.AgentProcess {
 	a, err := testenv.StartAgentProcess(work, env.Kubeconfig, node)
 	Expect(err).NotTo(HaveOccurred())
 	agents[node] = a
-	Eventually(func(g Gomega) {
+	awaitReady(a)
+	return a
+}
+
+// awaitReady waits until a's Node is Ready, failing at once if a exits.
+func awaitReady(a *testenv.AgentProcess) {
+	EventuallyWithOffset(1, func(g Gomega) {
 		if exited, err := a.Exited(); exited {
-			Fail(fmt.Sprintf("node agent %s exited: %v; see %s", node, err, a.LogFile))
+			Fail(fmt.Sprintf("node agent %s exited: %v; see %s", a.Node, err, a.LogFile))
 		}
 		n := &corev1alpha1.Node{}
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: node}, n)).To(Succeed())
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: a.Node}, n)).To(Succeed())
 		g.Expect(n.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
 	}).Should(Succeed())
-	return a
 }
 
 // stopAgent ends node's agent as Ctrl-C would; its containers keep running.

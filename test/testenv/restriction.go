@@ -20,7 +20,7 @@ import (
 // in system:masters, so that RBAC, which the suite may not have applied, lets it through.
 func (e *Env) awaitNodeRestriction(ctx context.Context) error {
 	cfg := rest.CopyConfig(e.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "kybern:node:policy-probe", Groups: []string{"kybern:nodes", "system:masters"}}
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: corev1alpha1.NodeUser("policy-probe"), Groups: []string{corev1alpha1.NodeGroup, "system:masters"}}
 	c, err := client.New(cfg, client.Options{Scheme: e.Client.Scheme()})
 	if err != nil {
 		return err
