@@ -147,7 +147,7 @@ func New(o Options) (*Webhook, error) {
 // apiserver at them once they serve, and the readiness check "admission" that passes once
 // it has.
 func (w *Webhook) Register(mgr ctrl.Manager) error {
-	ps, err := newPodSecurity(mgr.GetClient(), w.defaultLevel, w.exempt)
+	ps, err := newPodSecurity(mgr.GetClient(), mgr.GetAPIReader(), w.defaultLevel, w.exempt)
 	if err != nil {
 		return err
 	}

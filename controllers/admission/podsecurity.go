@@ -7,6 +7,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -43,7 +44,10 @@ type Exemptions struct {
 	Usernames, RuntimeClasses, Namespaces []string
 }
 
-func newPodSecurity(c client.Reader, level psaapi.Level, exempt Exemptions) (*podSecurity, error) {
+// c serves the namespaces and pods from the manager's cache; live reads a namespace the
+// cache does not hold yet, as upstream's admission does, so that a pod created right after
+// its namespace is judged by that namespace's labels rather than refused.
+func newPodSecurity(c, live client.Reader, level psaapi.Level, exempt Exemptions) (*podSecurity, error) {
 	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
 	if err != nil {
 		return nil, err
@@ -56,7 +60,7 @@ func newPodSecurity(c client.Reader, level psaapi.Level, exempt Exemptions) (*po
 		Evaluator:        evaluator,
 		Metrics:          newRecorder(),
 		PodSpecExtractor: podSpecs{},
-		NamespaceGetter:  namespaces{c},
+		NamespaceGetter:  namespaces{cache: c, live: live},
 		PodLister:        pods{c},
 	}
 	if err := psa.CompleteConfiguration(); err != nil {
@@ -144,12 +148,17 @@ func (podSpecs) ExtractPodSpec(obj runtime.Object) (*metav1.ObjectMeta, *corev1.
 	return &t.ObjectMeta, &t.Spec, nil
 }
 
-// namespaces reads the namespace whose labels set the levels.
-type namespaces struct{ client.Reader }
+// namespaces reads the namespace whose labels set the levels: from the cache, and from
+// the apiserver when the cache does not have it.
+type namespaces struct{ cache, live client.Reader }
 
 func (n namespaces) GetNamespace(ctx context.Context, name string) (*corev1.Namespace, error) {
 	ns := &corev1.Namespace{}
-	return ns, n.Get(ctx, client.ObjectKey{Name: name}, ns)
+	err := n.cache.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if apierrors.IsNotFound(err) {
+		err = n.live.Get(ctx, client.ObjectKey{Name: name}, ns)
+	}
+	return ns, err
 }
 
 // pods lists a namespace's kybern Pods as core Pods, for the warnings a namespace label
