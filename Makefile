@@ -147,7 +147,7 @@ install: manifests envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Install the CRDs
 
 .PHONY: uninstall
 uninstall: envtest $(if $(LOCAL_CLUSTER),envtest-up) ## Remove the CRDs, and every object of their kinds, and the manager's admission webhook registration from the cluster install targets.
-	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" delete --ignore-not-found validatingwebhookconfiguration kybern-admission
+	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" delete --ignore-not-found validatingwebhookconfiguration,mutatingwebhookconfiguration kybern-admission
 	"$$(hack/setup-envtest.sh)/kubectl" --kubeconfig "$(TARGET_KUBECONFIG)" delete --ignore-not-found -f config/crd/bases
 
 .PHONY: $(CONTROLPLANE)

@@ -43,7 +43,8 @@ type Options struct {
 // BindFlags registers every option as a flag, with upstream's names and defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.Controllers = []string{"*"}
-	fs.Func("controllers", fmt.Sprintf("Comma-separated controllers to run: '*' runs all, 'foo' runs foo, '-foo' does not run foo (default \"*\"). All: %s.", strings.Join(Names(), ", ")), func(v string) error {
+	fs.Func("controllers", fmt.Sprintf("Comma-separated controllers to run: '*' runs all that are on by default, 'foo' runs foo, '-foo' does not run foo (default \"*\"). All: %s. Off by default: %s.",
+		strings.Join(Names(), ", "), strings.Join(offByDefault(), ", ")), func(v string) error {
 		o.Controllers = strings.Split(v, ",")
 		return nil
 	})
@@ -66,6 +67,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ClusterSigningCertFile, "cluster-signing-cert-file", "", "PEM CA certificate the csrsigning controller signs kubernetes.io/kube-apiserver-client certificates with (the CA the apiserver trusts for client certificates); unset, it signs nothing and the cluster's own signer must.")
 	fs.StringVar(&o.ClusterSigningKeyFile, "cluster-signing-key-file", "", "PEM private key of --cluster-signing-cert-file.")
 	fs.DurationVar(&o.ClusterSigningDuration, "cluster-signing-duration", certificates.DefaultSigningDuration, "The longest a signed certificate is valid for; a request's expirationSeconds may ask for less.")
+	fs.StringVar(&o.RootCAFile, "root-ca-file", "", "PEM CA bundle the root-ca-cert-publisher controller publishes to every namespace as the ConfigMap kube-root-ca.crt, which pods verify the apiserver with.")
 }
 
 // setConcurrency parses a --concurrent-* flag; Validate rejects values below 1, as it
@@ -128,5 +130,16 @@ func (o *Options) Enabled(name string) bool {
 			star = true
 		}
 	}
-	return star
+	return star && !slices.ContainsFunc(Registry, func(c Controller) bool { return c.Name == name && c.OffByDefault })
+}
+
+// offByDefault names the controllers '*' leaves out.
+func offByDefault() []string {
+	var names []string
+	for _, c := range Registry {
+		if c.OffByDefault {
+			names = append(names, c.Name)
+		}
+	}
+	return names
 }

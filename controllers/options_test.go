@@ -61,17 +61,19 @@ func TestConcurrencyFlags(t *testing.T) {
 
 func TestControllersFlag(t *testing.T) {
 	all := Names()
+	onByDefault := without(all, "serviceaccount", "root-ca-cert-publisher")
 	cases := []struct {
 		name    string
 		arg     string
 		want    []string
 		wantErr string
 	}{
-		{"default runs every controller", "", all, ""},
-		{"star runs every controller", "--controllers=*", all, ""},
+		{"default runs every controller that is on by default", "", onByDefault, ""},
+		{"star runs every controller that is on by default", "--controllers=*", onByDefault, ""},
+		{"star and a controller off by default", "--controllers=*,serviceaccount", without(all, "root-ca-cert-publisher"), ""},
 		{"a list runs only those", "--controllers=deployment,replicaset,scheduler", []string{"scheduler", "replicaset", "deployment"}, ""},
-		{"star minus one", "--controllers=*,-garbagecollector", without(all, "garbagecollector"), ""},
-		{"the first entry naming a controller decides", "--controllers=-job,job,*", without(all, "job"), ""},
+		{"star minus one", "--controllers=*,-garbagecollector", without(onByDefault, "garbagecollector"), ""},
+		{"the first entry naming a controller decides", "--controllers=-job,job,*", without(onByDefault, "job"), ""},
 		{"a disabled name alone runs nothing", "--controllers=-job", nil, ""},
 		{"an unknown name is refused with the list", "--controllers=*,-replicasets", nil, `--controllers: "-replicasets" is not a controller; choose among *, scheduler, replicaset`},
 		{"the HPA controller does not exist yet", "--controllers=horizontalpodautoscaling", nil, "is not a controller"},
@@ -122,8 +124,8 @@ func TestRegistryNamesAreUnique(t *testing.T) {
 	}
 }
 
-func without(names []string, drop string) []string {
-	return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == drop })
+func without(names []string, drop ...string) []string {
+	return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return slices.Contains(drop, n) })
 }
 
 func TestServiceRangeFlags(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/kybern/kybern/controllers/replicaset"
 	"github.com/kybern/kybern/controllers/scheduler"
 	"github.com/kybern/kybern/controllers/service"
+	"github.com/kybern/kybern/controllers/serviceaccount"
 	"github.com/kybern/kybern/controllers/statefulset"
 )
 
@@ -29,6 +30,9 @@ type Controller struct {
 	Concurrency *ConcurrencyFlag
 	// Setup registers it with a manager.
 	Setup setup.Func
+	// OffByDefault leaves it out of '*', as kube-controller-manager does with some of its
+	// own: --controllers must name it.
+	OffByDefault bool
 }
 
 // ConcurrencyFlag is a controller's --concurrent-* flag: how many objects it reconciles at
@@ -65,6 +69,10 @@ var Registry = []Controller{
 	{Name: "service", Component: "service-controller", Setup: service.SetupWithManager},
 	{Name: "endpointslice", Component: "endpointslice-controller", Setup: endpoints.SetupWithManager,
 		Concurrency: &ConcurrencyFlag{"concurrent-service-endpoint-syncs", 5, "Services whose endpoints are reconciled at once."}},
+	// A real cluster's kube-controller-manager runs these two; kybern's local control
+	// plane has none.
+	{Name: "serviceaccount", Component: "serviceaccount-controller", Setup: serviceaccount.SetupAccounts, OffByDefault: true},
+	{Name: "root-ca-cert-publisher", Component: "root-ca-cert-publisher", Setup: serviceaccount.SetupPublisher, OffByDefault: true},
 }
 
 // Names lists the registry's controller names, in order.

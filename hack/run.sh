@@ -91,13 +91,16 @@ stop() {
 }
 trap stop INT TERM
 
-signing=()
+cluster=()
 if [[ -n $CLUSTER_CA_DIR ]]; then
-  signing=(--cluster-signing-cert-file "$CLUSTER_CA_DIR/ca.crt" --cluster-signing-key-file "$CLUSTER_CA_DIR/ca.key")
+  # The local control plane has no kube-controller-manager: the manager also gives every
+  # namespace its default service account and the CA pods verify the apiserver with.
+  cluster=(--cluster-signing-cert-file "$CLUSTER_CA_DIR/ca.crt" --cluster-signing-key-file "$CLUSTER_CA_DIR/ca.key"
+    --root-ca-file "$CLUSTER_CA_DIR/ca.crt" --controllers '*,serviceaccount,root-ca-cert-publisher')
 fi
 "$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect=false \
   --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" \
-  --webhook-bind-address "$WEBHOOK_ADDR" "${signing[@]}" 9>&- &
+  --webhook-bind-address "$WEBHOOK_ADDR" "${cluster[@]}" 9>&- &
 pids+=($!)
 if [[ -n $real ]]; then
   "$CONTROLPLANE" --dir "$STATE_DIR" --kubeconfig "$KUBECONFIG" join

@@ -27,6 +27,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -35,6 +36,7 @@ import (
 	"github.com/kybern/kybern/api"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/agent"
+	"github.com/kybern/kybern/node-agent/apiservice"
 	"github.com/kybern/kybern/node-agent/dns"
 	"github.com/kybern/kybern/node-agent/identity"
 	"github.com/kybern/kybern/node-agent/proxy"
@@ -73,7 +75,7 @@ func main() {
 	flag.StringVar(&o.containerdMode, "containerd", "", "embedded: start and stop a containerd of this agent's own instead of using --containerd-address.")
 	flag.StringVar(&o.bootstrapKubeconfig, "bootstrap-kubeconfig", "", "A bootstrap token's kubeconfig: the agent asks with it for a client certificate of its own (kybern:node:<node-name>), kept in --cert-dir and renewed before it expires, and uses no other credential; without it, --kubeconfig's credential is used.")
 	flag.StringVar(&o.certDir, "cert-dir", "", "Where the agent keeps the client certificate --bootstrap-kubeconfig obtains (default <state-dir>/nodes/<node-name>/pki).")
-	flag.BoolVar(&o.cleanup, "cleanup", false, "Remove the node's service rules (its nftables table) and exit, for a node that is gone for good; the agent leaves them when it stops, so that Services keep working across a restart.")
+	flag.BoolVar(&o.cleanup, "cleanup", false, "Remove the node's service rules (its nftables tables) and exit, for a node that is gone for good; the agent leaves the proxy's when it stops, so that Services keep working across a restart.")
 	flag.IntVar(&o.simulateNodes, "simulate-nodes", 0, "Run this many simulated nodes, whose containers are not processes, instead of one real node.")
 	flag.DurationVar(&o.simLatency, "simulated-start-latency", 50*time.Millisecond, "How long a simulated container takes to start.")
 	flag.StringVar(&o.simCPU, "simulated-cpu", "32", "Each simulated node's cpu capacity.")
@@ -96,7 +98,7 @@ func main() {
 
 func run(ctx context.Context, o options) error {
 	if o.cleanup {
-		return proxy.Cleanup(ctx, proxy.TableName(o.nodeName))
+		return errors.Join(proxy.Cleanup(ctx, proxy.TableName(o.nodeName)), apiservice.Cleanup(ctx, o.nodeName))
 	}
 	cfg, err := clientConfig(ctx, o)
 	if err != nil {
@@ -179,16 +181,42 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 		}
 		return err
 	}
-	// The cluster DNS listens on the pod network's gateway, the bridge's address, which
-	// every pod of the node reaches.
-	dnsAddr := podCIDR.Masked().Addr().Next().String()
-	clusterDNS := &dns.Server{Domain: clusterDomain, Upstreams: upstreams(host), Log: shared.Log.WithName("dns").WithValues("node", o.nodeName)}
+	// The cluster DNS and the apiserver relay listen on the pod network's gateway, the
+	// bridge's address, which every pod of the node reaches.
+	gateway := podCIDR.Masked().Addr().Next()
+	apiService, err := startAPIRelay(ctx, o.nodeName, podCIDR, gateway, shared)
+	if err != nil {
+		return err
+	}
+	clusterDNS := &dns.Server{Domain: clusterDomain, Upstreams: upstreams(host), Static: []corev1alpha1.Service{apiService.DNSRecord()},
+		Log: shared.Log.WithName("dns").WithValues("node", o.nodeName)}
 	go func() {
-		if err := clusterDNS.Run(ctx, services, dnsAddr); err != nil {
-			shared.Log.Error(err, "Cluster DNS stopped", "node", o.nodeName, "address", dnsAddr)
+		if err := clusterDNS.Run(ctx, services, gateway.String()); err != nil {
+			shared.Log.Error(err, "Cluster DNS stopped", "node", o.nodeName, "address", gateway)
 		}
 	}()
-	return a.RunPods(ctx, &resolvconf.Cluster{Server: dnsAddr, Domain: clusterDomain, Host: host})
+	return a.RunPods(ctx, agent.Cluster{DNS: &resolvconf.Cluster{Server: gateway.String(), Domain: clusterDomain, Host: host}, Env: apiService.Env()})
+}
+
+// startAPIRelay reads the kubernetes Service and relays what the node's pods send to it
+// to the apiserver, until ctx ends.
+func startAPIRelay(ctx context.Context, node string, podCIDR netip.Prefix, gateway netip.Addr, shared agent.Shared) (apiservice.Service, error) {
+	c, err := client.New(shared.Rest, client.Options{Scheme: shared.Scheme, HTTPClient: shared.HTTP, Mapper: shared.Mapper})
+	if err != nil {
+		return apiservice.Service{}, err
+	}
+	svc, err := apiservice.Discover(ctx, c)
+	if err != nil {
+		return apiservice.Service{}, err
+	}
+	relay := &apiservice.Relay{Node: node, PodCIDR: podCIDR, Gateway: gateway, APIServer: shared.Rest.Host,
+		Log: shared.Log.WithName("apiserver-relay").WithValues("node", node)}
+	go func() {
+		if err := relay.Run(ctx, svc); err != nil {
+			relay.Log.Error(err, "The apiserver relay stopped: pods reach no apiserver at the kubernetes Service")
+		}
+	}()
+	return svc, nil
 }
 
 // clusterDomain is the DNS domain of Services: upstream's default, which pods' search

@@ -153,6 +153,8 @@ func (w *Webhook) Register(mgr ctrl.Manager) error {
 	}
 	h := &handler{podSecurity: ps, decoder: admission.NewDecoder(mgr.GetScheme()), scheme: mgr.GetScheme()}
 	mgr.GetWebhookServer().Register(validatePath, &webhook.Admission{Handler: h})
+	mgr.GetWebhookServer().Register(mutatePath, &webhook.Admission{Handler: &serviceAccounts{
+		cache: mgr.GetClient(), live: mgr.GetAPIReader(), decoder: admission.NewDecoder(mgr.GetScheme())}})
 	r := &registration{client: mgr.GetClient(), reader: mgr.GetAPIReader(), started: mgr.GetWebhookServer().StartedChecker(),
 		url: w.url, caBundle: w.caBundle, done: make(chan struct{})}
 	w.Registered = r.registered

@@ -16,17 +16,22 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 )
 
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;create;update
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations;mutatingwebhookconfigurations,verbs=get;create;update
 
-// ConfigurationName is the ValidatingWebhookConfiguration the manager keeps.
+// ConfigurationName is the name of the ValidatingWebhookConfiguration and of the
+// MutatingWebhookConfiguration the manager keeps.
 const ConfigurationName = "kybern-admission"
 
-// validatePath is where the webhook server takes every request.
-const validatePath = "/validate"
+// validatePath takes every request to validate; mutatePath the new Pods, which get their
+// service account.
+const (
+	validatePath = "/validate"
+	mutatePath   = "/mutate"
+)
 
 // registration points the apiserver at this manager's webhook once it serves: it creates
-// or updates the ValidatingWebhookConfiguration with the webhook's URL and CA. Every
-// replica does, so each must serve with the same certificate (--webhook-cert-dir).
+// or updates both configurations with the webhook's URL and CA. Every replica does, so
+// each must serve with the same certificate (--webhook-cert-dir).
 type registration struct {
 	client   client.Client
 	reader   client.Reader
@@ -56,29 +61,36 @@ func (r *registration) Start(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("waiting for the admission webhook to serve: %w", err)
 	}
-	want := configuration(r.url, r.caBundle)
+	validating, mutating := configuration(r.url, r.caBundle), mutatingConfiguration(r.url, r.caBundle)
 	err := wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Steps: 8, Cap: 10 * time.Second}, func(ctx context.Context) (bool, error) {
-		err := r.apply(ctx, want)
+		err := r.apply(ctx, mutating, &admissionregistrationv1.MutatingWebhookConfiguration{}, func(have client.Object) {
+			have.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks = mutating.Webhooks
+		})
+		if err == nil {
+			err = r.apply(ctx, validating, &admissionregistrationv1.ValidatingWebhookConfiguration{}, func(have client.Object) {
+				have.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks = validating.Webhooks
+			})
+		}
 		return err == nil, client.IgnoreNotFound(ignoreConflict(err))
 	})
 	if err != nil {
-		return fmt.Errorf("registering the admission webhook as ValidatingWebhookConfiguration %s: %w", ConfigurationName, err)
+		return fmt.Errorf("registering the admission webhook as Mutating- and ValidatingWebhookConfiguration %s: %w", ConfigurationName, err)
 	}
 	close(r.done)
 	return nil
 }
 
-// apply creates want, or makes the existing configuration's webhooks what want says.
-func (r *registration) apply(ctx context.Context, want *admissionregistrationv1.ValidatingWebhookConfiguration) error {
-	have := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+// apply creates want, or makes the existing configuration (read into have) what want
+// says with set.
+func (r *registration) apply(ctx context.Context, want, have client.Object, set func(have client.Object)) error {
 	err := r.reader.Get(ctx, client.ObjectKeyFromObject(want), have)
 	if apierrors.IsNotFound(err) {
-		return r.client.Create(ctx, want.DeepCopy())
+		return r.client.Create(ctx, want.DeepCopyObject().(client.Object))
 	}
 	if err != nil {
 		return err
 	}
-	have.Webhooks = want.Webhooks
+	set(have)
 	return r.client.Update(ctx, have)
 }
 
@@ -129,5 +141,27 @@ func configuration(url string, caBundle []byte) *admissionregistrationv1.Validat
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: ConfigurationName, Labels: map[string]string{"app.kubernetes.io/managed-by": "kybern-manager"}},
 		Webhooks:   []admissionregistrationv1.ValidatingWebhook{objects, namespaces},
+	}
+}
+
+// mutatingConfiguration sends every new kybern Pod to the service account mutation.
+// Failure policy Fail, as the validation's: a pod created while no manager answers would
+// otherwise run without the account and volume its spec implies.
+func mutatingConfiguration(url string, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
+	none := admissionregistrationv1.SideEffectClassNone
+	return &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: ConfigurationName, Labels: map[string]string{"app.kubernetes.io/managed-by": "kybern-manager"}},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:         "serviceaccount.kybern.io",
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To(url + mutatePath), CABundle: caBundle},
+			Rules: []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Rule: admissionregistrationv1.Rule{APIGroups: []string{"core.kybern.io"}, APIVersions: []string{"*"}, Resources: []string{"pods"},
+					Scope: ptr.To(admissionregistrationv1.NamespacedScope)}}},
+			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
+			SideEffects:             &none,
+			AdmissionReviewVersions: []string{"v1"},
+			TimeoutSeconds:          ptr.To[int32](10),
+			ReinvocationPolicy:      ptr.To(admissionregistrationv1.NeverReinvocationPolicy),
+		}},
 	}
 }

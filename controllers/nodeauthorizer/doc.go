@@ -1,7 +1,7 @@
 // Package nodeauthorizer is kybern's Node authorizer, rebuilt so that it works on any
 // conformant cluster without apiserver flags: a node agent may read only the Secrets,
-// ConfigMaps and PersistentVolumeClaims that pods bound to its node use, and loses them
-// when those pods go.
+// ConfigMaps and PersistentVolumeClaims that pods bound to its node use, and request
+// tokens only for their service accounts, and loses them when those pods go.
 //
 // For each node and each namespace holding pods bound to it, the controller keeps a Role
 // kybern:node:<node> whose rules name those objects (resourceNames) and a RoleBinding of

@@ -1,6 +1,7 @@
 package nodeauthorizer
 
 import (
+	"cmp"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,18 +22,19 @@ const (
 
 // grant is what one node may read in one namespace, each list sorted and without repeats.
 type grant struct {
-	secrets, configMaps, claims []string
+	secrets, configMaps, claims, serviceAccounts []string
 }
 
 // grants are the objects that pods, all bound to one node, use, by namespace: the
 // Secrets and ConfigMaps upstream's visitors find (volumes, projections, env, envFrom,
-// image pull secrets) and the claims of their persistentVolumeClaim volumes.
+// image pull secrets), the claims of their persistentVolumeClaim volumes, and the service
+// accounts of the pods that project a token.
 func grants(pods []*corev1alpha1.Pod) map[string]grant {
-	sets := map[string]*[3]map[string]bool{}
+	sets := map[string]*[4]map[string]bool{}
 	for _, p := range pods {
 		s := sets[p.Namespace]
 		if s == nil {
-			s = &[3]map[string]bool{{}, {}, {}}
+			s = &[4]map[string]bool{{}, {}, {}, {}}
 			sets[p.Namespace] = s
 		}
 		core := &corev1.Pod{Spec: p.Spec}
@@ -43,12 +45,31 @@ func grants(pods []*corev1alpha1.Pod) map[string]grant {
 				s[2][v.PersistentVolumeClaim.ClaimName] = true
 			}
 		}
+		if projectsToken(&p.Spec) {
+			s[3][cmp.Or(p.Spec.ServiceAccountName, corev1alpha1.DefaultServiceAccountName)] = true
+		}
 	}
 	out := make(map[string]grant, len(sets))
 	for ns, s := range sets {
-		out[ns] = grant{secrets: sorted(s[0]), configMaps: sorted(s[1]), claims: sorted(s[2])}
+		out[ns] = grant{secrets: sorted(s[0]), configMaps: sorted(s[1]), claims: sorted(s[2]), serviceAccounts: sorted(s[3])}
 	}
 	return out
+}
+
+// projectsToken says whether a volume of spec projects a service account token, which the
+// node agent requests for the pod's account.
+func projectsToken(spec *corev1.PodSpec) bool {
+	for _, v := range spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if src.ServiceAccountToken != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func sorted(set map[string]bool) []string {
@@ -61,7 +82,8 @@ func sorted(set map[string]bool) []string {
 }
 
 // rules are the Role rules of g: get for each Secret and ConfigMap, get and patch for
-// each claim and patch for its status, every one by name. A kind g names nothing of gets
+// each claim and patch for its status, create of each service account's tokens, every
+// one by name. A kind g names nothing of gets
 // no rule, as a rule without resourceNames would grant every object of the kind.
 func (g grant) rules() []rbacv1.PolicyRule {
 	var rules []rbacv1.PolicyRule
@@ -74,6 +96,7 @@ func (g grant) rules() []rbacv1.PolicyRule {
 	add("configmaps", g.configMaps, "get")
 	add("persistentvolumeclaims", g.claims, "get", "patch")
 	add("persistentvolumeclaims/status", g.claims, "patch")
+	add("serviceaccounts/token", g.serviceAccounts, "create")
 	return rules
 }
 

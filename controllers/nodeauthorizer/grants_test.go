@@ -34,12 +34,18 @@ func TestGrants(t *testing.T) {
 	seeded := pod("shop", corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i",
 		EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "seed"}}}}}},
 		Containers: []corev1.Container{{Name: "c"}}})
-	plain := pod("plain", corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}})
+	plain := pod("plain", corev1.PodSpec{ServiceAccountName: "unused", Containers: []corev1.Container{{Name: "c"}}})
+	token := func(account string) *corev1alpha1.Pod {
+		return pod("shop", corev1.PodSpec{ServiceAccountName: account, Containers: []corev1.Container{{Name: "c"}},
+			Volumes: []corev1.Volume{{Name: "kube-api-access-x", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}}}})
+	}
 
-	got := grants([]*corev1alpha1.Pod{web, seeded, plain})
+	got := grants([]*corev1alpha1.Pod{web, seeded, plain, token("reader"), token("")})
 	want := map[string]grant{
-		"shop":  {secrets: []string{"db", "registry", "seed", "tls"}, configMaps: []string{"bundle", "settings"}, claims: []string{"www-web-0"}},
-		"plain": {secrets: []string{}, configMaps: []string{}, claims: []string{}},
+		"shop": {secrets: []string{"db", "registry", "seed", "tls"}, configMaps: []string{"bundle", "settings"}, claims: []string{"www-web-0"},
+			serviceAccounts: []string{"default", "reader"}},
+		"plain": {secrets: []string{}, configMaps: []string{}, claims: []string{}, serviceAccounts: []string{}},
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(grant{})); diff != "" {
 		t.Fatalf("grants (-want +got):\n%s", diff)
@@ -52,6 +58,7 @@ func TestGrants(t *testing.T) {
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"bundle", "settings"}, Verbs: []string{"get"}},
 		{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, ResourceNames: []string{"www-web-0"}, Verbs: []string{"get", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims/status"}, ResourceNames: []string{"www-web-0"}, Verbs: []string{"patch"}},
+		{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, ResourceNames: []string{"default", "reader"}, Verbs: []string{"create"}},
 	}
 	if diff := cmp.Diff(wantRules, got["shop"].rules()); diff != "" {
 		t.Errorf("rules (-want +got):\n%s", diff)

@@ -72,6 +72,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) e
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims/status,verbs=patch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts/token,verbs=create
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch
 
 // Reconcile gives node a Role and RoleBinding in every namespace where pods bound to it

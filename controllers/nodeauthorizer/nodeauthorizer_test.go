@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -97,5 +98,30 @@ var _ = Describe("The node authorizer", func() {
 		role.Rules = append(role.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
 		Expect(k8s.Update(ctx, role)).To(Succeed())
 		Eventually(func() bool { return apierrors.IsForbidden(readable(c, ns, "db")()) }).Should(BeTrue(), "a widened grant is narrowed again")
+	})
+
+	It("lets a node request tokens only for the service accounts of its pods that project one", func() {
+		for _, name := range []string{"reader", "admin"} {
+			Expect(k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})).To(Succeed())
+		}
+		token := func(c client.Client, account string) func() error {
+			return func() error {
+				sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: account}}
+				return c.SubResource("token").Create(ctx, sa, &authenticationv1.TokenRequest{})
+			}
+		}
+		p := boundPod(ns, "client", "authz-d", corev1.Volume{Name: "kube-api-access-x", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}})
+		p.Spec.ServiceAccountName = "reader"
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		d := asNode("authz-d")
+		Eventually(token(d, "reader")).Should(Succeed())
+		err := token(d, "admin")()
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a service account no pod of the node runs as: %v", err)
+		err = token(asNode("authz-e"), "reader")()
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "another node's pod's service account: %v", err)
+
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsForbidden(token(d, "reader")()) }).Should(BeTrue(), "revoked once the pod goes")
 	})
 })

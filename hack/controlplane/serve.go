@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -28,8 +29,7 @@ func serve(st state, ready *os.File) error {
 	}
 	defer os.Remove(st.pidFile())
 
-	// The API server regenerates its certificates only into an empty directory, and a new
-	// CA each start is what the new kubeconfig carries, so start from none.
+	// The serving certificate is made afresh at each start, into an empty directory.
 	if err := os.RemoveAll(st.certDir()); err != nil {
 		return err
 	}
@@ -42,13 +42,17 @@ func serve(st state, ready *os.File) error {
 	if err != nil {
 		return err
 	}
+	api, err := ca.APIServer(st.certDir())
+	if err != nil {
+		return err
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    os.Getenv("KUBEBUILDER_ASSETS"),
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 		ControlPlane: envtest.ControlPlane{
 			Etcd:      &envtest.Etcd{DataDir: st.etcdDir()},
-			APIServer: &envtest.APIServer{CertDir: st.certDir(), SecureServing: envtest.SecureServing{Authn: ca}},
+			APIServer: api,
 		},
 	}
 	if _, err := env.Start(); err != nil {
@@ -60,6 +64,9 @@ func serve(st state, ready *os.File) error {
 		}
 	}()
 	if err := writeKubeconfig(st, env); err != nil {
+		return err
+	}
+	if err := moveServiceRange(context.Background(), env.Config); err != nil {
 		return err
 	}
 	fmt.Printf("Control plane serving at %s; kubeconfig %s\n", env.Config.Host, st.kubeconfig())

@@ -131,7 +131,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	return a.RunPods(ctx, nil)
+	return a.RunPods(ctx, Cluster{})
 }
 
 // Register registers the node, keeps its heartbeat until ctx ends, waits for the pod CIDR
@@ -165,13 +165,20 @@ func (a *Agent) Register(ctx context.Context) (netip.Prefix, error) {
 	return prefix, nil
 }
 
-// RunPods runs the pods bound to the registered node until ctx ends; dns, when set, is
-// what their resolv.conf is made from. Containers keep running when it returns: a
-// restarted agent adopts them.
-func (a *Agent) RunPods(ctx context.Context, dns *resolvconf.Cluster) error {
+// Cluster is what the node's pods get of the cluster's own services; either may be empty.
+type Cluster struct {
+	// DNS is what their resolv.conf is made from.
+	DNS *resolvconf.Cluster
+	// Env is the kubernetes Service's environment, which every container gets.
+	Env []corev1.EnvVar
+}
+
+// RunPods runs the pods bound to the registered node until ctx ends. Containers keep
+// running when it returns: a restarted agent adopts them.
+func (a *Agent) RunPods(ctx context.Context, cluster Cluster) error {
 	statuses := status.NewManager(a.client, a.log, 8)
 	go statuses.Run(ctx)
-	env := &podworker.Env{PodDir: a.cfg.PodDir, DNS: dns, Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
+	env := &podworker.Env{PodDir: a.cfg.PodDir, DNS: cluster.DNS, ServiceEnv: cluster.Env, Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
 		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir,
 		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, PinSubPaths: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -27,7 +28,10 @@ type Server struct {
 	Domain string
 	// Upstreams are the resolvers ("host:port") other names go to; none means SERVFAIL.
 	Upstreams []string
-	Log       logr.Logger
+	// Static are Services answered beside the watched ones: the kubernetes Service,
+	// which is not a kybern Service.
+	Static []corev1alpha1.Service
+	Log    logr.Logger
 
 	zone atomic.Pointer[zone]
 }
@@ -38,10 +42,10 @@ type Server struct {
 // does.
 func (s *Server) Run(ctx context.Context, cache ctrlcache.Cache, addr string) error {
 	fqdn := dns.Fqdn(strings.ToLower(s.Domain))
-	s.zone.Store(buildZone(fqdn, nil, nil))
+	s.zone.Store(buildZone(fqdn, s.Static, nil))
 	go func() {
-		err := servicewatch.OnChange(ctx, cache, 200*time.Millisecond, s.Log, func(_ context.Context, services []corev1alpha1.Service, slices []corev1alpha1.EndpointSlice) error {
-			s.zone.Store(buildZone(fqdn, services, slices))
+		err := servicewatch.OnChange(ctx, cache, 200*time.Millisecond, s.Log, func(_ context.Context, services []corev1alpha1.Service, endpoints []corev1alpha1.EndpointSlice) error {
+			s.zone.Store(buildZone(fqdn, append(slices.Clone(s.Static), services...), endpoints))
 			return nil
 		})
 		if err != nil {

@@ -75,7 +75,7 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 		w.waiting[c.Name] = imageReason(err, w.waiting[c.Name])
 		return backoffInitial
 	}
-	env, err := containerEnv(ctx, envInput{reader: w.env.Client, hostIP: w.env.HostIP, allocatable: w.env.Allocatable}, pod, c)
+	env, err := containerEnv(ctx, envInput{reader: w.env.Client, hostIP: w.env.HostIP, allocatable: w.env.Allocatable, services: w.env.ServiceEnv}, pod, c)
 	if err != nil {
 		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, err.Error()}
 		return backoffInitial

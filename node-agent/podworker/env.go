@@ -23,11 +23,15 @@ type envInput struct {
 	// allocatable stands in for a limit the container does not set, as upstream's
 	// resourceFieldRef does.
 	allocatable corev1.ResourceList
+	// services are the variables of the kubernetes Service, which the container's own
+	// override.
+	services []corev1.EnvVar
 }
 
 // containerEnv resolves a container's environment as upstream's kubelet does: envFrom
 // sources first, each key behind its prefix, then env in order, later names overriding
-// earlier ones; values expand $(NAME) of the variables before them. A reference that cannot
+// earlier ones, then the Service variables the container does not set; values expand
+// $(NAME) of the variables before them and of the Service variables. A reference that cannot
 // be resolved is an error with upstream's message, shown as CreateContainerConfigError.
 // Values, which may be Secret data, never appear in errors.
 func containerEnv(ctx context.Context, in envInput, pod *corev1alpha1.Pod, c *corev1.Container) ([]corev1.EnvVar, error) {
@@ -51,7 +55,7 @@ func containerEnv(ctx context.Context, in envInput, pod *corev1alpha1.Pod, c *co
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			set(e.Name, expand(e.Value, vars))
+			set(e.Name, expand(e.Value, append(unset(in.services, vars), vars...)))
 			continue
 		}
 		value, ok, err := src.valueFrom(ctx, in, pod, c, e)
@@ -62,7 +66,18 @@ func containerEnv(ctx context.Context, in envInput, pod *corev1alpha1.Pod, c *co
 			set(e.Name, value)
 		}
 	}
-	return vars, nil
+	return append(vars, unset(in.services, vars)...), nil
+}
+
+// unset are the variables of from that vars does not name.
+func unset(from, vars []corev1.EnvVar) []corev1.EnvVar {
+	var out []corev1.EnvVar
+	for _, v := range from {
+		if !slices.ContainsFunc(vars, func(e corev1.EnvVar) bool { return e.Name == v.Name }) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // envSources reads each ConfigMap and Secret once per resolution.

@@ -108,3 +108,28 @@ func TestContainerEnv(t *testing.T) {
 		})
 	}
 }
+
+// The kubernetes Service's variables come after the container's own, which override them,
+// and expand in its values, as upstream's service environment does.
+func TestContainerEnvServiceVariables(t *testing.T) {
+	in := envInput{services: []corev1.EnvVar{{Name: "KUBERNETES_SERVICE_HOST", Value: "10.96.0.1"}, {Name: "KUBERNETES_SERVICE_PORT", Value: "443"}}}
+	pod := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"}}
+	c := &corev1.Container{Name: "c", Env: []corev1.EnvVar{
+		{Name: "URL", Value: "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"},
+		{Name: "KUBERNETES_SERVICE_PORT", Value: "8443"},
+	}}
+	got, err := containerEnv(context.Background(), in, pod, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []corev1.EnvVar{{Name: "URL", Value: "https://10.96.0.1:443"}, {Name: "KUBERNETES_SERVICE_PORT", Value: "8443"},
+		{Name: "KUBERNETES_SERVICE_HOST", Value: "10.96.0.1"}}
+	if len(got) != len(want) {
+		t.Fatalf("env = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("env[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+}

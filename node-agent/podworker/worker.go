@@ -74,6 +74,8 @@ type Env struct {
 	PodDir string
 	// DNS, when set, makes each container's /etc/resolv.conf.
 	DNS *resolvconf.Cluster
+	// ServiceEnv is the environment every container gets for the kubernetes Service.
+	ServiceEnv []corev1.EnvVar
 }
 
 // Worker runs one pod through its states:

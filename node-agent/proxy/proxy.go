@@ -4,17 +4,14 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"os/exec"
-	"regexp"
 	"time"
 
 	"github.com/go-logr/logr"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/nft"
 	"github.com/kybern/kybern/node-agent/servicewatch"
 )
 
@@ -37,7 +34,7 @@ type Proxy struct {
 // TableName is the table of node's proxy: "kybern_" and the node name, with characters
 // nftables does not take in a name replaced by '_'.
 func TableName(node string) string {
-	return "kybern_" + regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(node, "_")
+	return nft.TableName("kybern_", node)
 }
 
 // Run keeps the table in step with the Services and EndpointSlices until ctx ends,
@@ -55,7 +52,7 @@ func (p *Proxy) sync(ctx context.Context, services []corev1alpha1.Service, slice
 	if script == p.applied {
 		return nil
 	}
-	if err := nft(ctx, script); err != nil {
+	if err := nft.Run(ctx, script); err != nil {
 		return err
 	}
 	p.applied = script
@@ -77,16 +74,5 @@ func (p *Proxy) report(problems []problem) {
 
 // Cleanup removes the proxy's table, if there is one.
 func Cleanup(ctx context.Context, table string) error {
-	return nft(ctx, fmt.Sprintf("add table ip %s\ndelete table ip %s\n", table, table))
-}
-
-// nft runs script as one nftables transaction.
-func nft(ctx context.Context, script string) error {
-	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
-	cmd.Stdin = bytes.NewBufferString(script)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("nft: %w: %s", err, bytes.TrimSpace(out))
-	}
-	return nil
+	return nft.DeleteTable(ctx, table)
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // projection computes the files of a configMap, secret, downwardAPI or projected volume;
-// secret says whether any of them comes from a Secret.
+// secret says whether any of them is a credential (a Secret's, a token), kept off disk.
 func (m *Manager) projection(ctx context.Context, pod *corev1alpha1.Pod, v *corev1.Volume) (files map[string]file, secret bool, err error) {
 	files = map[string]file{}
 	switch {
@@ -41,9 +41,10 @@ func (m *Manager) projection(ctx context.Context, pod *corev1alpha1.Pod, v *core
 			case src.DownwardAPI != nil:
 				err = m.downwardFiles(pod, src.DownwardAPI.Items, def, files)
 			case src.ServiceAccountToken != nil:
-				err = errors.New("projected serviceAccountToken sources are not supported by kybern's node agent yet")
+				err = m.tokenFiles(ctx, pod, src.ServiceAccountToken, def, files)
+				secret = true
 			default:
-				err = errors.New("this projected source is not supported by kybern's node agent: use configMap, secret or downwardAPI")
+				err = errors.New("this projected source is not supported by kybern's node agent: use configMap, secret, downwardAPI or serviceAccountToken")
 			}
 			if err != nil {
 				break

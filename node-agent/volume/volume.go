@@ -1,7 +1,8 @@
 // Package volume prepares the volumes of a node's pods as host directories that the
 // runtime bind-mounts into containers: emptyDir (on disk, or tmpfs for medium Memory),
 // hostPath with its type checks, and configMap, secret, downwardAPI and projected volumes
-// whose files are kept up to date with an atomic symlink swap, as upstream's kubelet does.
+// (service account tokens included, token.go) whose files are kept up to date with an
+// atomic symlink swap, as upstream's kubelet does.
 package volume
 
 import (
@@ -29,8 +30,8 @@ const defaultMode fs.FileMode = 0o644
 // Manager prepares volumes under Root/<pod uid>/volumes/<volume name>.
 type Manager struct {
 	Root string
-	// Client reads the ConfigMaps and Secrets that volumes project, and claims
-	// PersistentVolumeClaims for this node.
+	// Client reads the ConfigMaps and Secrets that volumes project, requests their
+	// service account tokens, and claims PersistentVolumeClaims for this node.
 	Client client.Client
 	Clock  clock.PassiveClock
 	// NodeName is this node's; ClaimRoot holds the data of the claims bound to it, one
@@ -46,6 +47,8 @@ type Manager struct {
 	// HostIP and Allocatable feed downwardAPI files, as they feed env.
 	HostIP      string
 	Allocatable corev1.ResourceList
+
+	tokens tokens
 }
 
 // Setup makes every volume of pod ready and returns each one's host path by name. Projected
@@ -92,6 +95,7 @@ func Refreshes(pod *corev1alpha1.Pod) bool {
 // mounts first.
 // Removing volumes that do not exist is no error.
 func (m *Manager) TearDown(uid types.UID) error {
+	m.forgetTokens(uid)
 	dir := filepath.Join(m.Root, string(uid))
 	entries, err := os.ReadDir(filepath.Join(dir, "volumes"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -172,8 +172,10 @@ func TestSetupErrors(t *testing.T) {
 		{"a hostPath Directory that does not exist", corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/does/not/exist", Type: ptr.To(corev1.HostPathDirectory)}},
 			"hostPath type check failed: /does/not/exist is not a directory"},
 		{"a missing Secret", corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "gone"}}, `secret "gone" not found`},
-		{"a projected service account token", corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
-			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}, "serviceAccountToken sources are not supported"},
+		{"a token of a service account that does not exist", corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}, `requesting a token for service account ns/default: serviceaccounts "default" not found`},
+		{"a cluster trust bundle", corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{Path: "ca.crt"}}}}}, "this projected source is not supported"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -22,7 +21,6 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers"
-	"github.com/kybern/kybern/controllers/admission"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -81,8 +79,7 @@ func scaleTo1000(b *testing.B, env *testenv.Env, qps float32, burst int, withAdm
 	if withAdmission {
 		startManager = env.StartManagerWithAdmission
 		defer func() {
-			hook := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: admission.ConfigurationName}}
-			if err := client.IgnoreNotFound(env.Client.Delete(ctx, hook)); err != nil {
+			if err := env.RemoveAdmission(ctx); err != nil {
 				b.Error(err)
 			}
 		}()

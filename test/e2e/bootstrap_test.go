@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/test/testenv"
 	"github.com/kybern/kybern/test/testenv/clusterca"
 )
@@ -53,24 +52,27 @@ func join(bootstrap, node string) {
 	agents[node] = a
 	DeferCleanup(func() {
 		stopAgent(node)
-		// Its service rules stay when it stops; this node is gone for good, and rules for a
-		// cluster IP the allocator hands out again would catch that Service's traffic.
-		Expect(proxy.Cleanup(ctx, proxy.TableName(node))).To(Succeed())
+		removeNodeRules(node)
 		Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}))).To(Succeed())
 	})
 	awaitReady(a)
 }
 
+// bootstrapKubeconfig applies the node agents' RBAC, as make install does, and writes a
+// bootstrap kubeconfig valid for an hour, returning its path.
+func bootstrapKubeconfig() string {
+	out, err := env.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "node-agent"))
+	Expect(err).NotTo(HaveOccurred(), out)
+	kubeconfig, err := clusterca.JoinKubeconfig(ctx, env.Config, time.Hour)
+	Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(GinkgoT().TempDir(), "bootstrap-kubeconfig")
+	Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
+	return path
+}
+
 var _ = Describe("A node agent that joins with a bootstrap token", Ordered, func() {
 	var bootstrap string
-	BeforeAll(func() {
-		out, err := env.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "node-agent"))
-		Expect(err).NotTo(HaveOccurred(), out)
-		kubeconfig, err := clusterca.JoinKubeconfig(ctx, env.Config, time.Hour)
-		Expect(err).NotTo(HaveOccurred())
-		bootstrap = filepath.Join(work, "bootstrap-kubeconfig")
-		Expect(os.WriteFile(bootstrap, kubeconfig, 0o600)).To(Succeed())
-	})
+	BeforeAll(func() { bootstrap = bootstrapKubeconfig() })
 
 	It("obtains its own identity, runs pods with it across certificate rotations, and keeps reporting", func() {
 		join(bootstrap, joining)
@@ -102,14 +104,7 @@ var _ = Describe("A node agent that joins with a bootstrap token", Ordered, func
 		after.Spec.NodeName = joining
 		Expect(k8s.Create(ctx, after)).To(Succeed())
 		Eventually(current(after)).Should(HaveField("Status.Phase", corev1.PodSucceeded), "status flows after the rotations")
-		for _, pod := range []*corev1alpha1.Pod{p, after} {
-			Expect(k8s.Delete(ctx, pod)).To(Succeed())
-		}
-		Eventually(func(g Gomega) {
-			var list corev1alpha1.PodList
-			g.Expect(k8s.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
-			g.Expect(list.Items).To(BeEmpty())
-		}).Should(Succeed())
+		deletePodsIn(ns)
 	})
 
 	It("refuses, naming why, to take a live node's name or to run under another node's certificate", func() {

@@ -24,6 +24,7 @@ import (
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers"
+	"github.com/kybern/kybern/node-agent/apiservice"
 	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/test/testenv"
 )
@@ -77,8 +78,7 @@ var _ = AfterSuite(func() {
 	defer func() {
 		for node := range agents {
 			stopAgent(node)
-			// The agents leave their service rules for a restart to take up; these nodes are gone.
-			Expect(proxy.Cleanup(ctx, proxy.TableName(node))).To(Succeed())
+			removeNodeRules(node)
 		}
 		Expect(suite.Stop()).To(Succeed())
 		Expect(os.RemoveAll(work)).To(Succeed())
@@ -133,6 +133,24 @@ func awaitReady(a *testenv.AgentProcess) {
 func stopAgent(node string) {
 	Expect(agents[node].Stop()).To(Succeed())
 	delete(agents, node)
+}
+
+// removeNodeRules removes the nftables tables of a node that is gone for good: the agents
+// leave their service rules for a restart to take up, and rules for a cluster IP the
+// allocator hands out again would catch that Service's traffic.
+func removeNodeRules(node string) {
+	Expect(proxy.Cleanup(ctx, proxy.TableName(node))).To(Succeed())
+	Expect(apiservice.Cleanup(ctx, node)).To(Succeed())
+}
+
+// deletePodsIn deletes the pods of namespace ns and waits until their agents let them go.
+func deletePodsIn(ns string) {
+	Expect(k8s.DeleteAllOf(ctx, &corev1alpha1.Pod{}, client.InNamespace(ns))).To(Succeed())
+	Eventually(func(g Gomega) {
+		var left corev1alpha1.PodList
+		g.Expect(k8s.List(ctx, &left, client.InNamespace(ns))).To(Succeed())
+		g.Expect(left.Items).To(BeEmpty())
+	}).Should(Succeed())
 }
 
 // removeAllPods deletes every object that makes pods, then every pod, and waits for

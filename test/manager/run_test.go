@@ -13,14 +13,11 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/controllers/admission"
 	"github.com/kybern/kybern/test/testenv"
 )
 
@@ -123,10 +120,7 @@ var _ = Describe("make run's foreground script", func() {
 
 		By("refusing, through the manager's admission webhook, a privileged pod in a namespace without a Pod Security label")
 		// The registration outlives the run; later specs start managers without admission.
-		DeferCleanup(func() {
-			Expect(client.IgnoreNotFound(env.Client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{
-				ObjectMeta: metav1.ObjectMeta{Name: admission.ConfigurationName}}))).To(Succeed())
-		})
+		DeferCleanup(func() { Expect(env.RemoveAdmission(ctx)).To(Succeed()) })
 		Eventually(func() error { return env.AdmissionProbe(ctx) }, "30s").Should(
 			MatchError(ContainSubstring(`violates PodSecurity "baseline:latest": privileged (container "probe" must not set securityContext.privileged=true)`)))
 

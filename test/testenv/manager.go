@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,6 +78,14 @@ func (e *Env) startManager(cfg *rest.Config, opts controllers.Options, hook *adm
 	if opts.ClusterSigningCertFile == "" {
 		opts.ClusterSigningCertFile, opts.ClusterSigningKeyFile = e.CA.CertFile, e.CA.KeyFile
 	}
+	if opts.RootCAFile == "" {
+		opts.RootCAFile = e.CA.CertFile
+	}
+	if hook != nil {
+		// Admission gives new pods a service account: the namespace's default account and
+		// its CA must exist, as kube-controller-manager keeps them on a real cluster.
+		opts.Controllers = append(slices.Clone(opts.Controllers), "serviceaccount", "root-ca-cert-publisher")
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(api.AddToScheme(scheme))
@@ -134,6 +144,15 @@ func (e *Env) awaitAdmission(ctx context.Context, w *admission.Webhook) error {
 		return fmt.Errorf("waiting for the apiserver to refuse a privileged pod through the admission webhook: %w; last answer: %v", err, last)
 	}
 	return nil
+}
+
+// RemoveAdmission deletes the webhook registrations a manager with admission left, so
+// that managers started later without it can create pods.
+func (e *Env) RemoveAdmission(ctx context.Context) error {
+	meta := metav1.ObjectMeta{Name: admission.ConfigurationName}
+	return errors.Join(
+		client.IgnoreNotFound(e.Client.Delete(ctx, &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: meta})),
+		client.IgnoreNotFound(e.Client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: meta})))
 }
 
 // AdmissionProbe asks, without storing anything, for a Pod with a privileged container

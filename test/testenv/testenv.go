@@ -35,8 +35,8 @@ type Env struct {
 	Kubeconfig string
 	// KubectlPath is the path of the kubectl built with the apiserver.
 	KubectlPath string
-	// CA is the apiserver's client CA, which managers started here sign node agents'
-	// certificates with.
+	// CA is the apiserver's client and serving CA, which managers started here sign node
+	// agents' certificates with and publish to pods.
 	CA *clusterca.Authn
 }
 
@@ -51,8 +51,11 @@ func Start(dir string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{KubectlPath: filepath.Join(assets, "kubectl"), CA: ca, env: &envtest.Environment{ControlPlane: envtest.ControlPlane{
-		APIServer: &envtest.APIServer{SecureServing: envtest.SecureServing{Authn: ca}}}}}
+	api, err := ca.APIServer(filepath.Join(dir, "apiserver"))
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{KubectlPath: filepath.Join(assets, "kubectl"), CA: ca, env: &envtest.Environment{ControlPlane: envtest.ControlPlane{APIServer: api}}}
 	cfg, err := e.env.Start()
 	if err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ type Settings struct {
 	// it signs nothing (certificates).
 	ClusterSigningCertFile, ClusterSigningKeyFile string
 	ClusterSigningDuration                        time.Duration
+	// RootCAFile is the CA bundle published to every namespace as kube-root-ca.crt
+	// (root-ca-cert-publisher).
+	RootCAFile string
 }
 
 // Config is what one controller's Func receives.

@@ -1,8 +1,9 @@
-// Package clusterca is the client CA of kybern's local control planes (make run's and the
-// tests'): an envtest authenticator whose CA is kept in files, so that the manager's
-// csrsigning controller can sign client certificates the apiserver trusts, as
-// kube-controller-manager signs with a kubeadm cluster's CA. It also turns on bootstrap
-// token authentication, as kubeadm does, for node agents to join with.
+// Package clusterca is the CA of kybern's local control planes (make run's and the tests'):
+// an envtest authenticator whose CA is kept in files, so that the manager's csrsigning
+// controller can sign client certificates the apiserver trusts, as kube-controller-manager
+// signs with a kubeadm cluster's CA. It also turns on bootstrap token authentication, as
+// kubeadm does, for node agents to join with, and (serving.go) gives the apiserver a
+// serving certificate of the same CA, which pods verify, and a kept token signing key.
 package clusterca
 
 import (
