@@ -63,6 +63,15 @@ func TestLifecycle(t *testing.T) {
 
 	mustCP("up")
 	getConfigMap(t, st.kubeconfig(), "kept")
+	// A bootstrap kubeconfig from before the restart names the old port: join rewrites it.
+	for range 2 {
+		mustCP("--kubeconfig", st.kubeconfig(), "join")
+		if got, want := server(t, st.bootstrapKubeconfig()), server(t, st.kubeconfig()); got != want {
+			t.Fatalf("the bootstrap kubeconfig names %s, the control plane serves at %s", got, want)
+		}
+		mustCP("down")
+		mustCP("up")
+	}
 
 	// A supervisor killed outright leaves etcd and kube-apiserver running on the data
 	// directory; the next up must clear them rather than hang on etcd's lock.
@@ -76,6 +85,16 @@ func TestLifecycle(t *testing.T) {
 	mustCP("up")
 	getConfigMap(t, st.kubeconfig(), "kept")
 	mustCP("down")
+}
+
+// server is the apiserver URL of a kubeconfig file.
+func server(t *testing.T, kubeconfig string) string {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Host
 }
 
 func clientFor(t *testing.T, kubeconfig string) *kubernetes.Clientset {

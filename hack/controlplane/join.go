@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,8 @@ const tokenTTL = 24 * time.Hour
 
 // join writes st's bootstrap kubeconfig for a node agent to join the cluster kubeconfig
 // names (the local control plane's by default) with, unless the one there still holds
-// a live token.
+// a live token for that apiserver, at the address and with the CA it has now (the local
+// control plane listens on another port at each start).
 func join(ctx context.Context, st state, kubeconfig string) error {
 	admin, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -47,6 +49,11 @@ func tokenLive(ctx context.Context, st state, admin *rest.Config) (bool, error) 
 	}
 	if err != nil {
 		return false, err
+	}
+	for _, c := range cfg.Clusters {
+		if c.Server != admin.Host || !bytes.Equal(c.CertificateAuthorityData, admin.CAData) {
+			return false, nil
+		}
 	}
 	var token string
 	for _, auth := range cfg.AuthInfos {
