@@ -96,28 +96,34 @@ func (a *Authn) Stop() error { return nil }
 
 // AddUser is baseCfg with a client certificate of the CA for user.
 func (a *Authn) AddUser(user envtest.User, baseCfg *rest.Config) (*rest.Config, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: user.Name, Organization: user.Groups},
-		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.ca, key.Public(), a.key)
+	certPEM, keyPEM, err := a.issue(&x509.Certificate{Subject: pkix.Name{CommonName: user.Name, Organization: user.Groups},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	if err != nil {
 		return nil, fmt.Errorf("a client certificate for %s: %w", user.Name, err)
 	}
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
-		return nil, err
-	}
 	cfg := rest.CopyConfig(baseCfg)
-	cfg.CertData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	cfg.KeyData = keyPEM
+	cfg.CertData, cfg.KeyData = certPEM, keyPEM
 	return cfg, nil
+}
+
+// issue signs tmpl with the CA for a new P-256 key, with a random serial, valid from a
+// minute ago for a year, and returns the certificate and the key in PEM.
+func (a *Authn) issue(tmpl *x509.Certificate) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tmpl.SerialNumber, err = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128)); err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	tmpl.NotBefore, tmpl.NotAfter, tmpl.KeyUsage = now.Add(-time.Minute), now.Add(365*24*time.Hour), x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.ca, key.Public(), a.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key); err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
 }

@@ -10,12 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"time"
 
 	"k8s.io/client-go/util/keyutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -58,31 +56,15 @@ func (a *Authn) APIServer(certDir string) (*envtest.APIServer, error) {
 // writeServingCert writes apiserver.crt and apiserver.key, the names envtest serves with
 // when they exist, for ips, localhost and KubernetesServiceNames.
 func (a *Authn) writeServingCert(certDir string, ips []net.IP) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: append([]string{"localhost"}, KubernetesServiceNames...), IPAddresses: ips}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.ca, key.Public(), a.key)
+	certPEM, keyPEM, err := a.issue(&x509.Certificate{Subject: pkix.Name{CommonName: "kube-apiserver"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, DNSNames: append([]string{"localhost"}, KubernetesServiceNames...), IPAddresses: ips})
 	if err != nil {
 		return fmt.Errorf("the apiserver's serving certificate: %w", err)
-	}
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
-		return err
 	}
 	if err := os.WriteFile(filepath.Join(certDir, "apiserver.key"), keyPEM, 0o600); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(certDir, "apiserver.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return os.WriteFile(filepath.Join(certDir, "apiserver.crt"), certPEM, 0o644)
 }
 
 // writeTokenSigner writes the service account signing key, made once beside the CA, as
