@@ -15,6 +15,11 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 CONTROLPLANE ?= $(LOCALBIN)/controlplane
 
+# kybern's own images: make images names them $(IMAGE_REPO)/kybern-<component>:$(VERSION).
+VERSION ?= v0.1.0
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+IMAGE_REPO ?= kybern.local
+
 # The cluster that install, uninstall and run act on: the one KUBECONFIG names, else the
 # local control plane (started when needed).
 ifeq ($(strip $(KUBECONFIG)),)
@@ -124,8 +129,16 @@ node-deps: ## Install containerd, runc, iproute2 and busybox-static with apt whe
 	@hack/node-deps.sh
 
 .PHONY: images
-images: ## Build the offline test image docker.io/library/busybox:latest into .kybern/images/.
+images: ## Build into .kybern/images/ the offline test image docker.io/library/busybox:latest and kybern's own, $(IMAGE_REPO)/kybern-manager and kybern-node-agent:$(VERSION) (reproducible; no Docker daemon).
 	go run ./hack/images -out "$(STATE_DIR)/images/busybox.tar"
+	go run ./hack/componentimage -component manager -repo "$(IMAGE_REPO)/kybern-manager" -version "$(VERSION)" -revision "$(REVISION)" -out "$(STATE_DIR)/images/kybern-manager.tar"
+	go run ./hack/componentimage -component node-agent -repo "$(IMAGE_REPO)/kybern-node-agent" -version "$(VERSION)" -revision "$(REVISION)" -out "$(STATE_DIR)/images/kybern-node-agent.tar"
+
+.PHONY: images-push
+images-push: ## Push kybern's images to REGISTRY (make images-push REGISTRY=ghcr.io/you), with the credentials of ~/.docker/config.json.
+	@if [ -z "$(REGISTRY)" ]; then echo "images-push: name the registry and path to push to: make images-push REGISTRY=ghcr.io/<you>" >&2; exit 1; fi
+	go run ./hack/componentimage -component manager -repo "$(REGISTRY)/kybern-manager" -version "$(VERSION)" -revision "$(REVISION)" -push
+	go run ./hack/componentimage -component node-agent -repo "$(REGISTRY)/kybern-node-agent" -version "$(VERSION)" -revision "$(REVISION)" -push
 
 .PHONY: envtest
 envtest: ## Install or build kube-apiserver, etcd and kubectl for envtest (cached outside the clone).

@@ -19,7 +19,11 @@ func TestOptionsValidate(t *testing.T) {
 	for _, tc := range []struct {
 		addr, level, wantErr string
 		exempt               Exemptions
+		service              string
 	}{
+		{addr: ":9443", level: "baseline", service: "kybern-system/kybern-webhook"},
+		{addr: ":9443", level: "baseline", service: "kybern-webhook", wantErr: "--webhook-service=kybern-webhook: must be <namespace>/<name>"},
+		{addr: ":9443", level: "baseline", service: "kybern-system/Web_hook", wantErr: "must be <namespace>/<name> of a Service"},
 		{addr: "127.0.0.1:9443", level: "baseline"},
 		{addr: "0", level: "restricted"},
 		{addr: "kybern-webhook.kybern-system.svc:443", level: "privileged"},
@@ -32,7 +36,7 @@ func TestOptionsValidate(t *testing.T) {
 		{addr: "127.0.0.1:9443", level: "baseline", exempt: Exemptions{Namespaces: []string{"Kube_System"}}, wantErr: `--pod-security-exempt-namespaces: "Kube_System" is not a namespace name`},
 		{addr: "127.0.0.1:9443", level: "baseline", exempt: Exemptions{RuntimeClasses: []string{"a b"}}, wantErr: `--pod-security-exempt-runtime-classes: "a b" is not a runtime class name`},
 	} {
-		err := (&Options{BindAddress: tc.addr, DefaultLevel: tc.level, Exempt: tc.exempt}).Validate()
+		err := (&Options{BindAddress: tc.addr, DefaultLevel: tc.level, Exempt: tc.exempt, Service: tc.service}).Validate()
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%s %s: %v", tc.addr, tc.level, err)
@@ -100,5 +104,19 @@ func TestExtractPodSpecFindsEveryTemplate(t *testing.T) {
 	}
 	if (podSpecs{}).HasPodSpec(schema.GroupResource{Group: "apps", Resource: "deployments"}) {
 		t.Error("core Deployments are the apiserver's own admission's, not kybern's")
+	}
+}
+
+// Behind a Service, as the Helm chart runs it, the apiserver is sent to the Service's port
+// 443 at each handler's path; otherwise to the URL.
+func TestEndpointClientConfig(t *testing.T) {
+	svc := endpoint{namespace: "kybern-system", name: "kybern-webhook"}.clientConfig(mutatePath, []byte("ca"))
+	if svc.URL != nil || svc.Service == nil || svc.Service.Namespace != "kybern-system" || svc.Service.Name != "kybern-webhook" ||
+		*svc.Service.Port != 443 || *svc.Service.Path != "/mutate" || string(svc.CABundle) != "ca" {
+		t.Errorf("service client config = %+v", svc)
+	}
+	url := endpoint{url: "https://127.0.0.1:9443"}.clientConfig(validatePath, nil)
+	if url.Service != nil || url.URL == nil || *url.URL != "https://127.0.0.1:9443/validate" {
+		t.Errorf("URL client config = %+v", url)
 	}
 }

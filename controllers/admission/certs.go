@@ -22,10 +22,11 @@ import (
 // new one at every start.
 const certValidity = 365 * 24 * time.Hour
 
-// serving returns the webhook server's TLS settings and the CA bundle the apiserver is to
-// trust: the key pair in dir (tls.crt, tls.key, reloaded when they change) and its ca.crt,
-// or, with dir empty, a CA and a serving certificate for host made now and kept in memory.
-func serving(dir, host string, port int) (webhook.Server, []byte, error) {
+// serving returns the webhook server, listening on host:port, and the CA bundle the
+// apiserver is to trust: the key pair in dir (tls.crt, tls.key, reloaded when they
+// change) and its ca.crt, or, with dir empty, a CA and a serving certificate for name
+// (the address or DNS name the apiserver dials) made now and kept in memory.
+func serving(dir, host string, port int, name string) (webhook.Server, []byte, error) {
 	opts := webhook.Options{Host: host, Port: port, CertDir: dir}
 	if dir != "" {
 		ca, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
@@ -34,7 +35,7 @@ func serving(dir, host string, port int) (webhook.Server, []byte, error) {
 		}
 		return webhook.NewServer(opts), ca, nil
 	}
-	caPEM, certPEM, keyPEM, err := selfSigned(host, time.Now())
+	caPEM, certPEM, keyPEM, err := selfSigned(name, time.Now())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -24,6 +24,10 @@ type Options struct {
 	// CertDir holds tls.crt, tls.key and ca.crt when the serving certificate is provided;
 	// empty, the manager makes a self-signed one at start.
 	CertDir string
+	// Service, "<namespace>/<name>", is the Service in front of the manager's pods that
+	// the apiserver is told to call (port 443), as in a cluster; empty, it is told to call
+	// BindAddress itself.
+	Service string
 	// DefaultLevel is the Pod Security level enforced, warned and audited in namespaces
 	// that carry no pod-security.kubernetes.io label for that mode.
 	DefaultLevel string
@@ -35,6 +39,7 @@ type Options struct {
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.BindAddress, "webhook-bind-address", "127.0.0.1:9443",
 		"host:port the admission webhook serves on; the apiserver is told to call https://<host>:<port>, so host must be an address it reaches. 0 turns admission off, and with it Pod Security for kybern pods.")
+	fs.StringVar(&o.Service, "webhook-service", "", "<namespace>/<name> of the Service (port 443) in front of the manager's pods that the apiserver calls, as the Helm chart sets it; --webhook-bind-address may then be :9443. Empty: the apiserver calls --webhook-bind-address.")
 	fs.StringVar(&o.CertDir, "webhook-cert-dir", "", "Directory with the webhook's serving certificate (tls.crt, tls.key) and its CA (ca.crt); empty makes a self-signed one at start.")
 	fs.StringVar(&o.DefaultLevel, "pod-security-default-level", string(psaapi.LevelBaseline),
 		"Pod Security level (privileged, baseline or restricted) for namespaces without a pod-security.kubernetes.io/<mode> label.")
@@ -81,6 +86,11 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("--pod-security-exempt-runtime-classes: %q is not a runtime class name (%s); list names separated by commas", rc, strings.Join(errs, "; "))
 		}
 	}
+	if o.Service != "" {
+		if _, _, err := o.service(); err != nil {
+			return err
+		}
+	}
 	_, _, err := o.hostPort()
 	return err
 }
@@ -94,10 +104,20 @@ func (o *Options) level() (psaapi.Level, error) {
 	return level, nil
 }
 
-// hostPort splits BindAddress, requiring a host the apiserver can dial.
+// service splits Service into its namespace and name.
+func (o *Options) service() (namespace, name string, err error) {
+	namespace, name, ok := strings.Cut(o.Service, "/")
+	if !ok || len(validation.IsDNS1123Label(namespace)) > 0 || len(validation.IsDNS1123Label(name)) > 0 {
+		return "", "", fmt.Errorf("--webhook-service=%s: must be <namespace>/<name> of a Service, such as kybern-system/kybern-webhook", o.Service)
+	}
+	return namespace, name, nil
+}
+
+// hostPort splits BindAddress, requiring a host the apiserver can dial unless a Service
+// stands in front of it.
 func (o *Options) hostPort() (string, int, error) {
 	host, p, err := net.SplitHostPort(o.BindAddress)
-	if err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+	if err == nil && o.Service == "" && (host == "" || host == "0.0.0.0" || host == "::") {
 		err = errors.New("the host is where the apiserver sends requests, so it must be an address it reaches, such as 127.0.0.1")
 	}
 	port := 0
@@ -119,7 +139,7 @@ type Webhook struct {
 	Server webhook.Server
 	// Registered, once Register ran, passes when the apiserver has the configuration.
 	Registered   healthz.Checker
-	url          string
+	endpoint     endpoint
 	caBundle     []byte
 	defaultLevel psaapi.Level
 	exempt       Exemptions
@@ -136,11 +156,18 @@ func New(o Options) (*Webhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	server, ca, err := serving(o.CertDir, host, port)
+	at, names := endpoint{url: "https://" + net.JoinHostPort(host, strconv.Itoa(port))}, host
+	if o.Service != "" {
+		if at.namespace, at.name, err = o.service(); err != nil {
+			return nil, err
+		}
+		at.url, names = "", at.name+"."+at.namespace+".svc"
+	}
+	server, ca, err := serving(o.CertDir, host, port, names)
 	if err != nil {
 		return nil, err
 	}
-	return &Webhook{Server: server, url: "https://" + net.JoinHostPort(host, strconv.Itoa(port)), caBundle: ca, defaultLevel: level, exempt: o.Exempt}, nil
+	return &Webhook{Server: server, endpoint: at, caBundle: ca, defaultLevel: level, exempt: o.Exempt}, nil
 }
 
 // Register adds the handlers to mgr's webhook server, the runnable that points the
@@ -156,7 +183,7 @@ func (w *Webhook) Register(mgr ctrl.Manager) error {
 	mgr.GetWebhookServer().Register(mutatePath, &webhook.Admission{Handler: &serviceAccounts{
 		cache: mgr.GetClient(), live: mgr.GetAPIReader(), decoder: admission.NewDecoder(mgr.GetScheme())}})
 	r := &registration{client: mgr.GetClient(), reader: mgr.GetAPIReader(), started: mgr.GetWebhookServer().StartedChecker(),
-		url: w.url, caBundle: w.caBundle, done: make(chan struct{})}
+		endpoint: w.endpoint, caBundle: w.caBundle, done: make(chan struct{})}
 	w.Registered = r.registered
 	if err := mgr.Add(r); err != nil {
 		return err

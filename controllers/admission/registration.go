@@ -36,7 +36,7 @@ type registration struct {
 	client   client.Client
 	reader   client.Reader
 	started  healthz.Checker
-	url      string
+	endpoint endpoint
 	caBundle []byte
 	// done is closed once the configuration is in place.
 	done chan struct{}
@@ -61,7 +61,7 @@ func (r *registration) Start(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("waiting for the admission webhook to serve: %w", err)
 	}
-	validating, mutating := configuration(r.url, r.caBundle), mutatingConfiguration(r.url, r.caBundle)
+	validating, mutating := configuration(r.endpoint, r.caBundle), mutatingConfiguration(r.endpoint, r.caBundle)
 	err := wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Steps: 8, Cap: 10 * time.Second}, func(ctx context.Context) (bool, error) {
 		err := r.apply(ctx, mutating, &admissionregistrationv1.MutatingWebhookConfiguration{}, func(have client.Object) {
 			have.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks = mutating.Webhooks
@@ -102,14 +102,28 @@ func ignoreConflict(err error) error {
 	return err
 }
 
-// configuration sends kybern objects to the handler at url: Pods and workloads for
+// endpoint is where the apiserver reaches the webhook: a URL, or a Service's port 443.
+type endpoint struct {
+	url             string
+	namespace, name string
+}
+
+func (e endpoint) clientConfig(path string, caBundle []byte) admissionregistrationv1.WebhookClientConfig {
+	if e.url != "" {
+		return admissionregistrationv1.WebhookClientConfig{URL: ptr.To(e.url + path), CABundle: caBundle}
+	}
+	return admissionregistrationv1.WebhookClientConfig{CABundle: caBundle,
+		Service: &admissionregistrationv1.ServiceReference{Namespace: e.namespace, Name: e.name, Path: ptr.To(path), Port: ptr.To[int32](443)}}
+}
+
+// configuration sends kybern objects to the handler at the endpoint: Pods and workloads for
 // upstream's validation and Pod Security; Services, EndpointSlices (which have no spec,
 // so every update is sent), Nodes and HorizontalPodAutoscalers for validation. An
 // update that leaves the spec as it was (a finalizer, a label, a status) is not sent:
 // neither has anything to say of it, and the node agents' updates must not wait on the
 // manager. Namespace changes are sent for Pod Security's warnings alone, so that a
 // manager that is down never blocks them.
-func configuration(url string, caBundle []byte) *admissionregistrationv1.ValidatingWebhookConfiguration {
+func configuration(at endpoint, caBundle []byte) *admissionregistrationv1.ValidatingWebhookConfiguration {
 	none := admissionregistrationv1.SideEffectClassNone
 	createUpdate := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 	rule := func(group string, resources ...string) admissionregistrationv1.RuleWithOperations {
@@ -119,7 +133,7 @@ func configuration(url string, caBundle []byte) *admissionregistrationv1.Validat
 	hook := func(name string, policy admissionregistrationv1.FailurePolicyType, rules ...admissionregistrationv1.RuleWithOperations) admissionregistrationv1.ValidatingWebhook {
 		return admissionregistrationv1.ValidatingWebhook{
 			Name:                    name,
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: ptr.To(url + validatePath), CABundle: caBundle},
+			ClientConfig:            at.clientConfig(validatePath, caBundle),
 			Rules:                   rules,
 			FailurePolicy:           ptr.To(policy),
 			SideEffects:             &none,
@@ -147,13 +161,13 @@ func configuration(url string, caBundle []byte) *admissionregistrationv1.Validat
 // mutatingConfiguration sends every new kybern Pod to the service account mutation.
 // Failure policy Fail, as the validation's: a pod created while no manager answers would
 // otherwise run without the account and volume its spec implies.
-func mutatingConfiguration(url string, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
+func mutatingConfiguration(at endpoint, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
 	none := admissionregistrationv1.SideEffectClassNone
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: ConfigurationName, Labels: map[string]string{"app.kubernetes.io/managed-by": "kybern-manager"}},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name:         "serviceaccount.kybern.io",
-			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To(url + mutatePath), CABundle: caBundle},
+			ClientConfig: at.clientConfig(mutatePath, caBundle),
 			Rules: []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 				Rule: admissionregistrationv1.Rule{APIGroups: []string{"core.kybern.io"}, APIVersions: []string{"*"}, Resources: []string{"pods"},
 					Scope: ptr.To(admissionregistrationv1.NamespacedScope)}}},
