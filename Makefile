@@ -14,6 +14,8 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 CONTROLPLANE ?= $(LOCALBIN)/controlplane
+HELM_VERSION ?= v3.22.0
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 
 # kybern's own images: make images names them $(IMAGE_REPO)/kybern-<component>:$(VERSION).
 VERSION ?= v0.1.0
@@ -54,6 +56,7 @@ manifests: controller-gen ## Generate the CRDs and the manager's and node agent'
 	$(CONTROLLER_GEN) rbac:roleName=kybern-manager crd:generateEmbeddedObjectMeta=true paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	$(CONTROLLER_GEN) rbac:roleName=kybern-node-agent paths="./node-agent/..." output:rbac:artifacts:config=config/rbac/node-agent
 	go run ./hack/crdfix config/crd/bases
+	hack/chart-sync.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.
@@ -73,7 +76,7 @@ lint: golangci-lint ## Run golangci-lint with .golangci.yml (gofmt, goimports, v
 
 .PHONY: verify
 verify: manifests generate lint ## Check that the committed generated files match the sources, and lint.
-	@if ! git diff --exit-code --stat -- api config; then \
+	@if ! git diff --exit-code --stat -- api config charts || [ -n "$$(git status --porcelain -- charts)" ]; then \
 	  echo "verify: generated files differ from the committed ones; run make manifests generate and commit them" >&2; exit 1; fi
 
 ##@ Test
@@ -82,8 +85,8 @@ verify: manifests generate lint ## Check that the committed generated files matc
 ENVTEST_ASSETS = KUBEBUILDER_ASSETS="$$(hack/setup-envtest.sh)"
 
 .PHONY: test
-test: manifests generate fmt vet envtest node-deps images ## Run every test layer: unit, envtest and e2e (e2e needs root).
-	$(ENVTEST_ASSETS) go test ./... -count=1 -timeout 30m
+test: manifests generate fmt vet envtest node-deps images helm ## Run every test layer: unit, envtest and e2e (e2e needs root).
+	$(ENVTEST_ASSETS) HELM="$(HELM)" go test ./... -count=1 -timeout 30m
 
 .PHONY: test-unit
 test-unit: ## Run the unit tests: table tests and fakes, no apiserver.
@@ -175,6 +178,18 @@ $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+.PHONY: helm
+helm: $(HELM) ## Build Helm from Go modules into bin/ (pinned, no download).
+$(HELM):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(LOCALBIN)/helm $(HELM)
+
+.PHONY: helm-lint
+helm-lint: helm ## Lint the chart strictly, with its defaults and every values example in charts/kybern/ci/.
+	$(HELM) lint --strict --namespace kybern-system charts/kybern
+	for f in charts/kybern/ci/*.yaml; do $(HELM) lint --strict --namespace kybern-system charts/kybern -f "$$f"; done
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint from Go modules into bin/.

@@ -26,17 +26,25 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: crdfix DIR (the directory of generated CRD YAML files)")
+	var dir string
+	fix := fixFile
+	switch {
+	case len(os.Args) == 2:
+		dir = os.Args[1]
+	case len(os.Args) == 4 && os.Args[1] == "-chart":
+		dir = os.Args[2]
+		fix = func(f string) error { return chartCopy(f, filepath.Join(os.Args[3], filepath.Base(f))) }
+	default:
+		fmt.Fprintln(os.Stderr, "usage: crdfix DIR (the directory of generated CRD YAML files), or crdfix -chart DIR OUT (copies for the Helm chart, without descriptions)")
 		os.Exit(2)
 	}
-	files, err := filepath.Glob(filepath.Join(os.Args[1], "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	for _, f := range files {
-		if err := fixFile(f); err != nil {
+		if err := fix(f); err != nil {
 			fmt.Fprintf(os.Stderr, "crdfix: %s: %v\n", f, err)
 			os.Exit(1)
 		}
@@ -61,11 +69,15 @@ func fixFile(path string) error {
 			}
 		}
 	}
-	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&crd)
+	return writeCRD(path, &crd)
+}
+
+// writeCRD writes crd to path as controller-gen does: without status or a creation time.
+func writeCRD(path string, crd *apiextensionsv1.CustomResourceDefinition) error {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(crd)
 	if err != nil {
 		return err
 	}
-	// A generated CRD carries neither status nor a creation time; keep the file that way.
 	delete(obj, "status")
 	unstructured.RemoveNestedField(obj, "metadata", "creationTimestamp")
 	out, err := yaml.Marshal(obj)
