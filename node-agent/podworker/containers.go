@@ -85,7 +85,7 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, err.Error()}
 		return backoffInitial
 	}
-	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: c.Command, Args: c.Args,
+	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: expandAll(c.Command, env), Args: expandAll(c.Args, env),
 		WorkingDir: c.WorkingDir, Env: env, Hostname: hostname(pod), LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt), Mounts: mounts,
 		Resources: containerResources(pod, c, w.env.Allocatable.Memory().Value()), Security: containerSecurity(pod, c)}
 	// As upstream's kubelet: pod as name_namespace(uid) in the messages of runAsNonRoot.

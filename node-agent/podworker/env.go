@@ -219,6 +219,19 @@ func (s *envSources) valueFrom(ctx context.Context, in envInput, pod *corev1alph
 	return "", false, fmt.Errorf("env %s: valueFrom names no source: set fieldRef, resourceFieldRef, configMapKeyRef or secretKeyRef", e.Name)
 }
 
+// expandAll is args with $(NAME) in each replaced by the container's variable NAME, as
+// upstream expands a container's command and args.
+func expandAll(args []string, env []corev1.EnvVar) []string {
+	if args == nil {
+		return nil
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = expand(a, env)
+	}
+	return out
+}
+
 // expand replaces $(NAME) with the value of an earlier variable, as upstream does; $$
 // escapes, and references to unknown names stay as written.
 func expand(s string, earlier []corev1.EnvVar) string {

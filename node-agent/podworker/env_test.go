@@ -2,6 +2,7 @@ package podworker
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -131,5 +132,19 @@ func TestContainerEnvServiceVariables(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("env[%d] = %v, want %v", i, got[i], want[i])
 		}
+	}
+}
+
+// Command and args expand $(NAME) of the container's environment, as upstream's kubelet
+// does: $$ escapes, and an unknown name stays as written.
+func TestExpandAll(t *testing.T) {
+	env := []corev1.EnvVar{{Name: "POD_IP", Value: "10.244.0.7"}, {Name: "PORT", Value: "9443"}}
+	got := expandAll([]string{"--bind=$(POD_IP):$(PORT)", "$$(POD_IP)", "$(MISSING)", "plain"}, env)
+	want := []string{"--bind=10.244.0.7:9443", "$(POD_IP)", "$(MISSING)", "plain"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("expandAll = %q, want %q", got, want)
+	}
+	if expandAll(nil, env) != nil {
+		t.Fatal("no args became some")
 	}
 }

@@ -443,7 +443,7 @@ func (r *Runtime) describe(ctx context.Context, c containerd.Container) (runtime
 		rc.State, rc.ExitCode, rc.FinishedAt = runtime.StateExited, int32(st.ExitStatus), st.ExitTime
 		rc.Reason = "Completed"
 		switch {
-		case l[labelOOMKilled] == "true":
+		case l[labelOOMKilled] == "true" || (st.ExitStatus == 128+uint32(syscall.SIGKILL) && killedForMemory(ctx, c)):
 			rc.Reason = "OOMKilled"
 		case st.ExitStatus != 0:
 			rc.Reason = "Error"

@@ -3,9 +3,14 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	apievents "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/typeurl/v2"
 	"github.com/go-logr/logr"
 )
@@ -55,4 +60,39 @@ func (r *Runtime) markOOM(ctx context.Context, log logr.Logger, id string) {
 	if err != nil {
 		log.Error(err, "Marking a container OOM-killed", "container", id)
 	}
+}
+
+// cgroupRoot is where the host mounts its cgroups.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// killedForMemory reads from c's own cgroup whether the kernel's OOM killer killed a
+// process in it: memory.events on cgroup v2, memory.oom_control on v1. The cgroup stays
+// until the task is deleted, so this holds when the TaskOOM event comes after the exit,
+// or while the agent was not subscribed.
+func killedForMemory(ctx context.Context, c interface {
+	Spec(context.Context) (*oci.Spec, error)
+}) bool {
+	spec, err := c.Spec(ctx)
+	if err != nil || spec.Linux == nil || spec.Linux.CgroupsPath == "" {
+		return false
+	}
+	// The agent wrote this spec; the path is still kept beneath the cgroup root.
+	rel := filepath.Clean("/" + spec.Linux.CgroupsPath)
+	for _, f := range []string{filepath.Join(cgroupRoot, rel, "memory.events"), filepath.Join(cgroupRoot, "memory", rel, "memory.oom_control")} {
+		if data, err := os.ReadFile(f); err == nil {
+			return oomKills(string(data)) > 0
+		}
+	}
+	return false
+}
+
+// oomKills is the oom_kill count of a memory.events or memory.oom_control file.
+func oomKills(content string) int {
+	for _, line := range strings.Split(content, "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
 }
