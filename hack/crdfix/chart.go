@@ -1,11 +1,6 @@
 package main
 
-import (
-	"os"
-
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"sigs.k8s.io/yaml"
-)
+import apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 // chartCopy writes the CRD at src to dst without its schema's descriptions. Helm keeps a
 // release's whole chart in one Secret, which may hold 1 MiB; kybern's CRDs reuse
@@ -13,12 +8,8 @@ import (
 // The schema is otherwise the same, so the apiserver validates and defaults as it does
 // with config/crd/bases; only kubectl explain says less.
 func chartCopy(src, dst string) error {
-	in, err := os.ReadFile(src)
+	crd, err := readCRD(src)
 	if err != nil {
-		return err
-	}
-	var crd apiextensionsv1.CustomResourceDefinition
-	if err := yaml.UnmarshalStrict(in, &crd); err != nil {
 		return err
 	}
 	for i := range crd.Spec.Versions {
@@ -26,5 +17,5 @@ func chartCopy(src, dst string) error {
 			walk("", s.OpenAPIV3Schema, func(_ string, s *apiextensionsv1.JSONSchemaProps) { s.Description = "" })
 		}
 	}
-	return writeCRD(dst, &crd)
+	return writeCRD(dst, crd)
 }

@@ -52,12 +52,8 @@ func main() {
 }
 
 func fixFile(path string) error {
-	in, err := os.ReadFile(path)
+	crd, err := readCRD(path)
 	if err != nil {
-		return err
-	}
-	var crd apiextensionsv1.CustomResourceDefinition
-	if err := yaml.UnmarshalStrict(in, &crd); err != nil {
 		return err
 	}
 	for i := range crd.Spec.Versions {
@@ -69,7 +65,17 @@ func fixFile(path string) error {
 			}
 		}
 	}
-	return writeCRD(path, &crd)
+	return writeCRD(path, crd)
+}
+
+// readCRD reads the CRD in path, refusing fields it does not know.
+func readCRD(path string) (*apiextensionsv1.CustomResourceDefinition, error) {
+	in, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	return crd, yaml.UnmarshalStrict(in, crd)
 }
 
 // writeCRD writes crd to path as controller-gen does: without status or a creation time.
