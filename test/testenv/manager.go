@@ -85,6 +85,7 @@ func (e *Env) startManager(cfg *rest.Config, opts controllers.Options, hook *adm
 		// Admission gives new pods a service account: the namespace's default account and
 		// its CA must exist, as kube-controller-manager keeps them on a real cluster.
 		opts.Controllers = append(slices.Clone(opts.Controllers), "serviceaccount", "root-ca-cert-publisher")
+		e.accounts.Store(true)
 	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -193,6 +194,19 @@ func (e *Env) NewPodSecurityNamespace(ctx context.Context, prefix, level string)
 	}
 	if err := e.Client.Create(ctx, ns); err != nil {
 		return "", err
+	}
+	if !e.accounts.Load() {
+		return ns.Name, nil
+	}
+	// As upstream's e2e framework does: a pod is refused until its namespace's default
+	// ServiceAccount exists, which the manager's controller creates a moment after the
+	// namespace (longer while it starts).
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: corev1alpha1.DefaultServiceAccountName}, &corev1.ServiceAccount{})
+		return err == nil, client.IgnoreNotFound(err)
+	})
+	if err != nil {
+		return "", fmt.Errorf("waiting for the default ServiceAccount of namespace %s: %w", ns.Name, err)
 	}
 	return ns.Name, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
@@ -38,6 +39,9 @@ type Env struct {
 	// CA is the apiserver's client and serving CA, which managers started here sign node
 	// agents' certificates with and publish to pods.
 	CA *clusterca.Authn
+	// accounts is set once a manager here gives new namespaces their default
+	// ServiceAccount, which admission then requires of every pod.
+	accounts atomic.Bool
 }
 
 // Start starts etcd and kube-apiserver from KUBEBUILDER_ASSETS, writing the kubeconfig
