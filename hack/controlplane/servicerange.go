@@ -13,11 +13,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/test/testenv/clusterca"
 )
-
-// kubernetesServiceIP is the address the apiserver gives the kubernetes Service in
-// kybern's service range, which its serving certificate names.
-const kubernetesServiceIP = "10.96.0.1"
 
 // moveServiceRange brings a control plane whose data predates kybern's service range
 // (10.0.0.0/24, envtest's) onto it: the apiserver keeps the default ServiceCIDR and the
@@ -50,6 +47,6 @@ func moveServiceRange(ctx context.Context, cfg *rest.Config) error {
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}
-		return err == nil && svc.Spec.ClusterIP == kubernetesServiceIP, err
+		return err == nil && svc.Spec.ClusterIP == clusterca.KubernetesServiceIP.String(), err
 	})
 }

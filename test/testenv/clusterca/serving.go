@@ -25,6 +25,10 @@ import (
 // certificate carries as upstream's does, beside the kubernetes Service's address.
 var KubernetesServiceNames = []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
 
+// KubernetesServiceIP is the address the apiserver gives the kubernetes Service: the first
+// of kybern's service range, which it allocates from.
+var KubernetesServiceIP = netip.MustParsePrefix(corev1alpha1.DefaultServiceClusterIPRange).Addr().Next()
+
 // APIServer is envtest's apiserver for a control plane of this CA, writing into certDir:
 //   - it allocates Services from kybern's service range, so that the kubernetes Service
 //     has its first address (10.96.0.1), which the node agents send to the apiserver;
@@ -34,11 +38,10 @@ var KubernetesServiceNames = []string{"kubernetes", "kubernetes.default", "kuber
 //   - it signs service account tokens with a key kept beside the CA, so that pods' tokens
 //     stay valid across a restart of make run's control plane.
 func (a *Authn) APIServer(certDir string) (*envtest.APIServer, error) {
-	serviceIP := netip.MustParsePrefix(corev1alpha1.DefaultServiceClusterIPRange).Addr().Next()
 	if err := os.MkdirAll(certDir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := a.writeServingCert(certDir, []net.IP{net.ParseIP("127.0.0.1"), serviceIP.AsSlice()}); err != nil {
+	if err := a.writeServingCert(certDir, []net.IP{net.ParseIP("127.0.0.1"), KubernetesServiceIP.AsSlice()}); err != nil {
 		return nil, err
 	}
 	if err := a.writeTokenSigner(certDir); err != nil {
