@@ -45,18 +45,27 @@ func startRegistry() *testRegistry {
 	DeferCleanup(server.Close)
 	r.host = strings.TrimPrefix(server.URL, "http://")
 
-	img := busyboxImage()
-	ref, err := name.ParseReference(r.host+"/library/busybox:pulled", name.Insecure)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(remote.Write(ref, img)).To(Succeed())
+	r.push("library/busybox:pulled", busyboxImage())
 	r.manifests.Store(0)
 	return r
 }
 
+// push writes img to the registry as repoTag and returns its full reference.
+func (r *testRegistry) push(repoTag string, img v1.Image) string {
+	image := r.host + "/" + repoTag
+	ref, err := name.ParseReference(image, name.Insecure)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(remote.Write(ref, img)).To(Succeed())
+	return image
+}
+
 // busyboxImage reads the image from the OCI archive the suite built.
-func busyboxImage() v1.Image {
+func busyboxImage() v1.Image { return archiveImage(filepath.Join(work, "images", "busybox.tar")) }
+
+// archiveImage reads the first image of an OCI image layout tarball.
+func archiveImage(path string) v1.Image {
 	dir := GinkgoT().TempDir()
-	f, err := os.Open(filepath.Join(work, "images", "busybox.tar"))
+	f, err := os.Open(path)
 	Expect(err).NotTo(HaveOccurred())
 	defer f.Close()
 	tr := tar.NewReader(f)

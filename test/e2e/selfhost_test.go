@@ -4,9 +4,6 @@ import (
 	"os/exec"
 	"path/filepath"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
@@ -35,19 +32,7 @@ func managerImage(reg *testRegistry) string {
 	build.Dir = testenv.RepoRoot()
 	output, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), "%s", output)
-	dir := GinkgoT().TempDir()
-	Expect(exec.Command("tar", "-xf", out, "-C", dir).Run()).To(Succeed())
-	index, err := layout.ImageIndexFromPath(dir)
-	Expect(err).NotTo(HaveOccurred())
-	manifest, err := index.IndexManifest()
-	Expect(err).NotTo(HaveOccurred())
-	img, err := index.Image(manifest.Manifests[0].Digest)
-	Expect(err).NotTo(HaveOccurred())
-	image := reg.host + "/kybern/kybern-manager:e2e"
-	ref, err := name.ParseReference(image, name.Insecure)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(remote.Write(ref, img)).To(Succeed())
-	return image
+	return reg.push("kybern/kybern-manager:e2e", archiveImage(out))
 }
 
 // grantManager gives the ServiceAccount kybern-system/kybern-manager the manager's

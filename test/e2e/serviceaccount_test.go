@@ -9,10 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -51,11 +49,7 @@ func apiClientImage(reg *testRegistry) string {
 	build.Dir, build.Env = testenv.RepoRoot(), append(os.Environ(), "CGO_ENABLED=0")
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), "%s", out)
-	image := reg.host + "/kybern/apiclient:e2e"
-	ref, err := name.ParseReference(image, name.Insecure)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(remote.Write(ref, withBinary(busyboxImage(), bin))).To(Succeed())
-	return image
+	return reg.push("kybern/apiclient:e2e", withBinary(busyboxImage(), bin))
 }
 
 var _ = Describe("Pods with a service account", Ordered, func() {
