@@ -42,6 +42,9 @@ type cache struct {
 	// claims are the nodes this scheduler selected for PersistentVolumeClaims, which
 	// count before the informer shows the claims annotated.
 	claims map[types.NamespacedName]string
+	// claimEvents counts the claim events seen. A decision reads claims before it takes mu,
+	// so it compares this count to tell whether one came in between and woke nobody.
+	claimEvents uint64
 
 	// wake receives when a change may let a waiting pod fit; it holds one signal at most.
 	wake chan event.GenericEvent
@@ -191,6 +194,21 @@ func (c *cache) candidates(now time.Time) []*nodeInfo {
 		out = append(out, ni)
 	}
 	return out
+}
+
+// claimChanged counts a claim event and returns requests for the waiting pods.
+func (c *cache) claimChanged(ctx context.Context, o client.Object) []reconcile.Request {
+	c.mu.Lock()
+	c.claimEvents++
+	c.mu.Unlock()
+	return c.waitingPods(ctx, o)
+}
+
+// claimEventsSeen is how many claim events the cache has counted.
+func (c *cache) claimEventsSeen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.claimEvents
 }
 
 // waitingPods returns requests for the pods that fit nowhere at their last try.

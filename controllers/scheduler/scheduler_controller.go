@@ -62,7 +62,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) e
 		}))).
 		WatchesRawSource(source.Channel(r.cache.wake, handler.EnqueueRequestsFromMapFunc(r.cache.waitingPods))).
 		// A claim created or changed may let a waiting pod fit.
-		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.cache.waitingPods)).
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.cache.claimChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("scheduler").
 		Complete(r)
@@ -144,6 +144,7 @@ func (r *Reconciler) Place(ctx context.Context, pod *corev1alpha1.Pod) func(*cor
 func (r *Reconciler) decide(ctx context.Context, pod *corev1alpha1.Pod, key types.UID) (node string, claims []podClaim, why string, err error) {
 	ns := r.namespaceLabels(ctx)
 	now := r.Clock.Now()
+	claimEvents := r.cache.claimEventsSeen()
 	claims, why, err = r.claimsOf(ctx, pod)
 	if err != nil {
 		return "", nil, "", err
@@ -161,6 +162,10 @@ func (r *Reconciler) decide(ctx context.Context, pod *corev1alpha1.Pod, key type
 	if best == nil {
 		if pod.Name != "" {
 			r.cache.waiting.Insert(name)
+			// A claim event between claimsOf and here found the pod not waiting yet.
+			if r.cache.claimEvents != claimEvents {
+				r.cache.signal()
+			}
 		}
 		return "", nil, why, nil
 	}
