@@ -97,8 +97,8 @@ test-envtest: envtest ## Run the envtest suites: the controllers, the node agent
 	$(ENVTEST_ASSETS) go test $$(hack/test-packages.sh envtest) -count=1 -timeout 30m
 
 .PHONY: test-e2e
-test-e2e: e2e-root envtest node-deps images ## Run the e2e suite: real containers through containerd (root).
-	$(ENVTEST_ASSETS) go test $$(hack/test-packages.sh e2e) -count=1 -timeout 30m
+test-e2e: e2e-root envtest node-deps images helm ## Run the e2e suites: real containers through containerd, and the Helm chart with a node joined through it (root).
+	$(ENVTEST_ASSETS) HELM="$(HELM)" go test $$(hack/test-packages.sh e2e) -count=1 -timeout 30m
 
 .PHONY: e2e-root
 e2e-root:

@@ -60,6 +60,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		})
 	}
 	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "How long a node's Lease may go unrenewed before the node is marked unreachable.")
+	fs.TextVar(&o.ClusterCIDR, "cluster-cidr", netip.MustParsePrefix(corev1alpha1.DefaultClusterCIDR), "The IPv4 CIDR, /8 to /24, that Nodes' pod CIDRs (a /24 each) come from; node agents take the same --cluster-cidr.")
 	fs.TextVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", netip.MustParsePrefix(corev1alpha1.DefaultServiceClusterIPRange), "The IPv4 CIDR Services' cluster IPs are allocated from, /12 to /29; its first address is kept for a kubernetes Service.")
 	o.ServiceNodePortRange = *utilnet.ParsePortRangeOrDie(corev1alpha1.DefaultServiceNodePortRange)
 	fs.Var(&o.ServiceNodePortRange, "service-node-port-range", "The ports NodePort and LoadBalancer Services' node ports are allocated from, as first-last.")
@@ -90,6 +91,9 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--default-unreachable-toleration-seconds=%d: must not be negative", o.DefaultUnreachableTolerationSeconds)
 	}
 	if err := service.ValidateRanges(o.ServiceClusterIPRange, o.ServiceNodePortRange); err != nil {
+		return err
+	}
+	if err := corev1alpha1.ValidateClusterCIDR(o.ClusterCIDR, o.ServiceClusterIPRange); err != nil {
 		return err
 	}
 	if (o.ClusterSigningCertFile == "") != (o.ClusterSigningKeyFile == "") {

@@ -12,7 +12,7 @@ module=github.com/kybern/kybern
 go list -f '{{.ImportPath}} {{.Dir}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... |
   while read -r pkg dir imports; do
     case $pkg in
-      "$module/test/e2e") kind=e2e ;;
+      "$module/test/e2e" | "$module/test/helm") kind=e2e ;;
       "$module/test/bench") kind=bench ;;
       *)
         if [[ " $imports " == *" $module/test/testenv "* ]] ||

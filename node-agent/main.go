@@ -62,6 +62,7 @@ type options struct {
 	simLatency          time.Duration
 	simCPU, simMem      string
 	serviceRanges       proxy.Ranges
+	clusterCIDR         netip.Prefix
 }
 
 func main() {
@@ -82,6 +83,8 @@ func main() {
 	flag.StringVar(&o.simMem, "simulated-memory", "64Gi", "Each simulated node's memory capacity.")
 	flag.TextVar(&o.serviceRanges.ClusterIPs, "service-cluster-ip-range", netip.MustParsePrefix(corev1alpha1.DefaultServiceClusterIPRange),
 		"The manager's --service-cluster-ip-range: the proxy programs no cluster IP outside it.")
+	flag.TextVar(&o.clusterCIDR, "cluster-cidr", netip.MustParsePrefix(corev1alpha1.DefaultClusterCIDR),
+		"The manager's --cluster-cidr, which the Nodes' pod CIDRs come from: pods get routes for it, and the agent refuses a pod CIDR outside it.")
 	o.serviceRanges.NodePorts = *utilnet.ParsePortRangeOrDie(corev1alpha1.DefaultServiceNodePortRange)
 	flag.Var(&o.serviceRanges.NodePorts, "service-node-port-range", "The manager's --service-node-port-range: the proxy programs no node port outside it.")
 	zapOpts := zap.Options{}
@@ -99,6 +102,9 @@ func main() {
 func run(ctx context.Context, o options) error {
 	if o.cleanup {
 		return errors.Join(proxy.Cleanup(ctx, proxy.TableName(o.nodeName)), apiservice.Cleanup(ctx, o.nodeName))
+	}
+	if err := corev1alpha1.ValidateClusterCIDR(o.clusterCIDR, o.serviceRanges.ClusterIPs); err != nil {
+		return err
 	}
 	cfg, err := clientConfig(ctx, o)
 	if err != nil {
@@ -140,7 +146,8 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err != nil {
 		return err
 	}
-	rt, err := containerd.New(address, "kybern-"+o.nodeName, logDriver, filepath.Join(o.stateDir, "nodes", o.nodeName))
+	rt, err := containerd.New(address, "kybern-"+o.nodeName, logDriver, filepath.Join(o.stateDir, "nodes", o.nodeName),
+		containerd.Ranges{Pods: o.clusterCIDR, Services: o.serviceRanges.ClusterIPs})
 	if err != nil {
 		return err
 	}

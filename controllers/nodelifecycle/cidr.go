@@ -3,19 +3,21 @@ package nodelifecycle
 import (
 	"fmt"
 	"net/netip"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// ClusterCIDR is the range pod CIDRs come from; each node gets one /24 of it.
-var ClusterCIDR = netip.MustParsePrefix("10.244.0.0/16")
-
-// nextCIDR returns the first /24 of ClusterCIDR not in used.
-func nextCIDR(used map[string]bool) (string, error) {
-	base := ClusterCIDR.Addr().As4()
-	for i := range 256 {
-		cidr := netip.PrefixFrom(netip.AddrFrom4([4]byte{base[0], base[1], byte(i), 0}), 24).String()
+// nextCIDR returns the first node-sized range (a /24) of pods, the cluster CIDR, not in used.
+func nextCIDR(pods netip.Prefix, used map[string]bool) (string, error) {
+	size := uint32(1) << (32 - corev1alpha1.NodeCIDRBits)
+	base := pods.Masked().Addr().As4()
+	first := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+	for i := range uint32(1) << (corev1alpha1.NodeCIDRBits - pods.Bits()) {
+		a := first + i*size
+		cidr := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), corev1alpha1.NodeCIDRBits).String()
 		if !used[cidr] {
 			return cidr, nil
 		}
 	}
-	return "", fmt.Errorf("every /24 of the cluster CIDR %s is taken: no pod CIDR left for another node", ClusterCIDR)
+	return "", fmt.Errorf("every /%d of the cluster CIDR %s is taken: no pod CIDR left for another node; give the manager a larger --cluster-cidr", corev1alpha1.NodeCIDRBits, pods)
 }

@@ -3,6 +3,7 @@ package nodelifecycle
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -39,6 +40,8 @@ type Reconciler struct {
 	// DefaultTolerationSeconds is how long a pod that states no toleration of the
 	// unreachable taint stays on an unreachable node.
 	DefaultTolerationSeconds int64
+	// ClusterCIDR is the range Nodes' pod CIDRs come from, a /24 each.
+	ClusterCIDR netip.Prefix
 
 	// cidrMu serialises pod CIDR allocation, so that two nodes never get the same one.
 	cidrMu sync.Mutex
@@ -47,8 +50,8 @@ type Reconciler struct {
 	allocated map[string]string
 }
 
-// SetupWithManager registers the controller with cfg's grace period and default
-// toleration, and indexes pods by node: Node events and Lease renewals wake it.
+// SetupWithManager registers the controller with cfg's grace period, default
+// toleration and cluster CIDR, and indexes pods by node: Node events and Lease renewals wake it.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1alpha1.Pod{}, podNodeNameIndex, func(o client.Object) []string {
 		return []string{o.(*corev1alpha1.Pod).Spec.NodeName}
@@ -56,7 +59,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) e
 		return err
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Recorder: cfg.Recorder, Clock: cfg.Clock,
-		GracePeriod: cfg.NodeMonitorGracePeriod, DefaultTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds}
+		GracePeriod: cfg.NodeMonitorGracePeriod, DefaultTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds, ClusterCIDR: cfg.ClusterCIDR}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1alpha1.Node{}).
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
@@ -129,7 +132,7 @@ func (r *Reconciler) allocateCIDR(ctx context.Context, node *corev1alpha1.Node) 
 		}
 		used[cidr] = true
 	}
-	cidr, err := nextCIDR(used)
+	cidr, err := nextCIDR(r.ClusterCIDR, used)
 	if err != nil {
 		r.Recorder.Event(node, corev1.EventTypeWarning, "CIDRNotAvailable", err.Error())
 		return err

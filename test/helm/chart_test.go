@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -48,22 +49,36 @@ var _ = Describe("The Helm chart", Ordered, func() {
 		}
 	})
 
-	It("refuses, naming the fix, another namespace and a service range over the pod range", func() {
+	It("refuses, naming the fix, another namespace, ranges that overlap or have host bits, and an unknown security level", func() {
 		out, err := helm("template", "kybern", chart, "--namespace", "default")
 		Expect(err).To(HaveOccurred())
 		Expect(out).To(ContainSubstring("kybern installs into the namespace kybern-system"))
-		out, err = helm("template", "kybern", chart, "--namespace", namespace, "--set", "serviceClusterIPRange=10.244.0.0/16")
-		Expect(err).To(HaveOccurred())
-		Expect(out).To(ContainSubstring("overlaps the pod range 10.244.0.0/16"))
+		for _, tc := range []struct{ values, want string }{
+			{"serviceClusterIPRange=10.244.0.0/16", "serviceClusterIPRange 10.244.0.0/16 overlaps clusterCIDR 10.244.0.0/16"},
+			{"clusterCIDR=10.0.0.0/8", "serviceClusterIPRange 10.96.0.0/16 overlaps clusterCIDR 10.0.0.0/8"},
+			{"serviceClusterIPRange=10.244.128.0/20", "overlaps clusterCIDR"},
+			{"clusterCIDR=10.96.64.0/18", "overlaps clusterCIDR"},
+			{"clusterCIDR=10.244.1.0/16", "clusterCIDR 10.244.1.0/16 has host bits set"},
+			{"clusterCIDR=10.244.0.0/25", "clusterCIDR"},
+			{"serviceClusterIPRange=300.1.0.0/16", "serviceClusterIPRange"},
+		} {
+			out, err = helm("template", "kybern", chart, "--namespace", namespace, "--set", tc.values)
+			Expect(err).To(HaveOccurred(), tc.values)
+			Expect(out).To(ContainSubstring(tc.want), tc.values)
+		}
+		out, err = helm("template", "kybern", chart, "--namespace", namespace, "--set", "clusterCIDR=172.16.0.0/12,serviceClusterIPRange=10.96.0.0/12")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(And(ContainSubstring("--cluster-cidr=172.16.0.0/12"), ContainSubstring("--service-cluster-ip-range=10.96.0.0/12")))
 		out, err = helm("template", "kybern", chart, "--namespace", namespace, "--set", "admission.podSecurityDefaultLevel=lax")
 		Expect(err).To(HaveOccurred())
 		Expect(out).To(ContainSubstring("podSecurityDefaultLevel"))
 	})
 
-	It("installs, runs the manager on the chart's ServiceAccount, upgrades and uninstalls keeping the CRDs", func() {
+	It("installs, runs the manager on the chart's ServiceAccount, joins a node with its bootstrap token, rolls out a Deployment on real containers, upgrades and uninstalls keeping the CRDs", func() {
 		out, err := helm("install", "kybern", chart, "--namespace", namespace, "--create-namespace")
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(ContainSubstring("Join a node"))
+		notes := out
 		out, err = env.Kubectl(ctx, "wait", "--for", "condition=Established", "--timeout=60s", "crd/pods.core.kybern.io", "crd/deployments.apps.kybern.io")
 		Expect(err).NotTo(HaveOccurred(), out)
 		token := bootstrapToken()
@@ -77,33 +92,50 @@ var _ = Describe("The Helm chart", Ordered, func() {
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(lease.Spec.HolderIdentity).NotTo(BeNil())
 		}).Should(Succeed(), "the manager leads through its Lease in kybern-system")
+
+		By("joining a node as the NOTES say, with the release's bootstrap token")
+		joinNode(runJoinSteps(notes), "helm-node")
+		Expect(issuedTo("kybern:node:helm-node")).To(BeNumerically(">=", 1), "the node obtained a certificate of its own")
+
+		By("applying upstream's nginx-deployment example (apiVersion and image changed)")
 		ns, err := env.NewNamespace(ctx, "helm")
 		Expect(err).NotTo(HaveOccurred())
-		// kube-controller-manager gives every namespace its default account on a cluster.
-		_, err = clientset.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		k8s := env.Client
-		rs := &appsv1alpha1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
-		rs.Spec.Replicas = ptr.To[int32](3)
-		rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
-		rs.Spec.Template.Labels = map[string]string{"app": "web"}
-		rs.Spec.Template.Spec.Containers = []corev1.Container{{Name: "web", Image: "busybox"}}
-		Eventually(func() error { return k8s.Create(ctx, rs) }).Should(Succeed(), "admission answers once the manager registered it")
+		Eventually(func() error {
+			_, err := clientset.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+			return err
+		}).Should(Succeed(), "the manager gives the namespace its default ServiceAccount")
+		out, err = env.Kubectl(ctx, "apply", "--server-side", "-n", ns, "-f", filepath.Join(testenv.RepoRoot(), "config", "samples", "apps_v1alpha1_deployment.yaml"))
+		Expect(err).NotTo(HaveOccurred(), out)
+		d := &appsv1alpha1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nginx-deployment"}}
+		pods := rolledOut(d)
+		for _, p := range pods {
+			Expect(p.Spec.NodeName).To(Equal("helm-node"))
+			Expect(p.Spec.Volumes).To(ContainElement(HaveField("Name", HavePrefix("kube-api-access-"))), "admission gave each pod its token volume")
+			Expect(p.Status.ContainerStatuses).To(ConsistOf(HaveField("ContainerID", HavePrefix("containerd://"))))
+		}
+		Eventually(func() error { return httpGet(pods[0].Status.PodIP) }).Should(Succeed(), "a container's httpd answers on its pod's address")
+
+		By("rolling out a template change")
+		out, err = env.Kubectl(ctx, "patch", "-n", ns, "deployments.apps.kybern.io", "nginx-deployment", "--type=json", "-p",
+			`[{"op":"add","path":"/spec/template/spec/terminationGracePeriodSeconds","value":1},{"op":"add","path":"/spec/template/spec/containers/0/env","value":[{"name":"VERSION","value":"2"}]}]`)
+		Expect(err).NotTo(HaveOccurred(), out)
+		for _, p := range rolledOut(d) {
+			Expect(p.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "VERSION", Value: "2"}))
+		}
+		out, err = env.Kubectl(ctx, "scale", "-n", ns, "deployments.apps.kybern.io", "nginx-deployment", "--replicas=0")
+		Expect(err).NotTo(HaveOccurred(), out)
 		Eventually(func(g Gomega) {
-			var pods corev1alpha1.PodList
-			g.Expect(k8s.List(ctx, &pods, client.InNamespace(ns))).To(Succeed())
-			g.Expect(pods.Items).To(HaveLen(3))
-			for _, p := range pods.Items {
-				g.Expect(p.Spec.Volumes).To(ContainElement(HaveField("Name", HavePrefix("kube-api-access-"))), "admission gave each pod its token volume")
-			}
-		}).Should(Succeed())
+			var left corev1alpha1.PodList
+			g.Expect(env.Client.List(ctx, &left, client.InNamespace(ns))).To(Succeed())
+			g.Expect(left.Items).To(BeEmpty())
+		}, 2*time.Minute).Should(Succeed(), "the pods go while the release's RBAC still lets the node report")
 
 		By("upgrading with changed values, keeping the bootstrap token and the webhook certificate")
 		out, err = helm("upgrade", "kybern", chart, "--namespace", namespace, "--set", "replicas=1")
 		Expect(err).NotTo(HaveOccurred(), out)
-		d, err := clientset.AppsV1().Deployments(namespace).Get(ctx, "kybern-manager", metav1.GetOptions{})
+		deployment, err := clientset.AppsV1().Deployments(namespace).Get(ctx, "kybern-manager", metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(d.Spec.Replicas).To(HaveValue(Equal(int32(1))))
+		Expect(deployment.Spec.Replicas).To(HaveValue(Equal(int32(1))))
 		Expect(bootstrapToken()).To(Equal(token))
 		Expect(secretData("kybern-manager-webhook-cert")).To(Equal(cert))
 
@@ -112,11 +144,41 @@ var _ = Describe("The Helm chart", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), out)
 		_, err = clientset.AppsV1().Deployments(namespace).Get(ctx, "kybern-manager", metav1.GetOptions{})
 		Expect(err).To(HaveOccurred())
-		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(rs), &appsv1alpha1.ReplicaSet{})).To(Succeed())
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(d), &appsv1alpha1.Deployment{})).To(Succeed())
 		leases, err := clientset.CoreV1().Namespaces().Get(ctx, corev1alpha1.NodeLeaseNamespace, metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(leases.DeletionTimestamp).To(BeNil(), "the node Lease namespace is kept")
 	})
+
+	It("ships a systemd unit for node agents, printed by its NOTES, whose command line the node agent accepts", func() {
+		unit, err := os.ReadFile(filepath.Join(chart, "files", "systemd", "kybern-node-agent.service"))
+		Expect(err).NotTo(HaveOccurred())
+		var execStart string
+		for _, line := range strings.Split(string(unit), "\n") {
+			if v, ok := strings.CutPrefix(line, "ExecStart="); ok {
+				execStart = v
+			}
+		}
+		Expect(execStart).NotTo(BeEmpty(), "the unit has no ExecStart")
+		notes, err := helm("install", "kybern", chart, "--namespace", namespace, "--dry-run=client", "--set", "clusterCIDR=10.200.0.0/16,serviceClusterIPRange=10.100.0.0/16")
+		Expect(err).NotTo(HaveOccurred(), notes)
+		_, notes, _ = strings.Cut(notes, "\nNOTES:\n")
+		Expect(notes).To(ContainSubstring("ExecStart=" + execStart))
+		agentArgs := "--cluster-cidr=10.200.0.0/16 --service-cluster-ip-range=10.100.0.0/16"
+		Expect(notes).To(ContainSubstring(`echo "NODE_AGENT_ARGS=` + agentArgs + `" > /etc/kybern/node-agent.env`))
+
+		agent := filepath.Join(GinkgoT().TempDir(), "node-agent")
+		build := exec.Command("go", "build", "-o", agent, "./node-agent")
+		build.Dir = testenv.RepoRoot()
+		out, err := build.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
+		args := strings.Fields(strings.ReplaceAll(execStart, "$NODE_AGENT_ARGS", agentArgs))
+		Expect(args[0]).To(Equal("/usr/local/bin/node-agent"))
+		// -h after every flag: the agent prints its usage and exits 0 only if it parsed them all.
+		out, err = exec.Command(agent, append(args[1:], "-h")...).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "the node agent refuses the unit's command line: %s", out)
+	})
+
 	It("renders every values example into objects the apiserver accepts (server-side dry run)", func() {
 		// After the release: a dry run cannot create a namespace and fill it, and the
 		// release left both of the chart's (its own, and the kept kybern-node-lease).
@@ -173,8 +235,13 @@ func startManagerAs(token string) *gexec.Session {
 	Expect(err).NotTo(HaveOccurred())
 	health, err := testenv.FreeLoopbackAddr()
 	Expect(err).NotTo(HaveOccurred())
+	// The local control plane has no kube-controller-manager: the manager stands in for its
+	// parts kybern needs, as make run does (default ServiceAccounts, kube-root-ca.crt, and
+	// signing node certificates with the cluster CA).
 	cmd := exec.Command(managerBin, "--kubeconfig", kubeconfig, "--leader-elect", "--leader-election-namespace", namespace,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", health, "--webhook-bind-address", webhook)
+		"--metrics-bind-address", "0", "--health-probe-bind-address", health, "--webhook-bind-address", webhook,
+		"--controllers", "*,serviceaccount,root-ca-cert-publisher", "--root-ca-file", env.CA.CertFile,
+		"--cluster-signing-cert-file", env.CA.CertFile, "--cluster-signing-key-file", env.CA.KeyFile)
 	cmd.Env = append(os.Environ(), "KUBECONFIG=")
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())

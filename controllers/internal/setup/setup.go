@@ -30,6 +30,8 @@ type Settings struct {
 	// DefaultUnreachableTolerationSeconds is how long a pod that states no toleration of
 	// the unreachable taint stays on an unreachable node (node lifecycle).
 	DefaultUnreachableTolerationSeconds int64
+	// ClusterCIDR is the IPv4 CIDR Nodes' pod CIDRs come from (node lifecycle).
+	ClusterCIDR netip.Prefix
 	// ServiceClusterIPRange is the IPv4 CIDR Services' cluster IPs come from (service).
 	ServiceClusterIPRange netip.Prefix
 	// ServiceNodePortRange holds the node ports of NodePort and LoadBalancer Services

@@ -59,13 +59,13 @@ type Runtime struct {
 var _ runtime.Runtime = (*Runtime)(nil)
 
 // New connects to the containerd at address and works in namespace; the pods' network
-// state (address leases) goes in netDir.
-func New(address, namespace, logDriver, netDir string) (*Runtime, error) {
+// state (address leases) goes in netDir, and their routes cover ranges.
+func New(address, namespace, logDriver, netDir string, ranges Ranges) (*Runtime, error) {
 	c, err := containerd.New(address, containerd.WithDefaultNamespace(namespace), containerd.WithTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to containerd at %s: %w", address, err)
 	}
-	return &Runtime{client: c, namespace: namespace, net: &network{node: namespace, stateDir: netDir}, logDriver: logDriver,
+	return &Runtime{client: c, namespace: namespace, net: &network{node: namespace, stateDir: netDir, ranges: ranges}, logDriver: logDriver,
 		preloaded: map[string]bool{}}, nil
 }
 

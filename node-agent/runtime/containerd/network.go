@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,12 +20,11 @@ import (
 	"github.com/kybern/kybern/node-agent/runtime"
 )
 
-// Cluster-wide address ranges: pods get addresses from PodRange (each node a part of it,
-// its pod CIDR), Services from ServiceRange. Routes for both stay on the machine.
-const (
-	PodRange     = "10.244.0.0/16"
-	ServiceRange = "10.96.0.0/16"
-)
+// Ranges are the cluster-wide address ranges: pods get addresses from Pods (each node a
+// part of it, its pod CIDR), Services from Services. Routes for both stay on the machine.
+type Ranges struct {
+	Pods, Services netip.Prefix
+}
 
 // cniPluginDirs are where Debian's containernetworking-plugins and upstream's install.
 var cniPluginDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
@@ -38,6 +37,7 @@ var cniPluginDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 type network struct {
 	node     string
 	stateDir string
+	ranges   Ranges
 
 	mu  sync.Mutex
 	cni gocni.CNI
@@ -52,11 +52,24 @@ func bridgeName(node string) string {
 // BridgePrefix begins the name of every node's pod bridge.
 const BridgePrefix = "kyb"
 
+// checkPodCIDR says why podCIDR, the Node's, cannot be this node's pod network: the
+// host's routes and bridge are made from it, so it must be an IPv4 network inside pods.
+func checkPodCIDR(podCIDR string, pods netip.Prefix) error {
+	cidr, err := netip.ParsePrefix(podCIDR)
+	if err != nil {
+		return fmt.Errorf("the Node's spec.podCIDR %q: %w", podCIDR, err)
+	}
+	if !cidr.Addr().Is4() || cidr.Masked() != cidr || cidr.Bits() < pods.Bits() || !pods.Contains(cidr.Addr()) {
+		return fmt.Errorf("the Node's spec.podCIDR %s is not a network inside the pod range %s: give the agent the manager's --cluster-cidr", podCIDR, pods)
+	}
+	return nil
+}
+
 // configure readies the network for podCIDR: the CNI configuration, IP forwarding and the
 // host's unreachable routes for the cluster ranges.
 func (n *network) configure(ctx context.Context, podCIDR string) error {
-	if _, _, err := net.ParseCIDR(podCIDR); err != nil {
-		return fmt.Errorf("pod CIDR %q: %w", podCIDR, err)
+	if err := checkPodCIDR(podCIDR, n.ranges.Pods); err != nil {
+		return err
 	}
 	if err := clearStaleBridges(ctx, bridgeName(n.node), podCIDR); err != nil {
 		return err
@@ -74,7 +87,7 @@ func (n *network) configure(ctx context.Context, podCIDR string) error {
 			"ipam": map[string]any{
 				"type":    "host-local",
 				"ranges":  [][]map[string]string{{{"subnet": podCIDR}}},
-				"routes":  []map[string]string{{"dst": PodRange}, {"dst": ServiceRange}},
+				"routes":  []map[string]string{{"dst": n.ranges.Pods.String()}, {"dst": n.ranges.Services.String()}},
 				"dataDir": filepath.Join(n.stateDir, "cni"),
 			},
 		}, map[string]any{
@@ -93,7 +106,8 @@ func (n *network) configure(ctx context.Context, podCIDR string) error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("enabling IP forwarding between pod bridges: %w", err)
 	}
-	for _, cidr := range []string{PodRange, ServiceRange} {
+	for _, r := range []netip.Prefix{n.ranges.Pods, n.ranges.Services} {
+		cidr := r.String()
 		if out, err := exec.CommandContext(ctx, "ip", "route", "replace", "unreachable", cidr).CombinedOutput(); err != nil {
 			return fmt.Errorf("ip route replace unreachable %s: %w: %s", cidr, err, out)
 		}
