@@ -17,6 +17,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/certificates"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/podgc"
 	"github.com/kybern/kybern/controllers/service"
 )
 
@@ -68,6 +69,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ClusterSigningCertFile, "cluster-signing-cert-file", "", "PEM CA certificate the csrsigning controller signs kubernetes.io/kube-apiserver-client certificates with (the CA the apiserver trusts for client certificates); unset, it signs nothing and the cluster's own signer must.")
 	fs.StringVar(&o.ClusterSigningKeyFile, "cluster-signing-key-file", "", "PEM private key of --cluster-signing-cert-file.")
 	fs.DurationVar(&o.ClusterSigningDuration, "cluster-signing-duration", certificates.DefaultSigningDuration, "The longest a signed certificate is valid for; a request's expirationSeconds may ask for less.")
+	fs.IntVar(&o.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", 12500, "How many terminated pods (Succeeded or Failed) may exist before the pod garbage collector deletes the oldest; 0 keeps them all.")
+	o.PodGCPeriod, o.PodGCQuarantine = podgc.DefaultPeriod, podgc.DefaultQuarantine
 	fs.StringVar(&o.RootCAFile, "root-ca-file", "", "PEM CA bundle the root-ca-cert-publisher controller publishes to every namespace as the ConfigMap kube-root-ca.crt, which pods verify the apiserver with.")
 }
 
@@ -86,6 +89,9 @@ func (o *Options) setConcurrency(c Controller, s string) error {
 func (o *Options) Validate() error {
 	if o.NodeMonitorGracePeriod <= 0 {
 		return fmt.Errorf("--node-monitor-grace-period=%s: must be positive", o.NodeMonitorGracePeriod)
+	}
+	if o.TerminatedPodGCThreshold < 0 {
+		return fmt.Errorf("--terminated-pod-gc-threshold=%d: must not be negative (0 keeps every terminated pod)", o.TerminatedPodGCThreshold)
 	}
 	if o.DefaultUnreachableTolerationSeconds < 0 {
 		return fmt.Errorf("--default-unreachable-toleration-seconds=%d: must not be negative", o.DefaultUnreachableTolerationSeconds)

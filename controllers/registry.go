@@ -11,6 +11,7 @@ import (
 	"github.com/kybern/kybern/controllers/job"
 	"github.com/kybern/kybern/controllers/nodeauthorizer"
 	"github.com/kybern/kybern/controllers/nodelifecycle"
+	"github.com/kybern/kybern/controllers/podgc"
 	"github.com/kybern/kybern/controllers/replicaset"
 	"github.com/kybern/kybern/controllers/scheduler"
 	"github.com/kybern/kybern/controllers/service"
@@ -62,6 +63,7 @@ var Registry = []Controller{
 	{Name: "garbagecollector", Component: "garbage-collector-controller", Setup: garbagecollector.SetupWithManager,
 		Concurrency: &ConcurrencyFlag{"concurrent-gc-syncs", 20, "Objects the garbage collector processes at once."}},
 	{Name: "nodelifecycle", Component: "node-controller", Setup: nodelifecycle.SetupWithManager},
+	{Name: "pod-garbage-collector", Component: "pod-garbage-collector", Setup: podgc.SetupWithManager},
 	{Name: "csrapproving", Component: "certificate-controller", Setup: certificates.SetupApprover},
 	{Name: "csrsigning", Component: "certificate-controller", Setup: certificates.SetupSigner},
 	{Name: "nodeauthorizer", Component: "node-authorizer", Setup: nodeauthorizer.SetupWithManager,

@@ -157,7 +157,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var syncErr error
 	if satisfied {
 		pl = r.manage(ds, fits, byNode, hash, now)
-		if pl.empty() && ds.Spec.UpdateStrategy.Type == appsv1.RollingUpdateDaemonSetStrategyType {
+		if pl.empty() && isRollingUpdate(ds) {
 			pl.delete, pl.create = rollingUpdate(ds, desiredNodes(fits), byNode, hash, now)
 		}
 		syncErr = errors.Join(r.syncNodes(ctx, ds, pl, hash), r.cleanupHistory(ctx, ds, old, byNode))

@@ -130,6 +130,23 @@ var _ = Describe("A DaemonSet update", func() {
 		Expect(double).To(BeZero(), "without surge no node runs two pods")
 	})
 
+	It("with no updateStrategy, or RollingUpdate and no rollingUpdate block, rolls out one node at a time, as upstream's defaults", func() {
+		for _, strategy := range []appsv1.DaemonSetUpdateStrategy{{}, {Type: appsv1.RollingUpdateDaemonSetStrategyType}} {
+			// A namespace each: a DaemonSet runs on every node labelled with its namespace.
+			ns := newNamespace()
+			ds := newDS(ns, "defaults")
+			ds.Spec.UpdateStrategy = strategy
+			nodes := runOn(ns, ds, "a", "b", "c")
+
+			w := watchRollout(ds, nodes)
+			patchDS(ds, setImage("busybox:2"))
+			Eventually(allOnImage(ds, nodes, "busybox:2")).Should(Succeed(), "strategy %+v", strategy)
+			missing, double := w.Stop()
+			Expect(missing).To(BeNumerically("<=", 1), "maxUnavailable defaults to 1")
+			Expect(double).To(BeZero(), "maxSurge defaults to 0")
+		}
+	})
+
 	It("stalls on new pods that never become ready, within maxUnavailable", func() {
 		ds := rollingDS(ns, "stall", 0, 1)
 		runOn(ns, ds, "a", "b", "c")

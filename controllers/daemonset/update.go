@@ -1,6 +1,7 @@
 package daemonset
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strconv"
@@ -57,21 +58,30 @@ func allowsSurge(ds *appsv1alpha1.DaemonSet) bool {
 
 type budget struct{ surge, unavailable int }
 
+// isRollingUpdate reports whether ds replaces its pods of old revisions itself: a
+// RollingUpdate, or no strategy type at all, which upstream's defaulting makes one.
+func isRollingUpdate(ds *appsv1alpha1.DaemonSet) bool {
+	t := ds.Spec.UpdateStrategy.Type
+	return t == "" || t == appsv1.RollingUpdateDaemonSetStrategyType
+}
+
 // surgeAndUnavailable resolves maxSurge and maxUnavailable against desired nodes,
-// percentages rounding up: 30% of 5 nodes is 2. Both 0 would stall a rollout, so
-// maxUnavailable becomes 1 then, as upstream.
+// percentages rounding up: 30% of 5 nodes is 2. Unset, they are upstream's defaults,
+// maxUnavailable 1 and maxSurge 0, with or without a rollingUpdate block. Both 0 would
+// stall a rollout, so maxUnavailable becomes 1 then, as upstream.
 func surgeAndUnavailable(ds *appsv1alpha1.DaemonSet, desired int) budget {
-	ru := ds.Spec.UpdateStrategy.RollingUpdate
-	if ds.Spec.UpdateStrategy.Type != appsv1.RollingUpdateDaemonSetStrategyType || ru == nil {
+	if !isRollingUpdate(ds) {
 		return budget{}
 	}
+	one, zero := intstr.FromInt32(1), intstr.FromInt32(0)
+	maxSurge, maxUnavailable := &zero, &one
+	if ru := ds.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+		maxSurge = cmp.Or(ru.MaxSurge, maxSurge)
+		maxUnavailable = cmp.Or(ru.MaxUnavailable, maxUnavailable)
+	}
 	var b budget
-	if ru.MaxSurge != nil {
-		b.surge, _ = intstr.GetScaledValueFromIntOrPercent(ru.MaxSurge, desired, true)
-	}
-	if ru.MaxUnavailable != nil {
-		b.unavailable, _ = intstr.GetScaledValueFromIntOrPercent(ru.MaxUnavailable, desired, true)
-	}
+	b.surge, _ = intstr.GetScaledValueFromIntOrPercent(maxSurge, desired, true)
+	b.unavailable, _ = intstr.GetScaledValueFromIntOrPercent(maxUnavailable, desired, true)
 	if desired > 0 && b.surge == 0 && b.unavailable == 0 {
 		b.unavailable = 1
 	}

@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
@@ -91,6 +92,16 @@ func TestSurgeAndUnavailable(t *testing.T) {
 		{"1% of 1 node is 1", newDS(rolling(pct("1%"), intstr.FromInt32(0))), 1, budget{surge: 1}},
 		{"both 0: maxUnavailable becomes 1", newDS(rolling(intstr.FromInt32(0), intstr.FromInt32(0))), 5, budget{unavailable: 1}},
 		{"no node wants a pod: nothing", newDS(rolling(intstr.FromInt32(0), intstr.FromInt32(0))), 0, budget{}},
+		{"RollingUpdate without a rollingUpdate block: upstream's maxUnavailable 1", newDS(func(ds *appsv1alpha1.DaemonSet) {
+			ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType}
+		}), 5, budget{unavailable: 1}},
+		{"no strategy at all: a RollingUpdate, as upstream defaults it", newDS(func(ds *appsv1alpha1.DaemonSet) {
+			ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{}
+		}), 5, budget{unavailable: 1}},
+		{"maxSurge alone: maxUnavailable defaults to 1 beside it", newDS(func(ds *appsv1alpha1.DaemonSet) {
+			ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxSurge: ptr.To(pct("20%"))}}
+		}), 5, budget{surge: 1, unavailable: 1}},
 		{"OnDelete: nothing", newDS(func(ds *appsv1alpha1.DaemonSet) {
 			ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{Type: appsv1.OnDeleteDaemonSetStrategyType}
 		}), 5, budget{}},

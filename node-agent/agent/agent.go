@@ -234,7 +234,7 @@ func (a *Agent) podChanged(ctx context.Context, env *podworker.Env, statuses *st
 		w.Update(pod)
 		return
 	}
-	if pod.DeletionTimestamp != nil && !controllerutil.ContainsFinalizer(pod, podworker.Finalizer) {
+	if pod.DeletionTimestamp != nil && !controllerutil.ContainsFinalizer(pod, corev1alpha1.NodeAgentFinalizer) {
 		return
 	}
 	w := podworker.New(env, pod, a.log)

@@ -80,7 +80,7 @@ var _ = Describe("The node agent", func() {
 		for _, p := range pods.Items {
 			perNode[p.Spec.NodeName]++
 			Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
-			Expect(p.Finalizers).To(ContainElement(podworker.Finalizer))
+			Expect(p.Finalizers).To(ContainElement(corev1alpha1.NodeAgentFinalizer))
 			node := &corev1alpha1.Node{}
 			Expect(k8s.Get(ctx, client.ObjectKey{Name: p.Spec.NodeName}, node)).To(Succeed())
 			_, cidr, err := net.ParseCIDR(node.Spec.PodCIDR)

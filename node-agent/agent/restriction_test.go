@@ -24,7 +24,6 @@ import (
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/agent"
-	"github.com/kybern/kybern/node-agent/podworker"
 	"github.com/kybern/kybern/node-agent/runtime/simulated"
 	"github.com/kybern/kybern/test/testenv"
 )
@@ -123,7 +122,7 @@ var _ = Describe("A node agent under its own node identity", func() {
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "mine"}}}}
 		Expect(k8s.Create(ctx, own)).To(Succeed())
 		Eventually(getPod(ns, own.Name)).Should(And(HaveField("Status.Phase", corev1.PodRunning),
-			HaveField("Finalizers", ContainElement(podworker.Finalizer))))
+			HaveField("Finalizers", ContainElement(corev1alpha1.NodeAgentFinalizer))))
 		claim := &corev1.PersistentVolumeClaim{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mine"}, claim)).To(Succeed())
 		Expect(claim.Annotations).To(HaveKeyWithValue("volume.kubernetes.io/selected-node", restricted))

@@ -18,7 +18,7 @@ func (w *Worker) holdPod(ctx context.Context, pod *corev1alpha1.Pod) error {
 	current := pod
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		held := current.DeepCopy()
-		controllerutil.AddFinalizer(held, Finalizer)
+		controllerutil.AddFinalizer(held, corev1alpha1.NodeAgentFinalizer)
 		err := w.env.Client.Patch(ctx, held, client.MergeFromWithOptions(current, client.MergeFromWithOptimisticLock{}))
 		if err == nil {
 			current = held
@@ -34,7 +34,7 @@ func (w *Worker) holdPod(ctx context.Context, pod *corev1alpha1.Pod) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("adding finalizer %s: %w", Finalizer, err)
+		return fmt.Errorf("adding finalizer %s: %w", corev1alpha1.NodeAgentFinalizer, err)
 	}
 	w.mu.Lock()
 	if w.pod == pod {
@@ -47,13 +47,13 @@ func (w *Worker) holdPod(ctx context.Context, pod *corev1alpha1.Pod) error {
 // releasePod removes the finalizer, letting the deletion finish.
 func (w *Worker) releasePod(ctx context.Context, pod *corev1alpha1.Pod) error {
 	released := pod.DeepCopy()
-	controllerutil.RemoveFinalizer(released, Finalizer)
+	controllerutil.RemoveFinalizer(released, corev1alpha1.NodeAgentFinalizer)
 	err := w.env.Client.Patch(ctx, released, client.MergeFromWithOptions(pod, client.MergeFromWithOptimisticLock{}))
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("removing finalizer %s: %w", Finalizer, err)
+		return fmt.Errorf("removing finalizer %s: %w", corev1alpha1.NodeAgentFinalizer, err)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func (w *Worker) cleanUp(ctx context.Context, pod *corev1alpha1.Pod, gone bool) 
 	if err := os.RemoveAll(PodLogDir(w.env.LogDir, podRef(pod))); err != nil {
 		return fmt.Errorf("removing the pod's logs: %w", err)
 	}
-	if gone || !controllerutil.ContainsFinalizer(pod, Finalizer) {
+	if gone || !controllerutil.ContainsFinalizer(pod, corev1alpha1.NodeAgentFinalizer) {
 		return nil
 	}
 	return w.releasePod(ctx, pod)

@@ -27,12 +27,6 @@ import (
 	"github.com/kybern/kybern/node-agent/volume"
 )
 
-// Finalizer holds a pod bound to a node until its agent has stopped its containers.
-// Custom resources have no graceful deletion of their own; with it, deleting a pod marks
-// it terminating, the agent stops its containers within terminationGracePeriodSeconds,
-// and only then does the pod object go.
-const Finalizer = "core.kybern.io/node-agent"
-
 // State is where a pod is in its life on this node.
 type State string
 
@@ -240,7 +234,7 @@ func (w *Worker) sync(ctx context.Context) (retry time.Duration, err error) {
 // syncActive starts what should run: the sandbox, the init containers one at a time and
 // then the main containers, restarting exited ones as restartPolicy and back-off allow.
 func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Duration, error) {
-	if !controllerutil.ContainsFinalizer(pod, Finalizer) {
+	if !controllerutil.ContainsFinalizer(pod, corev1alpha1.NodeAgentFinalizer) {
 		if err := w.holdPod(ctx, pod); err != nil {
 			return 0, err
 		}

@@ -133,7 +133,7 @@ func TestPendingToRunningWithInitContainersInOrder(t *testing.T) {
 		t.Fatalf("first sync: state %s, first %+v, second %+v", r.w.State(), r.container("first").State, r.container("second").State)
 	}
 	got := &corev1alpha1.Pod{}
-	if err := r.api.Get(r.ctx, client.ObjectKeyFromObject(pod), got); err != nil || len(got.Finalizers) != 1 || got.Finalizers[0] != Finalizer {
+	if err := r.api.Get(r.ctx, client.ObjectKeyFromObject(pod), got); err != nil || len(got.Finalizers) != 1 || got.Finalizers[0] != corev1alpha1.NodeAgentFinalizer {
 		t.Fatalf("the pod is not held by the finalizer before its containers start: %v %v", got.Finalizers, err)
 	}
 	r.step(latency)

@@ -45,7 +45,11 @@ func TestE2E(t *testing.T) { testenv.RunSuite(t, "E2E suite: real containers") }
 // spec runs every controller and the admission webhook, as make run does. Specs whose
 // pods use the host (hostPath, hostNetwork, hostPort) run in privileged namespaces.
 var spec = testenv.SuiteSpec{Controllers: []string{"*"}, Admission: true, EventuallyTimeout: 60 * time.Second,
-	Configure: func(o *controllers.Options) { o.ClusterSigningDuration = signingDuration }}
+	Configure: func(o *controllers.Options) {
+		o.ClusterSigningDuration = signingDuration
+		// A lost node's pods are collected within seconds rather than a minute.
+		o.PodGCPeriod, o.PodGCQuarantine = time.Second, 2*time.Second
+	}}
 
 var _ = BeforeSuite(func() {
 	testenv.SetEventuallyDefaults(spec)

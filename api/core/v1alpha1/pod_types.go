@@ -5,6 +5,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// NodeAgentFinalizer holds a pod bound to a node until its agent has stopped its
+// containers. Custom resources have no graceful deletion of their own; with it, deleting a
+// pod marks it terminating, the agent stops its containers within
+// terminationGracePeriodSeconds, and only then does the pod object go. The pod garbage
+// collector removes it from the pods of a node that is gone or out of service.
+const NodeAgentFinalizer = "core.kybern.io/node-agent"
+
 // Pod is the smallest deployable unit: a group of containers that share a network and
 // volumes, run together on one node. Spec and status are upstream core/v1's; the scheduler
 // binds a pod by setting spec.nodeName, once, and the node agent of that node runs it.

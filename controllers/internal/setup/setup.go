@@ -45,6 +45,13 @@ type Settings struct {
 	// RootCAFile is the CA bundle published to every namespace as kube-root-ca.crt
 	// (root-ca-cert-publisher).
 	RootCAFile string
+	// TerminatedPodGCThreshold is how many terminated pods may exist before the oldest
+	// are deleted; 0 keeps them all (pod-garbage-collector).
+	TerminatedPodGCThreshold int
+	// PodGCPeriod and PodGCQuarantine are how often the pod garbage collector runs and
+	// how long a Node must be missing before its pods count as orphaned; upstream has no
+	// flags for them, and only tests shorten them.
+	PodGCPeriod, PodGCQuarantine time.Duration
 }
 
 // Config is what one controller's Func receives.
