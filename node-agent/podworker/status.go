@@ -74,8 +74,14 @@ func podStatus(pod *corev1alpha1.Pod, o observed) corev1.PodStatus {
 		}
 		s.PodIPs = append(s.PodIPs, corev1.PodIP{IP: ip})
 	}
-	s.InitContainerStatuses = containerStatuses(pod.Spec.InitContainers, o, true)
-	s.ContainerStatuses = containerStatuses(pod.Spec.Containers, o, false)
+	s.InitContainerStatuses = containerStatuses(pod.Spec.InitContainers, o, true, ReasonContainerCreating)
+	// Upstream's kubelet: a container not created yet is PodInitializing in a pod with
+	// init containers, whether they have finished or not, and ContainerCreating otherwise.
+	notCreated := ReasonContainerCreating
+	if len(pod.Spec.InitContainers) > 0 {
+		notCreated = ReasonPodInitializing
+	}
+	s.ContainerStatuses = containerStatuses(pod.Spec.Containers, o, false, notCreated)
 	s.Phase = phase(pod, s, o.terminated)
 	if o.pastDeadline {
 		s.Phase, s.Reason, s.Message = corev1.PodFailed, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
@@ -181,8 +187,9 @@ func condition(t corev1.PodConditionType, ok bool, falseReason, falseMessage str
 }
 
 // containerStatuses reports each container of specs: its newest instance's state (or why
-// it waits), the one before as lastState, and the restart count.
-func containerStatuses(specs []corev1.Container, o observed, init bool) []corev1.ContainerStatus {
+// it waits, notCreated when nothing else says), the one before as lastState, and the
+// restart count. An init container that exited 0 is ready, as upstream reports it.
+func containerStatuses(specs []corev1.Container, o observed, init bool, notCreated string) []corev1.ContainerStatus {
 	out := make([]corev1.ContainerStatus, 0, len(specs))
 	for _, spec := range specs {
 		cs := corev1.ContainerStatus{Name: spec.Name, Image: spec.Image, Started: new(false)}
@@ -190,10 +197,7 @@ func containerStatuses(specs []corev1.Container, o observed, init bool) []corev1
 		why, waits := o.waiting[spec.Name]
 		if len(instances) == 0 {
 			if !waits {
-				why = reason{reason: ReasonContainerCreating}
-				if !init {
-					why.reason = ReasonPodInitializing
-				}
+				why = reason{reason: notCreated}
 			}
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: why.reason, Message: why.message}
 			out = append(out, cs)
@@ -214,6 +218,7 @@ func containerStatuses(specs []corev1.Container, o observed, init bool) []corev1
 			cs.LastTerminationState.Terminated = terminatedState(latest, o)
 		case latest.State == runtime.StateExited:
 			cs.State.Terminated = terminatedState(latest, o)
+			cs.Ready = init && !isSidecar(&spec) && latest.ExitCode == 0
 		default:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonContainerCreating}
 		}

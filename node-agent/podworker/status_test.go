@@ -123,3 +123,41 @@ func TestReadinessGatesHoldReadyUntilTheirConditionsAreTrue(t *testing.T) {
 		t.Fatalf("Ready with every gate True: %+v", c)
 	}
 }
+
+// As upstream's kubelet reports them: an init container that exited 0 is ready, one that
+// failed is not; a container not created yet waits as PodInitializing in a pod with init
+// containers, finished or not, and as ContainerCreating in a pod without.
+func TestContainerStatusesAsUpstreamKubelet(t *testing.T) {
+	withInit := &corev1alpha1.Pod{}
+	withInit.Spec.InitContainers = []corev1.Container{{Name: "setup"}, {Name: "broken"}, {Name: "later"}}
+	withInit.Spec.Containers = []corev1.Container{{Name: "main"}}
+	s := podStatus(withInit, observed{sandboxReady: true, now: time.Unix(20, 0),
+		containers: map[string][]runtime.Container{"setup": {exited("setup", 0, 0)}, "broken": {exited("broken", 1, 0)}}})
+	init := map[string]corev1.ContainerStatus{}
+	for _, cs := range s.InitContainerStatuses {
+		init[cs.Name] = cs
+	}
+	if !init["setup"].Ready || init["broken"].Ready || init["later"].Ready {
+		t.Errorf("init containers ready: setup %v (exited 0), broken %v (exited 1), later %v (not started); want true, false, false",
+			init["setup"].Ready, init["broken"].Ready, init["later"].Ready)
+	}
+	if w := init["later"].State.Waiting; w == nil || w.Reason != ReasonContainerCreating {
+		t.Errorf("an init container not created yet: %+v, want waiting ContainerCreating", init["later"].State)
+	}
+	if w := s.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != ReasonPodInitializing {
+		t.Errorf("main container of a pod with init containers: %+v, want waiting PodInitializing", s.ContainerStatuses[0].State)
+	}
+
+	withInit.Spec.InitContainers = withInit.Spec.InitContainers[:1]
+	s = podStatus(withInit, observed{sandboxReady: true, now: time.Unix(20, 0), containers: map[string][]runtime.Container{"setup": {exited("setup", 0, 0)}}})
+	if w := s.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != ReasonPodInitializing {
+		t.Errorf("main container once the init containers finished: %+v, want waiting PodInitializing", s.ContainerStatuses[0].State)
+	}
+
+	plain := &corev1alpha1.Pod{}
+	plain.Spec.Containers = []corev1.Container{{Name: "main"}}
+	s = podStatus(plain, observed{sandboxReady: true, now: time.Unix(20, 0)})
+	if w := s.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != ReasonContainerCreating {
+		t.Errorf("main container of a pod without init containers: %+v, want waiting ContainerCreating", s.ContainerStatuses[0].State)
+	}
+}

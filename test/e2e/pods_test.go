@@ -133,6 +133,7 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		Expect(main).NotTo(BeNil())
 		Expect(second.StartedAt.Time).NotTo(BeTemporally("<", first.FinishedAt.Time))
 		Expect(main.StartedAt.Time).NotTo(BeTemporally("<", second.FinishedAt.Time))
+		Expect(got.Status.InitContainerStatuses).To(HaveEach(HaveField("Ready", true)), "an init container that exited 0 is ready, as upstream reports it")
 	})
 
 	It("keeps containers running across an agent restart, adopting them", func() {
