@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -166,7 +167,7 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-w.wake:
 		case <-timer.C():
 		}
-		retry, err := w.sync(ctx)
+		retry, err := w.guardedSync(ctx)
 		if err != nil {
 			w.log.Error(err, "Syncing pod", "state", w.state)
 			retry = min(max(retry, time.Second), 10*time.Second)
@@ -184,6 +185,17 @@ func (w *Worker) Run(ctx context.Context) {
 			timer.Reset(retry)
 		}
 	}
+}
+
+// guardedSync is sync with a panic turned into an error, with its stack: one pod's bug
+// must not end the agent and every other pod's worker. The worker retries it as any error.
+func (w *Worker) guardedSync(ctx context.Context) (retry time.Duration, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			retry, err = 0, fmt.Errorf("panic while syncing the pod: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return w.sync(ctx)
 }
 
 // State reports the worker's state, for tests and logs.

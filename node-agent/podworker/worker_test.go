@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -285,5 +286,35 @@ func TestActiveDeadlineStopsThePod(t *testing.T) {
 	}
 	if r.container("web").State.Terminated == nil {
 		t.Fatalf("the container still runs: %+v", r.container("web").State)
+	}
+}
+
+// panickingRuntime panics on the first container start, as a bug would.
+type panickingRuntime struct {
+	*simulated.Runtime
+	panicked atomic.Bool
+}
+
+func (p *panickingRuntime) StartContainer(ctx context.Context, pod runtime.PodRef, spec runtime.ContainerSpec) (string, error) {
+	if !p.panicked.Swap(true) {
+		panic("a bug in the runtime")
+	}
+	return p.Runtime.StartContainer(ctx, pod, spec)
+}
+
+func TestAPanicInSyncIsAnErrorThatTheWorkerRetries(t *testing.T) {
+	r := newRig(t, testPod(corev1.RestartPolicyAlways, ctr("main", "sleep", "3600")))
+	r.env.Runtime = &panickingRuntime{Runtime: r.rt}
+	_, err := r.w.guardedSync(r.ctx)
+	if err == nil || !strings.Contains(err.Error(), "panic while syncing the pod: a bug in the runtime") || !strings.Contains(err.Error(), "StartContainer") {
+		t.Fatalf("guardedSync = %v, want the panic as an error with its stack", err)
+	}
+	r.clock.Step(10 * time.Second)
+	if _, err := r.w.guardedSync(r.ctx); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	r.step(latency)
+	if r.container("main").State.Running == nil {
+		t.Fatalf("after the retry: %+v, want the container running", r.container("main").State)
 	}
 }
