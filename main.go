@@ -51,7 +51,7 @@ func (f *flags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to readers that present a bearer token the apiserver authenticates (TokenReview) and authorises for GET /metrics (SubjectAccessReview); false serves plain HTTP to anyone.")
 	fs.StringVar(&f.metricsCertDir, "metrics-cert-dir", "", "Directory with the metrics server's certificate (tls.crt, tls.key); empty makes a self-signed one at start.")
 	fs.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz endpoints bind to; 0 disables them.")
-	fs.BoolVar(&f.leaderElect, "leader-elect", true, "Elect a leader through a Lease so that only one of several replicas acts. make run turns it off.")
+	fs.BoolVar(&f.leaderElect, "leader-elect", true, "Elect a leader through a Lease so that only one of several replicas acts; a manager that stops gracefully releases it at once.")
 	fs.StringVar(&f.leaderElectionID, "leader-election-id", "kybern-manager", "Name of the leader election Lease.")
 	fs.StringVar(&f.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster, and must be set outside one.")
 	fs.DurationVar(&f.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a follower waits before taking over a lease that was not renewed.")
@@ -71,7 +71,7 @@ func (f *flags) validate() error {
 	}
 	if f.leaderElect && f.leaderElectionNS == "" {
 		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
-			return errors.New("--leader-election-namespace is required outside a cluster; set it, or pass --leader-elect=false as make run does")
+			return errors.New("--leader-election-namespace is required outside a cluster; set it, or pass --leader-elect=false")
 		}
 	}
 	if err := f.admission.Validate(); err != nil {
@@ -127,8 +127,10 @@ func run(f flags) error {
 		LeaderElectionID:        f.leaderElectionID,
 		LeaderElectionNamespace: f.leaderElectionNS,
 		LeaseDuration:           &f.leaseDuration,
-		GracefulShutdownTimeout: &f.gracefulShutdownLimit,
-		WebhookServer:           hookServer,
+		// run returns, and the process ends, once the manager stops.
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &f.gracefulShutdownLimit,
+		WebhookServer:                 hookServer,
 	})
 	if err != nil {
 		return describeManagerError(err, f)

@@ -82,6 +82,9 @@ if [[ -z $real ]]; then
   echo "kybern: pods run on $nodes, not as real containers; $fix" >&2
 fi
 
+# Each child runs in a session of its own (setsid), so that Ctrl-C reaches this script
+# alone and each child gets exactly one SIGTERM from stop: a second signal makes the
+# manager exit at once, before it hands over its leader Lease.
 pids=()
 stop() {
   trap - INT TERM
@@ -98,18 +101,20 @@ if [[ -n $CLUSTER_CA_DIR ]]; then
   cluster=(--cluster-signing-cert-file "$CLUSTER_CA_DIR/ca.crt" --cluster-signing-key-file "$CLUSTER_CA_DIR/ca.key"
     --root-ca-file "$CLUSTER_CA_DIR/ca.crt" --controllers '*,serviceaccount,root-ca-cert-publisher')
 fi
-"$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect=false \
+# Leader election, as in the chart: a second make run (another clone, say) against the
+# same control plane waits as a follower instead of acting beside this one.
+setsid "$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect --leader-election-namespace kybern-system \
   --metrics-bind-address "$METRICS_ADDR" --health-probe-bind-address "$HEALTH_ADDR" \
   --webhook-bind-address "$WEBHOOK_ADDR" "${cluster[@]}" 9>&- &
 pids+=($!)
 if [[ -n $real ]]; then
   "$CONTROLPLANE" --dir "$STATE_DIR" --kubeconfig "$KUBECONFIG" join
-  "$NODE_AGENT" --bootstrap-kubeconfig "$STATE_DIR/bootstrap-kubeconfig" --containerd=embedded --state-dir "$STATE_DIR" \
+  setsid "$NODE_AGENT" --bootstrap-kubeconfig "$STATE_DIR/bootstrap-kubeconfig" --containerd=embedded --state-dir "$STATE_DIR" \
     --image-dir "$STATE_DIR/images" --log-dir "$STATE_DIR/logs" 9>&- &
   pids+=($!)
 fi
 if ((SIMULATE_NODES > 0)); then
-  "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --simulate-nodes "$SIMULATE_NODES" --node-name sim --log-dir "$STATE_DIR/logs" 9>&- &
+  setsid "$NODE_AGENT" --kubeconfig "$KUBECONFIG" --simulate-nodes "$SIMULATE_NODES" --node-name sim --log-dir "$STATE_DIR/logs" 9>&- &
   pids+=($!)
 fi
 

@@ -14,7 +14,9 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
@@ -34,6 +36,15 @@ func startRun(stateDir, metrics, probes string, extraEnv ...string) *gexec.Sessi
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	return s
+}
+
+// managerLeaseHolder is who holds the manager's leader Lease, "" for nobody.
+func managerLeaseHolder() (string, error) {
+	lease := &coordinationv1.Lease{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "kybern-system", Name: "kybern-manager"}, lease); err != nil {
+		return "", err
+	}
+	return ptr.Deref(lease.Spec.HolderIdentity, ""), nil
 }
 
 // runStubs is a directory of stand-ins for what hack/run.sh starts and asks: a manager and
@@ -124,6 +135,9 @@ var _ = Describe("make run's foreground script", func() {
 		Eventually(func() error { return env.AdmissionProbe(ctx) }, "30s").Should(
 			MatchError(ContainSubstring(`violates PodSecurity "baseline:latest": privileged (container "probe" must not set securityContext.privileged=true)`)))
 
+		By("electing a leader through the Lease kybern-system/kybern-manager, as the chart's manager does")
+		Eventually(managerLeaseHolder).ShouldNot(BeEmpty())
+
 		By("refusing a second run on the same state directory")
 		Expect(first.ExitCode()).To(Equal(-1), "the first run ended early; its output is above")
 		second := startRun(stateDir, "0", freeAddr())
@@ -157,6 +171,7 @@ var _ = Describe("make run's foreground script", func() {
 		Eventually(first, "40s").Should(gexec.Exit())
 		Expect(first.Err).To(gbytes.Say("kybern: stopping"))
 		Eventually(func() int { code, _ := get("http://" + probes + "/readyz"); return code }, "10s").Should(BeZero())
+		Eventually(managerLeaseHolder).Should(BeEmpty(), "a manager that stops gracefully releases its Lease, so the next one leads at once")
 	})
 
 	It("fails at once, naming the make variable, when a port is taken", func() {
