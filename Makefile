@@ -116,6 +116,7 @@ build: generate fmt vet ## Build bin/manager, bin/node-agent and its container l
 	go build -o $(LOCALBIN)/manager .
 	go build -o $(LOCALBIN)/node-agent ./node-agent
 	go build -o $(LOCALBIN)/kybern-log-driver ./node-agent/logdriver
+	go build -o $(LOCALBIN)/kubectl-kybern ./kubectl-kybern
 
 .PHONY: run
 run: modules build install $(CONTROLPLANE) ## Run the local control plane (if none is up), the manager and a node agent in the foreground: as root, real containers (installing containerd and the rest with apt first); else simulated nodes. SIMULATE_NODES=N adds N simulated nodes.

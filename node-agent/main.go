@@ -43,6 +43,7 @@ import (
 	"github.com/kybern/kybern/node-agent/resolvconf"
 	"github.com/kybern/kybern/node-agent/runtime/containerd"
 	"github.com/kybern/kybern/node-agent/runtime/simulated"
+	"github.com/kybern/kybern/node-agent/server"
 )
 
 // version is what the Node reports as its kubelet and kube-proxy version.
@@ -63,6 +64,7 @@ type options struct {
 	simCPU, simMem      string
 	serviceRanges       proxy.Ranges
 	clusterCIDR         netip.Prefix
+	api                 apiOptions
 }
 
 func main() {
@@ -87,6 +89,11 @@ func main() {
 		"The manager's --cluster-cidr, which the Nodes' pod CIDRs come from: pods get routes for it, and the agent refuses a pod CIDR outside it.")
 	o.serviceRanges.NodePorts = *utilnet.ParsePortRangeOrDie(corev1alpha1.DefaultServiceNodePortRange)
 	flag.Var(&o.serviceRanges.NodePorts, "service-node-port-range", "The manager's --service-node-port-range: the proxy programs no node port outside it.")
+	flag.StringVar(&o.api.address, "address", "0.0.0.0", "The address the agent's API (logs, exec, port-forward) listens on.")
+	flag.IntVar(&o.api.port, "port", server.DefaultPort, "The port of the agent's API, reported as the Node's kubelet endpoint; 0 serves no API. Agents that share a machine need a port each.")
+	flag.StringVar(&o.api.clientCAFile, "client-ca-file", "", "The CA that the API verifies client certificates against (default: the cluster's, which kube-apiserver publishes in kube-system/extension-apiserver-authentication).")
+	flag.StringVar(&o.api.certFile, "tls-cert-file", "", "The API's serving certificate (with --tls-private-key-file); without it, the agent asks for one through a CertificateSigningRequest of signer kubernetes.io/kubelet-serving, kept in --cert-dir.")
+	flag.StringVar(&o.api.keyFile, "tls-private-key-file", "", "The key of --tls-cert-file.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -177,7 +184,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	host := resolvconf.Parse(string(hostResolv))
 	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Address: hostAddress(),
 		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd",
-		PodDir: filepath.Join(o.stateDir, "nodes", o.nodeName, "pods"), Tmpfs: true}, rt)
+		PodDir: filepath.Join(o.stateDir, "nodes", o.nodeName, "pods"), Tmpfs: true, APIPort: int32(o.api.port)}, rt)
 	if err != nil {
 		return err
 	}
@@ -186,6 +193,9 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 		if ctx.Err() != nil {
 			return nil // Stopped while registering.
 		}
+		return err
+	}
+	if err := startAPI(ctx, o, shared, rt); err != nil {
 		return err
 	}
 	// The cluster DNS and the apiserver relay listen on the pod network's gateway, the
@@ -323,11 +333,15 @@ func clientConfig(ctx context.Context, o options) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--bootstrap-kubeconfig=%s: %w", o.bootstrapKubeconfig, err)
 	}
-	certDir := o.certDir
-	if certDir == "" {
-		certDir = filepath.Join(o.stateDir, "nodes", o.nodeName, "pki")
+	return identity.Start(ctx, o.nodeName, o.nodeCertDir(), bootstrap, ctrl.Log.WithName("node-agent").WithValues("node", o.nodeName))
+}
+
+// nodeCertDir is where the node's certificates are kept.
+func (o options) nodeCertDir() string {
+	if o.certDir != "" {
+		return o.certDir
 	}
-	return identity.Start(ctx, o.nodeName, certDir, bootstrap, ctrl.Log.WithName("node-agent").WithValues("node", o.nodeName))
+	return filepath.Join(o.stateDir, "nodes", o.nodeName, "pki")
 }
 
 func newShared(cfg *rest.Config) (agent.Shared, error) {

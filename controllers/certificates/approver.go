@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"strings"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -42,7 +43,8 @@ func SetupApprover(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error 
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests/approval,verbs=update
-// +kubebuilder:rbac:groups=certificates.k8s.io,resources=signers,verbs=approve,resourceNames=kubernetes.io/kube-apiserver-client
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=signers,verbs=approve,resourceNames=kubernetes.io/kube-apiserver-client;kubernetes.io/kubelet-serving
+// +kubebuilder:rbac:groups=core.kybern.io,resources=nodes,verbs=get;list;watch
 
 // Reconcile approves or denies one pending request, once.
 func (a *Approver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -58,26 +60,25 @@ func (a *Approver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		// Not a request anyone can sign; the signer fails it.
 		return ctrl.Result{}, nil
 	}
-	var liveErr error
-	v, reason := decide(csr, parsed, func(node string) bool {
-		live, err := a.live(ctx, node)
-		liveErr = err
-		return live
-	})
-	if liveErr != nil {
-		return ctrl.Result{}, liveErr
+	v, reason, kind, err := a.judge(ctx, csr, parsed)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	cond := certificatesv1.CertificateSigningRequestCondition{Status: corev1.ConditionTrue, LastUpdateTime: metav1.NewTime(a.Clock.Now())}
 	switch v {
 	case leave:
+		if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName && strings.HasPrefix(csr.Spec.Username, corev1alpha1.NodeUserPrefix) {
+			// A node's serving request before its Node exists: judged once it does.
+			return ctrl.Result{RequeueAfter: servingRecheck}, nil
+		}
 		return ctrl.Result{}, nil
 	case approve:
-		cond.Type, cond.Reason, cond.Message = certificatesv1.CertificateApproved, "AutoApproved", "kybern's csrapproving controller approved the node client certificate of "+parsed.Subject.CommonName
+		cond.Type, cond.Reason, cond.Message = certificatesv1.CertificateApproved, "AutoApproved", "kybern's csrapproving controller approved the node "+kind+" certificate of "+parsed.Subject.CommonName
 	case deny:
-		cond.Type, cond.Reason, cond.Message = certificatesv1.CertificateDenied, "NodeClientRefused", reason
-		a.Recorder.Event(csr, corev1.EventTypeWarning, "NodeClientRefused", reason)
+		cond.Type, cond.Reason, cond.Message = certificatesv1.CertificateDenied, refusedReason[kind], reason
+		a.Recorder.Event(csr, corev1.EventTypeWarning, refusedReason[kind], reason)
 	}
-	log.FromContext(ctx).Info("Deciding node client certificate", "commonName", parsed.Subject.CommonName, "requester", csr.Spec.Username, "decision", cond.Type)
+	log.FromContext(ctx).Info("Deciding node certificate", "kind", kind, "commonName", parsed.Subject.CommonName, "requester", csr.Spec.Username, "decision", cond.Type)
 	csr.Status.Conditions = append(csr.Status.Conditions, cond)
 	err = a.SubResource("approval").Update(ctx, csr)
 	if apierrors.IsConflict(err) {
@@ -85,6 +86,34 @@ func (a *Approver) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, err
+}
+
+// servingRecheck is how soon a serving request whose Node does not exist yet is judged again.
+const servingRecheck = 10 * time.Second
+
+// refusedReason is a denial's reason, by the kind of certificate asked for.
+var refusedReason = map[string]string{"client": "NodeClientRefused", "serving": "NodeServingRefused"}
+
+// judge applies the rules of the kind of certificate csr asks for: "client" or "serving".
+func (a *Approver) judge(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, parsed *x509.CertificateRequest) (verdict, string, string, error) {
+	var lookupErr error
+	if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+		v, reason := decideServing(csr, parsed, func(name string) ([]corev1.NodeAddress, bool) {
+			node := &corev1alpha1.Node{}
+			err := a.Get(ctx, client.ObjectKey{Name: name}, node)
+			if !apierrors.IsNotFound(err) {
+				lookupErr = err
+			}
+			return node.Status.Addresses, err == nil
+		})
+		return v, reason, "serving", lookupErr
+	}
+	v, reason := decide(csr, parsed, func(node string) bool {
+		live, err := a.live(ctx, node)
+		lookupErr = err
+		return live
+	})
+	return v, reason, "client", lookupErr
 }
 
 // live tells whether node's agent renewed its Lease within the grace period.

@@ -86,7 +86,7 @@ func LoadCA(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) 
 }
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests/status,verbs=update
-// +kubebuilder:rbac:groups=certificates.k8s.io,resources=signers,verbs=sign,resourceNames=kubernetes.io/kube-apiserver-client
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=signers,verbs=sign,resourceNames=kubernetes.io/kube-apiserver-client;kubernetes.io/kubelet-serving
 
 // Reconcile signs one approved request that has no certificate yet, or marks it Failed
 // when it cannot be signed.
@@ -95,10 +95,14 @@ func (s *Signer) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	if err := s.Get(ctx, req.NamespacedName, csr); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientSignerName || len(csr.Status.Certificate) > 0 || !approvedOnly(csr) {
+	serving := csr.Spec.SignerName == certificatesv1.KubeletServingSignerName
+	if (!serving && csr.Spec.SignerName != certificatesv1.KubeAPIServerClientSignerName) || len(csr.Status.Certificate) > 0 || !approvedOnly(csr) {
 		return ctrl.Result{}, nil
 	}
 	parsed, err := parseRequest(csr)
+	if err == nil && serving {
+		err = validServing(csr, parsed)
+	}
 	if err == nil {
 		csr.Status.Certificate, err = s.sign(csr, parsed)
 	}
@@ -107,7 +111,7 @@ func (s *Signer) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 			Type: certificatesv1.CertificateFailed, Status: corev1.ConditionTrue, Reason: "SignerValidationFailure",
 			Message: err.Error(), LastUpdateTime: metav1.NewTime(s.Clock.Now())})
 	} else {
-		log.FromContext(ctx).Info("Signed client certificate", "commonName", parsed.Subject.CommonName)
+		log.FromContext(ctx).Info("Signed certificate", "signer", csr.Spec.SignerName, "commonName", parsed.Subject.CommonName)
 	}
 	if err := s.Status().Update(ctx, csr); err != nil && !apierrors.IsConflict(err) {
 		return ctrl.Result{}, err
@@ -115,7 +119,8 @@ func (s *Signer) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	return ctrl.Result{}, nil
 }
 
-// sign issues the certificate for req: its subject, client auth, valid from slightly
+// sign issues the certificate for req: its subject, client auth (server auth and the
+// requested names for kubernetes.io/kubelet-serving), valid from slightly
 // before now (clocks differ) for the shorter of MaxTTL and the requested expirationSeconds.
 func (s *Signer) sign(csr *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) ([]byte, error) {
 	ttl := s.MaxTTL
@@ -137,6 +142,10 @@ func (s *Signer) sign(csr *certificatesv1.CertificateSigningRequest, req *x509.C
 		SerialNumber: serial, Subject: req.Subject,
 		NotBefore: now.Add(-min(5*time.Minute, ttl/10)), NotAfter: now.Add(ttl),
 		KeyUsage: usage, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, BasicConstraintsValid: true,
+	}
+	if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.DNSNames, tmpl.IPAddresses = req.DNSNames, req.IPAddresses
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.CA, req.PublicKey, s.Key)
 	if err != nil {

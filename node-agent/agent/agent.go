@@ -74,6 +74,9 @@ type Config struct {
 	Tmpfs bool
 	// RuntimeName prefixes container IDs in pod status ("containerd", "simulated").
 	RuntimeName string
+	// APIPort is the port of the agent's API, reported as the Node's kubelet endpoint; 0
+	// when it serves none.
+	APIPort int32
 }
 
 // Shared is what the agents of one process share: the apiserver's address and

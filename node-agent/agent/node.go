@@ -72,10 +72,11 @@ func (a *Agent) postStatus(ctx context.Context) error {
 		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
 	}
 	status := corev1.NodeStatus{
-		Capacity:    a.cfg.Capacity,
-		Allocatable: a.cfg.Capacity,
-		Addresses:   []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.cfg.Address}, {Type: corev1.NodeHostName, Address: a.cfg.NodeName}},
-		NodeInfo:    a.cfg.NodeInfo,
+		Capacity:        a.cfg.Capacity,
+		Allocatable:     a.cfg.Capacity,
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.cfg.Address}, {Type: corev1.NodeHostName, Address: a.cfg.NodeName}},
+		NodeInfo:        a.cfg.NodeInfo,
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: a.cfg.APIPort}},
 		Conditions: []corev1.NodeCondition{
 			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "node agent has sufficient memory available"),
 			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "node agent has no disk pressure"),

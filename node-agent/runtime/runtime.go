@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"time"
 
@@ -66,9 +67,29 @@ type Runtime interface {
 	// with TimedOut.
 	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (ExecResult, error)
 
+	// Exec runs cmd inside the running container id with streams attached, as kubectl
+	// exec does, until it exits or ctx ends; it returns the command's exit code. A command
+	// that could not start is an error.
+	Exec(ctx context.Context, id string, cmd []string, streams Streams) (exitCode int, err error)
+
 	// DialContext connects to address from inside pod's network namespace, as a network
 	// probe does.
 	DialContext(ctx context.Context, pod PodRef, network, address string) (net.Conn, error)
+}
+
+// Streams are what an interactive process is attached to. Stdin may be nil (no input);
+// Stderr is unused under a terminal, whose output is all Stdout.
+type Streams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	TTY            bool
+	// Resize delivers the terminal's size, first and whenever it changes; nil for none.
+	Resize <-chan TerminalSize
+}
+
+// TerminalSize is a terminal's width and height in characters.
+type TerminalSize struct {
+	Width, Height uint16
 }
 
 // ExecResult is how a command run by ExecSync ended.

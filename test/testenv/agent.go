@@ -26,12 +26,13 @@ type AgentProcess struct {
 	done     chan error
 }
 
-// BuildNodeAgent builds the node agent, its log driver and the image archives into work,
-// for StartAgentProcess: busybox, and NoCmdImage, the same without a default command.
+// BuildNodeAgent builds the node agent, its log driver, the kubectl plugin and the image
+// archives into work, for StartAgentProcess: busybox, and NoCmdImage, the same without a default command.
 func BuildNodeAgent(work string) error {
 	for _, args := range [][]string{
 		{"build", "-o", filepath.Join(work, "node-agent"), "./node-agent"},
 		{"build", "-o", filepath.Join(work, "kybern-log-driver"), "./node-agent/logdriver"},
+		{"build", "-o", filepath.Join(work, "kubectl-kybern"), "./kubectl-kybern"},
 		{"run", "./hack/images", "-out", filepath.Join(work, "images", "busybox.tar")},
 		{"run", "./hack/images", "-out", filepath.Join(work, "images", "nocmd.tar"), "-name", NoCmdImage, "-no-cmd"},
 	} {
@@ -59,11 +60,16 @@ func StartJoiningAgentProcess(work, bootstrapKubeconfig, node string) (*AgentPro
 func startAgentProcess(work, node string, credential ...string) (*AgentProcess, error) {
 	a := &AgentProcess{Node: node, LogFile: filepath.Join(work, node+".log"), ImageDir: filepath.Join(work, "images"),
 		Address: filepath.Join(work, "nodes", node, "containerd.sock"), done: make(chan error, 1)}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
 	out, err := os.OpenFile(a.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	a.cmd = exec.Command(filepath.Join(work, "node-agent"), append(credential, "--node-name", node,
+	// Agents share the machine: each serves its API on a port of its own.
+	a.cmd = exec.Command(filepath.Join(work, "node-agent"), append(credential, "--node-name", node, "--port", port,
 		"--containerd=embedded", "--state-dir", work, "--image-dir", a.ImageDir,
 		"--log-dir", filepath.Join(work, "logs"))...)
 	a.cmd.Stdout, a.cmd.Stderr = out, out

@@ -292,6 +292,11 @@ func writeLog(path string, at time.Time, lines []string) error {
 	return f.Close()
 }
 
+// Exec implements runtime.Runtime: simulated containers have no processes to attach to.
+func (r *Runtime) Exec(_ context.Context, id string, _ []string, _ runtime.Streams) (int, error) {
+	return 0, fmt.Errorf("container %s is simulated: it runs no processes to exec in", id)
+}
+
 // ExecSync implements runtime.Runtime: the command is planned as a container's would be,
 // and a command that would run past timeout times out.
 func (r *Runtime) ExecSync(_ context.Context, id string, cmd []string, timeout time.Duration) (runtime.ExecResult, error) {
