@@ -112,7 +112,7 @@ bench: envtest ## Run the benchmarks.
 ##@ Build
 
 .PHONY: build
-build: generate fmt vet ## Build bin/manager, bin/node-agent and its container log driver bin/kybern-log-driver.
+build: generate fmt vet ## Build bin/manager, bin/node-agent and its container log driver bin/kybern-log-driver, and the kubectl plugin bin/kubectl-kybern.
 	go build -o $(LOCALBIN)/manager .
 	go build -o $(LOCALBIN)/node-agent ./node-agent
 	go build -o $(LOCALBIN)/kybern-log-driver ./node-agent/logdriver

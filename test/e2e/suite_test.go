@@ -7,6 +7,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"k8s.io/client-go/kubernetes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +70,9 @@ var _ = BeforeSuite(func() {
 	suite, err = testenv.StartSuite(filepath.Join(work, "controlplane"), GinkgoWriter, spec)
 	Expect(err).NotTo(HaveOccurred())
 	env, k8s, ctx = suite.Env, suite.Env.Client, suite.Ctx
+	admin, err := kubernetes.NewForConfig(env.Config)
+	Expect(err).NotTo(HaveOccurred())
+	go approveAdminServingRequests(ctx, admin)
 })
 
 var _ = AfterSuite(func() {
