@@ -7,15 +7,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -94,16 +91,7 @@ func (o *statusOptions) run(ctx context.Context, f *cli.Factory, args []string) 
 func (o *statusOptions) await(ctx context.Context, dyn dynamic.Interface, t cli.Target) error {
 	byName := fields.OneTermEqualSelector("metadata.name", t.Object.GetName()).String()
 	resource := dyn.Resource(t.Kind.GVR()).Namespace(t.Object.GetNamespace())
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			opts.FieldSelector = byName
-			return resource.List(ctx, opts)
-		},
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			opts.FieldSelector = byName
-			return resource.Watch(ctx, opts)
-		},
-	}
+	lw := cli.FieldListWatch(resource, byName)
 	ctx, cancel := watchtools.ContextWithOptionalTimeout(ctx, o.timeout)
 	defer cancel()
 	_, err := watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, nil, func(e watch.Event) (bool, error) {

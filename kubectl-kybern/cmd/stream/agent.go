@@ -39,9 +39,13 @@ type target struct {
 	agent *rest.Config
 }
 
-// resolve finds the pod arg names in ns (NAME, pod/NAME, or TYPE/NAME of a workload, whose
-// first running pod is taken, as kubectl does) and its node agent.
-func resolve(ctx context.Context, f *cli.Factory, ns, arg string) (*target, error) {
+// resolve finds the pod arg names in the command's namespace (NAME, pod/NAME, or TYPE/NAME
+// of a workload, whose first running pod is taken, as kubectl does) and its node agent.
+func resolve(ctx context.Context, f *cli.Factory, arg string) (*target, error) {
+	ns, _, err := f.Namespace()
+	if err != nil {
+		return nil, err
+	}
 	c, err := f.Client()
 	if err != nil {
 		return nil, err

@@ -65,11 +65,7 @@ func NewCmdExec(f *cli.Factory, streams genericiooptions.IOStreams) *cobra.Comma
 }
 
 func (o *execOptions) run(ctx context.Context, f *cli.Factory, streams genericiooptions.IOStreams, arg string, command []string) error {
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return err
-	}
-	t, err := resolve(ctx, f, ns, arg)
+	t, err := resolve(ctx, f, arg)
 	if err != nil {
 		return err
 	}

@@ -96,11 +96,7 @@ func (o *logsOptions) run(ctx context.Context, f *cli.Factory, streams genericio
 	if o.limitBytes != 0 {
 		q.Set("limitBytes", strconv.FormatInt(o.limitBytes, 10))
 	}
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return err
-	}
-	t, err := resolve(ctx, f, ns, arg)
+	t, err := resolve(ctx, f, arg)
 	if err != nil {
 		return err
 	}

@@ -46,11 +46,7 @@ func NewCmdPortForward(f *cli.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 func (o *portForwardOptions) run(ctx context.Context, f *cli.Factory, streams genericiooptions.IOStreams, arg string, ports []string) error {
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return err
-	}
-	t, err := resolve(ctx, f, ns, arg)
+	t, err := resolve(ctx, f, arg)
 	if err != nil {
 		return err
 	}
