@@ -110,6 +110,10 @@ var _ = Describe("Kybern running its own manager", Ordered, func() {
 			Eventually(leaseHolder).Should(Not(BeEmpty()), "the manager outside the cluster leads")
 			outsider, err := leaseHolder()
 			Expect(err).NotTo(HaveOccurred())
+			// It leads at once (the suite's manager released the Lease), maybe before its
+			// webhook registration replaced the stopped manager's address.
+			Eventually(func() error { return env.AdmissionProbe(ctx) }).Should(Satisfy(apierrors.IsForbidden),
+				"the outside manager's admission webhook serves")
 
 			By("starting the manager image as a kybern Deployment; it waits as a follower")
 			Expect(k8s.Create(ctx, selfHosted(image))).To(Succeed())

@@ -85,20 +85,26 @@ func StartSuite(dir string, log io.Writer, spec SuiteSpec) (*Suite, error) {
 
 // RestartManager stops the suite's manager and starts a new one with the same options, as
 // a controller restart does: the new one knows only what the apiserver holds. between,
-// when not nil, runs while no manager runs.
-func (s *Suite) RestartManager(between func()) error {
+// when not nil, runs while no manager runs; the new manager starts even when between
+// fails (a Ginkgo assertion panics out of it), so that later specs still have one.
+func (s *Suite) RestartManager(between func()) (err error) {
 	if s.Manager != nil {
 		if err := s.Manager.Stop(); err != nil {
 			return err
 		}
 		s.Manager = nil
 	}
+	defer func() {
+		var startErr error
+		s.Manager, startErr = s.startManager()
+		if err == nil {
+			err = startErr
+		}
+	}()
 	if between != nil {
 		between()
 	}
-	var err error
-	s.Manager, err = s.startManager()
-	return err
+	return nil
 }
 
 func (s *Suite) startManager() (*Manager, error) {
