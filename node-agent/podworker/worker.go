@@ -440,6 +440,11 @@ func (w *Worker) containers(ctx context.Context) (map[string][]runtime.Container
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
+	return ByName(all), nil
+}
+
+// ByName groups one pod's containers by name, each name's newest attempt first.
+func ByName(all []runtime.Container) map[string][]runtime.Container {
 	out := map[string][]runtime.Container{}
 	for _, c := range all {
 		out[c.Name] = append(out[c.Name], c)
@@ -447,7 +452,7 @@ func (w *Worker) containers(ctx context.Context) (map[string][]runtime.Container
 	for _, instances := range out {
 		slices.SortFunc(instances, func(a, b runtime.Container) int { return int(b.Attempt - a.Attempt) })
 	}
-	return out, nil
+	return out
 }
 
 func (w *Worker) report(ctx context.Context, pod *corev1alpha1.Pod, terminated bool) {

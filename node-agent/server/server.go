@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/podworker"
 	"github.com/kybern/kybern/node-agent/runtime"
 )
 
@@ -149,14 +150,7 @@ func (s *Server) instances(ctx context.Context, pod *corev1alpha1.Pod, name stri
 	if err != nil {
 		return nil, err
 	}
-	var out []runtime.Container
-	for _, c := range all {
-		if c.Name == name {
-			out = append(out, c)
-		}
-	}
-	slices.SortFunc(out, func(a, b runtime.Container) int { return int(b.Attempt) - int(a.Attempt) })
-	return out, nil
+	return podworker.ByName(all)[name], nil
 }
 
 // running is the running instance of container name in pod.
