@@ -17,6 +17,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/certificates"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/controllers/metricsserver"
 	"github.com/kybern/kybern/controllers/podgc"
 	"github.com/kybern/kybern/controllers/service"
 )
@@ -71,6 +72,16 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ClusterSigningDuration, "cluster-signing-duration", certificates.DefaultSigningDuration, "The longest a signed certificate is valid for; a request's expirationSeconds may ask for less.")
 	fs.IntVar(&o.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", 12500, "How many terminated pods (Succeeded or Failed) may exist before the pod garbage collector deletes the oldest; 0 keeps them all.")
 	o.PodGCPeriod, o.PodGCQuarantine = podgc.DefaultPeriod, podgc.DefaultQuarantine
+	fs.DurationVar(&o.HorizontalPodAutoscaler.SyncPeriod, "horizontal-pod-autoscaler-sync-period", 15*time.Second, "How often each HorizontalPodAutoscaler is evaluated.")
+	fs.Float64Var(&o.HorizontalPodAutoscaler.Tolerance, "horizontal-pod-autoscaler-tolerance", 0.1, "How far, as a fraction, the ratio of a metric's usage to its target may be from 1 before the autoscaler scales.")
+	fs.DurationVar(&o.HorizontalPodAutoscaler.DownscaleStabilization, "horizontal-pod-autoscaler-downscale-stabilization", 5*time.Minute, "How far back the autoscaler looks for a higher recommendation before it scales down, for autoscalers whose behavior sets no scale-down stabilizationWindowSeconds.")
+	fs.DurationVar(&o.HorizontalPodAutoscaler.CPUInitializationPeriod, "horizontal-pod-autoscaler-cpu-initialization-period", 5*time.Minute, "How long after a pod starts its CPU usage may be skipped while it is not ready or its sample predates readiness.")
+	fs.DurationVar(&o.HorizontalPodAutoscaler.InitialReadinessDelay, "horizontal-pod-autoscaler-initial-readiness-delay", 30*time.Second, "How long after a pod starts a readiness change is taken as its initial one.")
+	fs.DurationVar(&o.MetricsServer.Resolution, "metric-resolution", 15*time.Second, "How often the metrics server scrapes every node agent's resource metrics.")
+	fs.StringVar(&o.MetricsServer.KubeletCAFile, "kubelet-certificate-authority", "", "PEM CA bundle the node agents' serving certificates are verified with; empty, the CA the manager verifies the apiserver with.")
+	fs.StringVar(&o.MetricsServer.BindAddress, "metrics-api-bind-address", "0", "host:port the metrics API (metrics.kybern.io, which kubectl kybern top reads) serves on; 0 serves none, and the autoscaler still gets usage. Without --metrics-api-service the host must be 127.0.0.1, as make run sets it.")
+	fs.StringVar(&o.MetricsServer.Service, "metrics-api-service", "", "<namespace>/<name> of the Service (port 443) in front of the manager's pods that the apiserver sends metrics API requests to, as the Helm chart sets it.")
+	fs.StringVar(&o.MetricsServer.CertDir, "metrics-api-cert-dir", "", "Directory with the metrics API's serving certificate (tls.crt, tls.key) and its CA (ca.crt); empty makes a self-signed one at start.")
 	fs.StringVar(&o.RootCAFile, "root-ca-file", "", "PEM CA bundle the root-ca-cert-publisher controller publishes to every namespace as the ConfigMap kube-root-ca.crt, which pods verify the apiserver with.")
 }
 
@@ -108,12 +119,34 @@ func (o *Options) Validate() error {
 	if o.ClusterSigningDuration < 10*time.Second {
 		return fmt.Errorf("--cluster-signing-duration=%s: must be at least 10s", o.ClusterSigningDuration)
 	}
+	if err := o.validateAutoscaling(); err != nil {
+		return err
+	}
 	for _, c := range Registry {
 		if c.Concurrency != nil && o.Concurrency[c.Name] < 1 {
 			return fmt.Errorf("--%s=%d: must be at least 1", c.Concurrency.Name, o.Concurrency[c.Name])
 		}
 	}
 	return o.validateControllers()
+}
+
+func (o *Options) validateAutoscaling() error {
+	h := o.HorizontalPodAutoscaler
+	switch {
+	case h.SyncPeriod <= 0:
+		return fmt.Errorf("--horizontal-pod-autoscaler-sync-period=%s: must be positive", h.SyncPeriod)
+	case h.Tolerance < 0:
+		return fmt.Errorf("--horizontal-pod-autoscaler-tolerance=%g: must not be negative", h.Tolerance)
+	case h.DownscaleStabilization < 0:
+		return fmt.Errorf("--horizontal-pod-autoscaler-downscale-stabilization=%s: must not be negative", h.DownscaleStabilization)
+	case h.CPUInitializationPeriod < 0:
+		return fmt.Errorf("--horizontal-pod-autoscaler-cpu-initialization-period=%s: must not be negative", h.CPUInitializationPeriod)
+	case h.InitialReadinessDelay < 0:
+		return fmt.Errorf("--horizontal-pod-autoscaler-initial-readiness-delay=%s: must not be negative", h.InitialReadinessDelay)
+	case o.MetricsServer.Resolution < time.Second:
+		return fmt.Errorf("--metric-resolution=%s: must be at least 1s", o.MetricsServer.Resolution)
+	}
+	return metricsserver.Validate(o.MetricsServer)
 }
 
 func (o *Options) validateControllers() error {

@@ -9,6 +9,7 @@ import (
 	"github.com/kybern/kybern/controllers/garbagecollector"
 	"github.com/kybern/kybern/controllers/internal/setup"
 	"github.com/kybern/kybern/controllers/job"
+	"github.com/kybern/kybern/controllers/metricsserver"
 	"github.com/kybern/kybern/controllers/nodeauthorizer"
 	"github.com/kybern/kybern/controllers/nodelifecycle"
 	"github.com/kybern/kybern/controllers/podgc"
@@ -71,6 +72,7 @@ var Registry = []Controller{
 	{Name: "service", Component: "service-controller", Setup: service.SetupWithManager},
 	{Name: "endpointslice", Component: "endpointslice-controller", Setup: endpoints.SetupWithManager,
 		Concurrency: &ConcurrencyFlag{"concurrent-service-endpoint-syncs", 5, "Services whose endpoints are reconciled at once."}},
+	{Name: "metrics-server", Component: "metrics-server", Setup: metricsserver.SetupWithManager},
 	// A real cluster's kube-controller-manager runs these two; kybern's local control
 	// plane has none.
 	{Name: "serviceaccount", Component: "serviceaccount-controller", Setup: serviceaccount.SetupAccounts, OffByDefault: true},

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kybern/kybern/controllers/internal/placement"
+	"github.com/kybern/kybern/controllers/internal/resourcemetrics"
 	"github.com/kybern/kybern/controllers/internal/setup"
 	"github.com/kybern/kybern/controllers/nodeauthorizer"
 	"github.com/kybern/kybern/controllers/nodelifecycle"
@@ -43,7 +44,7 @@ func CacheOptions() cache.Options {
 // registry order, and returns the names of those it set up. The workload controllers
 // create their pods bound when the scheduler runs beside them.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) ([]string, error) {
-	relay := &placement.Relay{}
+	relay, usage := &placement.Relay{}, resourcemetrics.NewStore()
 	var enabled []string
 	for _, c := range Registry {
 		if !opts.Enabled(c.Name) {
@@ -58,6 +59,8 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) ([]st
 			Recorder:  mgr.GetEventRecorderFor(c.Component), //nolint:staticcheck // See above.
 			Clock:     clock.RealClock{},
 			Placement: relay,
+
+			ResourceMetrics: usage,
 		}
 		if err := c.Setup(ctx, mgr, cfg); err != nil {
 			return nil, fmt.Errorf("setting up the %s controller: %w", c.Name, err)

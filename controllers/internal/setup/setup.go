@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kybern/kybern/controllers/internal/placement"
+	"github.com/kybern/kybern/controllers/internal/resourcemetrics"
 )
 
 // Func registers one controller with mgr. ctx bounds the informers and indexes it starts.
@@ -52,6 +53,46 @@ type Settings struct {
 	// how long a Node must be missing before its pods count as orphaned; upstream has no
 	// flags for them, and only tests shorten them.
 	PodGCPeriod, PodGCQuarantine time.Duration
+	// HorizontalPodAutoscaler holds the autoscaler's flags (horizontalpodautoscaler).
+	HorizontalPodAutoscaler HPASettings
+	// MetricsServer holds the metrics server's flags (metrics-server).
+	MetricsServer MetricsServerSettings
+}
+
+// MetricsServerSettings are the metrics server's flags: metrics-server's names where it has
+// the same setting.
+type MetricsServerSettings struct {
+	// Resolution is how often every node agent is scraped.
+	Resolution time.Duration
+	// KubeletCAFile verifies the node agents' serving certificates; empty, the CA the
+	// manager verifies the apiserver with.
+	KubeletCAFile string
+	// BindAddress is host:port the metrics API serves on; "0" serves none (the autoscaler
+	// still reads usage in-process).
+	BindAddress string
+	// Service, "<namespace>/<name>", is the Service (port 443) in front of the manager's
+	// pods that the apiserver sends metrics API requests to; empty, BindAddress's host
+	// must be loopback and the manager keeps an ExternalName Service for it.
+	Service string
+	// CertDir holds the API's tls.crt, tls.key and ca.crt; empty, the manager makes a
+	// self-signed certificate at start.
+	CertDir string
+}
+
+// HPASettings are kube-controller-manager's --horizontal-pod-autoscaler-* flags.
+type HPASettings struct {
+	// SyncPeriod is how often each autoscaler is evaluated.
+	SyncPeriod time.Duration
+	// Tolerance is the relative distance from the target within which no scaling happens.
+	Tolerance float64
+	// DownscaleStabilization is the default scale-down stabilization window, for
+	// autoscalers whose behavior does not set one.
+	DownscaleStabilization time.Duration
+	// CPUInitializationPeriod is how long after a pod starts its CPU samples may be skipped.
+	CPUInitializationPeriod time.Duration
+	// InitialReadinessDelay is how long after a pod starts its readiness changes are taken
+	// as not yet initialised.
+	InitialReadinessDelay time.Duration
 }
 
 // Config is what one controller's Func receives.
@@ -67,4 +108,8 @@ type Config struct {
 	// Placement lets workload controllers create pods already bound; it places nothing
 	// when the scheduler does not run in this manager.
 	Placement *placement.Relay
+	// ResourceMetrics is the metrics server's latest pod and node usage, which it writes
+	// and the autoscaler reads; it holds nothing when the metrics server does not run in
+	// this manager.
+	ResourceMetrics *resourcemetrics.Store
 }

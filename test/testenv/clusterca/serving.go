@@ -36,7 +36,8 @@ var KubernetesServiceIP = netip.MustParsePrefix(corev1alpha1.DefaultServiceClust
 //     KubernetesServiceNames, so that a pod verifies it with the CA the manager publishes
 //     (kube-root-ca.crt) as on a kubeadm cluster;
 //   - it signs service account tokens with a key kept beside the CA, so that pods' tokens
-//     stay valid across a restart of make run's control plane.
+//     stay valid across a restart of make run's control plane;
+//   - it aggregates API servers (frontproxy.go), such as the manager's metrics API.
 func (a *Authn) APIServer(certDir string) (*envtest.APIServer, error) {
 	if err := os.MkdirAll(certDir, 0o700); err != nil {
 		return nil, err
@@ -53,6 +54,9 @@ func (a *Authn) APIServer(certDir string) (*envtest.APIServer, error) {
 	}
 	api := &envtest.APIServer{CertDir: certDir, SecureServing: envtest.SecureServing{Authn: a, CA: caPEM}}
 	api.Configure().Set("service-cluster-ip-range", corev1alpha1.DefaultServiceClusterIPRange)
+	if err := enableAggregation(api, certDir); err != nil {
+		return nil, fmt.Errorf("the apiserver's front proxy: %w", err)
+	}
 	return api, nil
 }
 
