@@ -36,6 +36,7 @@ endif
 METRICS_ADDR ?= :8443
 HEALTH_ADDR ?= :8081
 WEBHOOK_ADDR ?= 127.0.0.1:9443
+METRICS_API_ADDR ?= 127.0.0.1:4443
 # SIMULATE_NODES=N makes make run add a node agent with N simulated nodes (at least one
 # when it cannot run real containers: not root, or the node's packages cannot be installed).
 SIMULATE_NODES ?= 0
@@ -120,7 +121,7 @@ build: generate fmt vet ## Build bin/manager, bin/node-agent and its container l
 
 .PHONY: run
 run: modules build install $(CONTROLPLANE) ## Run the local control plane (if none is up), the manager and a node agent in the foreground: as root, real containers (installing containerd and the rest with apt first); else simulated nodes. SIMULATE_NODES=N adds N simulated nodes.
-	KUBECONFIG="$(TARGET_KUBECONFIG)" CLUSTER_CA_DIR="$(if $(LOCAL_CLUSTER),$(STATE_DIR)/cluster-ca)" CONTROLPLANE="$(CONTROLPLANE)" STATE_DIR="$(STATE_DIR)" METRICS_ADDR="$(METRICS_ADDR)" HEALTH_ADDR="$(HEALTH_ADDR)" WEBHOOK_ADDR="$(WEBHOOK_ADDR)" SIMULATE_NODES="$(SIMULATE_NODES)" hack/run.sh
+	KUBECONFIG="$(TARGET_KUBECONFIG)" CLUSTER_CA_DIR="$(if $(LOCAL_CLUSTER),$(STATE_DIR)/cluster-ca)" CONTROLPLANE="$(CONTROLPLANE)" STATE_DIR="$(STATE_DIR)" METRICS_ADDR="$(METRICS_ADDR)" HEALTH_ADDR="$(HEALTH_ADDR)" WEBHOOK_ADDR="$(WEBHOOK_ADDR)" METRICS_API_ADDR="$(METRICS_API_ADDR)" SIMULATE_NODES="$(SIMULATE_NODES)" hack/run.sh
 
 .PHONY: modules
 modules: ## Check that every Go module is in the cache or reachable.

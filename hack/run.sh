@@ -10,7 +10,8 @@
 #
 # Environment: KUBECONFIG (required), STATE_DIR (.kybern), METRICS_ADDR (:8443, HTTPS),
 # HEALTH_ADDR (:8081), WEBHOOK_ADDR (127.0.0.1:9443: the admission webhook, which the
-# apiserver calls there), SIMULATE_NODES (0), MANAGER (bin/manager), NODE_AGENT
+# apiserver calls there), METRICS_API_ADDR (127.0.0.1:4443: the metrics API, which the local
+# control plane's apiserver aggregates; not served for another cluster), SIMULATE_NODES (0), MANAGER (bin/manager), NODE_AGENT
 # (bin/node-agent), CONTROLPLANE (bin/controlplane), CLUSTER_CA_DIR (the apiserver's client
 # CA, ca.crt and ca.key, which the manager then signs node certificates with: the local
 # control plane's; unset for another cluster, whose own signer signs), and NODE_DEPS (hack/node-deps.sh): the command run as root that installs what real
@@ -27,6 +28,7 @@ STATE_DIR=${STATE_DIR:-$ROOT/.kybern}
 METRICS_ADDR=${METRICS_ADDR:-:8443}
 HEALTH_ADDR=${HEALTH_ADDR:-:8081}
 WEBHOOK_ADDR=${WEBHOOK_ADDR:-127.0.0.1:9443}
+METRICS_API_ADDR=${METRICS_API_ADDR:-127.0.0.1:4443}
 MANAGER=${MANAGER:-$ROOT/bin/manager}
 NODE_AGENT=${NODE_AGENT:-$ROOT/bin/node-agent}
 CONTROLPLANE=${CONTROLPLANE:-$ROOT/bin/controlplane}
@@ -61,6 +63,7 @@ require_free() {
 require_free metrics METRICS_ADDR "$METRICS_ADDR"
 require_free "health probes" HEALTH_ADDR "$HEALTH_ADDR"
 require_free "admission webhook" WEBHOOK_ADDR "$WEBHOOK_ADDR"
+[[ -z $CLUSTER_CA_DIR ]] || require_free "metrics API" METRICS_API_ADDR "$METRICS_API_ADDR"
 
 # Real containers: as root, once the node's packages and the offline image are in place.
 real=
@@ -99,7 +102,8 @@ if [[ -n $CLUSTER_CA_DIR ]]; then
   # The local control plane has no kube-controller-manager: the manager also gives every
   # namespace its default service account and the CA pods verify the apiserver with.
   cluster=(--cluster-signing-cert-file "$CLUSTER_CA_DIR/ca.crt" --cluster-signing-key-file "$CLUSTER_CA_DIR/ca.key"
-    --root-ca-file "$CLUSTER_CA_DIR/ca.crt" --controllers '*,serviceaccount,root-ca-cert-publisher')
+    --root-ca-file "$CLUSTER_CA_DIR/ca.crt" --controllers '*,serviceaccount,root-ca-cert-publisher'
+    --metrics-api-bind-address "$METRICS_API_ADDR")
 fi
 # Leader election, as in the chart: a second make run (another clone, say) against the
 # same control plane waits as a follower instead of acting beside this one.

@@ -1,7 +1,7 @@
 // Package cmd is the root command of kubectl-kybern, the kubectl plugin that gives kybern's
 // kinds the kubectl commands that are keyed to upstream's: logs, exec, port-forward
-// (through the node agents' API), rollout, set image, cordon, uncordon, drain, and convert
-// for manifests.
+// (through the node agents' API), top (through the manager's metrics API), rollout, set
+// image, cordon, uncordon, drain, and convert for manifests.
 package cmd
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/kybern/kybern/kubectl-kybern/cmd/rollout"
 	"github.com/kybern/kybern/kubectl-kybern/cmd/set"
 	"github.com/kybern/kybern/kubectl-kybern/cmd/stream"
+	"github.com/kybern/kybern/kubectl-kybern/cmd/top"
 )
 
 // CommandFunc builds one of the plugin's commands. f's connection flags are the root
@@ -32,7 +33,7 @@ var commands = []CommandFunc{
 	stream.NewCmdLogs,
 	stream.NewCmdExec,
 	stream.NewCmdPortForward,
-	stream.NewCmdTop,
+	top.NewCmdTop,
 	rollout.NewCmdRollout,
 	set.NewCmdSet,
 	node.NewCmdCordon,
@@ -54,8 +55,9 @@ func NewRootCommand(streams genericiooptions.IOStreams, extra ...CommandFunc) *c
 		Short: "kubectl's workload and node commands for kybern's kinds",
 		Long: templates.LongDesc(`
 			kubectl's commands that only know upstream's built-in kinds, for kybern's:
-			logs, exec and port-forward reach a pod through its node agent; rollout, set
-			image, cordon, uncordon and drain take upstream's resource names
+			logs, exec and port-forward reach a pod through its node agent; top reads the
+			usage the manager's metrics server collects; rollout, set image, cordon,
+			uncordon and drain take upstream's resource names
 			(deployment/web, sts/db, node/worker-1) and act on the kybern objects of those
 			names; convert rewrites upstream manifests as kybern's.`),
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl kybern"},
