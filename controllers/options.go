@@ -80,7 +80,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MetricsServer.Resolution, "metric-resolution", 15*time.Second, "How often the metrics server scrapes every node agent's resource metrics.")
 	fs.StringVar(&o.MetricsServer.KubeletCAFile, "kubelet-certificate-authority", "", "PEM CA bundle the node agents' serving certificates are verified with; empty, the CA the manager verifies the apiserver with.")
 	fs.StringVar(&o.MetricsServer.BindAddress, "metrics-api-bind-address", "0", "host:port the metrics API (metrics.kybern.io, which kubectl kybern top reads) serves on; 0 serves none, and the autoscaler still gets usage. Without --metrics-api-service the host must be 127.0.0.1, as make run sets it.")
-	fs.StringVar(&o.MetricsServer.Service, "metrics-api-service", "", "<namespace>/<name> of the Service (port 443) in front of the manager's pods that the apiserver sends metrics API requests to, as the Helm chart sets it.")
+	fs.StringVar(&o.MetricsServer.Service, "metrics-api-service", "", "<namespace>/<name> of the Service (port 443) in front of the manager's pods that the apiserver sends metrics API requests to, as the Helm chart sets it; the Service and the APIService v1beta1.metrics.kybern.io naming it are then the deployer's (the chart has both). Empty: the manager registers its own local API.")
 	fs.StringVar(&o.MetricsServer.CertDir, "metrics-api-cert-dir", "", "Directory with the metrics API's serving certificate (tls.crt, tls.key) and its CA (ca.crt); empty makes a self-signed one at start.")
 	fs.StringVar(&o.RootCAFile, "root-ca-file", "", "PEM CA bundle the root-ca-cert-publisher controller publishes to every namespace as the ConfigMap kube-root-ca.crt, which pods verify the apiserver with.")
 }

@@ -20,32 +20,23 @@ import (
 // APIServiceName is the APIService that registers the metrics API with the apiserver.
 var APIServiceName = GroupVersion.Version + "." + GroupVersion.Group
 
-// Where the apiserver reaches a manager that serves the metrics API itself, as make run's
-// does: an ExternalName Service for localhost, since the apiserver refuses loopback
-// endpoints and has no kube-proxy to reach a cluster IP.
+// Where the apiserver reaches a local manager's metrics API, as make run's: an
+// ExternalName Service for localhost, since the apiserver refuses loopback endpoints and
+// has no kube-proxy to reach a cluster IP.
 const (
 	LocalServiceNamespace = "kybern-system"
 	LocalServiceName      = "kybern-metrics-api"
 )
 
-// registration points the apiserver at this manager's metrics API: the APIService, and for
-// a local manager the ExternalName Service it names. Every replica registers, so each
-// must serve with the same certificate (--metrics-api-cert-dir). A local manager removes
-// the APIService when it stops, so that discovery does not fail for every kubectl command
-// while no manager runs.
+// registration points the apiserver at a local manager's metrics API: the ExternalName
+// Service LocalServiceName and the APIService naming it, with the certificate's CA. It
+// removes the APIService when the manager stops, so that discovery does not fail for every
+// kubectl command while no manager runs.
 type registration struct {
 	client   client.Client
-	service  serviceRef
 	caBundle []byte
-	// localPort is the port of a local manager's listener; 0 when a Service of the
-	// cluster's fronts the replicas.
-	localPort int32
-}
-
-// serviceRef names the Service the apiserver sends metrics API requests to.
-type serviceRef struct {
-	namespace, name string
-	port            int32
+	// port is the manager's listener's.
+	port int32
 }
 
 // NeedLeaderElection is false: every replica serves the API.
@@ -62,9 +53,6 @@ func (r *registration) Start(ctx context.Context) error {
 		return fmt.Errorf("registering the metrics API as APIService %s: %w", APIServiceName, err)
 	}
 	<-ctx.Done()
-	if r.localPort == 0 {
-		return nil
-	}
 	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	svc := &apiregistrationv1.APIService{ObjectMeta: metav1.ObjectMeta{Name: APIServiceName}}
@@ -75,20 +63,18 @@ func (r *registration) Start(ctx context.Context) error {
 }
 
 func (r *registration) register(ctx context.Context) error {
-	if r.localPort != 0 {
-		want := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: r.service.namespace, Name: r.service.name},
-			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost",
-				Ports: []corev1.ServicePort{{Name: "https", Port: r.localPort}}}}
-		if err := r.apply(ctx, want, &corev1.Service{}, func(have client.Object) {
-			have.(*corev1.Service).Spec = want.Spec
-		}); err != nil {
-			return fmt.Errorf("the Service %s/%s: %w", r.service.namespace, r.service.name, err)
-		}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: LocalServiceNamespace, Name: LocalServiceName},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost",
+			Ports: []corev1.ServicePort{{Name: "https", Port: r.port}}}}
+	if err := r.apply(ctx, svc, &corev1.Service{}, func(have client.Object) {
+		have.(*corev1.Service).Spec = svc.Spec
+	}); err != nil {
+		return fmt.Errorf("the Service %s/%s: %w", LocalServiceNamespace, LocalServiceName, err)
 	}
 	want := &apiregistrationv1.APIService{ObjectMeta: metav1.ObjectMeta{Name: APIServiceName},
 		Spec: apiregistrationv1.APIServiceSpec{
 			Group: GroupVersion.Group, Version: GroupVersion.Version, CABundle: r.caBundle,
-			Service:              &apiregistrationv1.ServiceReference{Namespace: r.service.namespace, Name: r.service.name, Port: ptr.To(r.service.port)},
+			Service:              &apiregistrationv1.ServiceReference{Namespace: LocalServiceNamespace, Name: LocalServiceName, Port: ptr.To(r.port)},
 			GroupPriorityMinimum: 100, VersionPriority: 100,
 		}}
 	return r.apply(ctx, want, &apiregistrationv1.APIService{}, func(have client.Object) {

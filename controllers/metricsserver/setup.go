@@ -47,6 +47,8 @@ func Validate(s setup.MetricsServerSettings) error {
 		}
 	} else if _, _, err := splitService(s.Service); err != nil {
 		return err
+	} else if s.CertDir == "" {
+		return fmt.Errorf("--metrics-api-service=%s needs --metrics-api-cert-dir: the APIService's caBundle must be the CA of the certificate every replica serves", s.Service)
 	}
 	return nil
 }
@@ -60,7 +62,8 @@ func splitService(s string) (namespace, name string, err error) {
 }
 
 // SetupWithManager adds the scraper that fills cfg.ResourceMetrics and, unless
-// --metrics-api-bind-address is 0, the metrics API and its registration; an apiserver
+// --metrics-api-bind-address is 0, the metrics API, which a local manager also registers
+// (a manager behind --metrics-api-service is registered by its deployer); an apiserver
 // that does not aggregate gets no metrics API, and the manager says so and runs on.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
 	agents, err := agentClient(mgr.GetConfig(), cfg.MetricsServer.KubeletCAFile)
@@ -90,13 +93,17 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) e
 	if err != nil {
 		return err
 	}
-	reg, err := newRegistration(mgr.GetConfig(), s, caBundle)
-	if err != nil {
-		return err
-	}
 	srv := &server{address: s.BindAddress, handler: a.wrap((&api{usage: cfg.ResourceMetrics, objects: mgr.GetClient(), clock: cfg.Clock}).handler()),
 		getCertificate: getCertificate, log: log}
 	if err := mgr.Add(srv); err != nil {
+		return err
+	}
+	if s.Service != "" {
+		// The deployer (the chart) owns the Service and the APIService.
+		return nil
+	}
+	reg, err := newRegistration(mgr.GetConfig(), s, caBundle)
+	if err != nil {
 		return err
 	}
 	return mgr.Add(reg)
@@ -159,15 +166,7 @@ func newRegistration(cfg *rest.Config, s setup.MetricsServerSettings, caBundle [
 	if err != nil {
 		return nil, err
 	}
-	r := &registration{client: c, caBundle: caBundle}
-	if s.Service != "" {
-		ns, name, _ := splitService(s.Service)
-		r.service = serviceRef{namespace: ns, name: name, port: 443}
-		return r, nil
-	}
 	_, port, _ := net.SplitHostPort(s.BindAddress)
 	n, _ := strconv.Atoi(port)
-	r.localPort = int32(n)
-	r.service = serviceRef{namespace: LocalServiceNamespace, name: LocalServiceName, port: r.localPort}
-	return r, nil
+	return &registration{client: c, caBundle: caBundle, port: int32(n)}, nil
 }

@@ -1,6 +1,8 @@
 package helm_test
 
 import (
+	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -85,7 +88,8 @@ var _ = Describe("The Helm chart", Ordered, func() {
 		cert := secretData("kybern-manager-webhook-cert")
 
 		By("running the built manager with a token of the chart's ServiceAccount: its RBAC must be enough")
-		manager := startManagerAs(managerToken())
+		metricsAPI := reachMetricsAPI()
+		manager := startManagerAs(managerToken(), metricsAPI)
 		DeferCleanup(func() { manager.Terminate().Wait("20s") })
 		Eventually(func(g Gomega) {
 			lease, err := clientset.CoordinationV1().Leases(namespace).Get(ctx, "kybern-manager", metav1.GetOptions{})
@@ -114,6 +118,20 @@ var _ = Describe("The Helm chart", Ordered, func() {
 			Expect(p.Status.ContainerStatuses).To(ConsistOf(HaveField("ContainerID", HavePrefix("containerd://"))))
 		}
 		Eventually(func() error { return httpGet(pods[0].Status.PodIP) }).Should(Succeed(), "a container's httpd answers on its pod's address")
+
+		By("reading the pods' usage through the chart's APIService, served with the chart's certificate")
+		Eventually(func(g Gomega) {
+			out, err := env.Kubectl(ctx, "get", "--raw", "/apis/metrics.kybern.io/v1beta1/namespaces/"+ns+"/pods?labelSelector=app%3Dnginx")
+			g.Expect(err).NotTo(HaveOccurred(), out)
+			var list metricsv1beta1.PodMetricsList
+			g.Expect(json.Unmarshal([]byte(out), &list)).To(Succeed())
+			g.Expect(list.Items).To(HaveLen(len(pods)))
+			for _, m := range list.Items {
+				g.Expect(m.Containers).To(ConsistOf(HaveField("Name", "nginx")))
+				mem := m.Containers[0].Usage[corev1.ResourceMemory]
+				g.Expect(mem.Value()).To(BeNumerically(">", 0), "a running httpd has a working set")
+			}
+		}, time.Minute).Should(Succeed())
 
 		By("rolling out a template change")
 		out, err = env.Kubectl(ctx, "patch", "-n", ns, "deployments.apps.kybern.io", "nginx-deployment", "--type=json", "-p",
@@ -144,6 +162,8 @@ var _ = Describe("The Helm chart", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred(), out)
 		_, err = clientset.AppsV1().Deployments(namespace).Get(ctx, "kybern-manager", metav1.GetOptions{})
 		Expect(err).To(HaveOccurred())
+		out, err = env.Kubectl(ctx, "get", "apiservice", "v1beta1.metrics.kybern.io")
+		Expect(err).To(HaveOccurred(), "the chart's APIService goes with the release, so discovery does not fail for every client:\n%s", out)
 		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(d), &appsv1alpha1.Deployment{})).To(Succeed())
 		leases, err := clientset.CoreV1().Namespaces().Get(ctx, corev1alpha1.NodeLeaseNamespace, metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())
@@ -220,10 +240,36 @@ func managerToken() string {
 	return tr.Status.Token
 }
 
+// metricsAPI is where a manager outside the cluster serves the chart's metrics API.
+type metricsAPI struct {
+	certDir, address string
+}
+
+// reachMetricsAPI points the chart's metrics API at a free loopback port, where the suite's
+// apiserver, which has no kube-proxy to reach a Service, can call a manager outside the
+// cluster: the chart's Service becomes an ExternalName for localhost and its APIService
+// names that port. The manager serves the chart's certificate, from its Secret.
+func reachMetricsAPI() metricsAPI {
+	dir := GinkgoT().TempDir()
+	for name, data := range secretData("kybern-manager-metrics-api-cert") {
+		Expect(os.WriteFile(filepath.Join(dir, name), data, 0o600)).To(Succeed())
+	}
+	addr, err := testenv.FreeLoopbackAddr()
+	Expect(err).NotTo(HaveOccurred())
+	_, port, err := net.SplitHostPort(addr)
+	Expect(err).NotTo(HaveOccurred())
+	out, err := env.Kubectl(ctx, "patch", "-n", namespace, "service", "kybern-manager-metrics-api", "--type=merge", "-p",
+		`{"spec":{"type":"ExternalName","externalName":"localhost","clusterIP":null,"clusterIPs":null,"ipFamilies":null,"ipFamilyPolicy":null,"ports":[{"name":"https","port":`+port+`}]}}`)
+	Expect(err).NotTo(HaveOccurred(), out)
+	out, err = env.Kubectl(ctx, "patch", "apiservice", "v1beta1.metrics.kybern.io", "--type=merge", "-p", `{"spec":{"service":{"port":`+port+`}}}`)
+	Expect(err).NotTo(HaveOccurred(), out)
+	return metricsAPI{certDir: dir, address: addr}
+}
+
 // startManagerAs runs the built manager as the chart runs it, with token as its only
 // credential; the admission webhook serves on loopback, which the suite's apiserver
-// reaches where it could not reach a Service.
-func startManagerAs(token string) *gexec.Session {
+// reaches where it could not reach a Service, and so does the metrics API.
+func startManagerAs(token string, api metricsAPI) *gexec.Session {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["kybern"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
 	cfg.AuthInfos["manager"] = &clientcmdapi.AuthInfo{Token: token}
@@ -241,7 +287,8 @@ func startManagerAs(token string) *gexec.Session {
 	cmd := exec.Command(managerBin, "--kubeconfig", kubeconfig, "--leader-elect", "--leader-election-namespace", namespace,
 		"--metrics-bind-address", "0", "--health-probe-bind-address", health, "--webhook-bind-address", webhook,
 		"--controllers", "*,serviceaccount,root-ca-cert-publisher", "--root-ca-file", env.CA.CertFile,
-		"--cluster-signing-cert-file", env.CA.CertFile, "--cluster-signing-key-file", env.CA.KeyFile)
+		"--cluster-signing-cert-file", env.CA.CertFile, "--cluster-signing-key-file", env.CA.KeyFile,
+		"--metrics-api-bind-address", api.address, "--metrics-api-service", namespace+"/kybern-manager-metrics-api", "--metrics-api-cert-dir", api.certDir)
 	cmd.Env = append(os.Environ(), "KUBECONFIG=")
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
