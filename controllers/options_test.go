@@ -36,7 +36,8 @@ func TestConcurrencyFlags(t *testing.T) {
 			"deployment": 9, "garbagecollector": 3, "replicaset": 5,
 		}, ""},
 		{"zero is refused, naming the flag", []string{"--concurrent-job-syncs=0"}, nil, "--concurrent-job-syncs=0: must be at least 1"},
-		{"no flag for a controller that does not exist yet", []string{"--concurrent-horizontal-pod-autoscaler-syncs=5"}, nil, "flag provided but not defined: -concurrent-horizontal-pod-autoscaler-syncs"},
+		{"the autoscaler's flag", []string{"--concurrent-horizontal-pod-autoscaler-syncs=7"}, map[string]int{"horizontalpodautoscaling": 7, "job": 5}, ""},
+		{"no flag for a controller that does not exist", []string{"--concurrent-foo-syncs=5"}, nil, "flag provided but not defined: -concurrent-foo-syncs"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,7 +77,7 @@ func TestControllersFlag(t *testing.T) {
 		{"the first entry naming a controller decides", "--controllers=-job,job,*", without(onByDefault, "job"), ""},
 		{"a disabled name alone runs nothing", "--controllers=-job", nil, ""},
 		{"an unknown name is refused with the list", "--controllers=*,-replicasets", nil, `--controllers: "-replicasets" is not a controller; choose among *, scheduler, replicaset`},
-		{"the HPA controller does not exist yet", "--controllers=horizontalpodautoscaling", nil, "is not a controller"},
+		{"the autoscaler alone", "--controllers=horizontalpodautoscaling", []string{"horizontalpodautoscaling"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

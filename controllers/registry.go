@@ -7,6 +7,7 @@ import (
 	"github.com/kybern/kybern/controllers/deployment"
 	"github.com/kybern/kybern/controllers/endpoints"
 	"github.com/kybern/kybern/controllers/garbagecollector"
+	"github.com/kybern/kybern/controllers/horizontalpodautoscaler"
 	"github.com/kybern/kybern/controllers/internal/setup"
 	"github.com/kybern/kybern/controllers/job"
 	"github.com/kybern/kybern/controllers/metricsserver"
@@ -73,6 +74,8 @@ var Registry = []Controller{
 	{Name: "endpointslice", Component: "endpointslice-controller", Setup: endpoints.SetupWithManager,
 		Concurrency: &ConcurrencyFlag{"concurrent-service-endpoint-syncs", 5, "Services whose endpoints are reconciled at once."}},
 	{Name: "metrics-server", Component: "metrics-server", Setup: metricsserver.SetupWithManager},
+	{Name: "horizontalpodautoscaling", Component: "horizontal-pod-autoscaler", Setup: horizontalpodautoscaler.SetupWithManager,
+		Concurrency: &ConcurrencyFlag{"concurrent-horizontal-pod-autoscaler-syncs", 5, "HorizontalPodAutoscalers evaluated at once."}},
 	// A real cluster's kube-controller-manager runs these two; kybern's local control
 	// plane has none.
 	{Name: "serviceaccount", Component: "serviceaccount-controller", Setup: serviceaccount.SetupAccounts, OffByDefault: true},

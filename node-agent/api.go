@@ -15,6 +15,7 @@ import (
 	"github.com/kybern/kybern/node-agent/identity"
 	"github.com/kybern/kybern/node-agent/runtime"
 	"github.com/kybern/kybern/node-agent/server"
+	"github.com/kybern/kybern/node-agent/stats"
 )
 
 // apiOptions are the flags of the agent's API, the kubelet's names.
@@ -53,7 +54,7 @@ func startAPI(ctx context.Context, o options, shared agent.Shared, rt runtime.Ru
 	if err != nil {
 		return err
 	}
-	s := &server.Server{Node: o.nodeName, Runtime: rt, Pods: pods, LogDir: o.logDir, Auth: auth,
+	s := &server.Server{Node: o.nodeName, Runtime: rt, NodeStats: nodeStats(rt), Pods: pods, LogDir: o.logDir, Auth: auth,
 		Log: shared.Log.WithName("api").WithValues("node", o.nodeName)}
 	address := net.JoinHostPort(o.api.address, strconv.Itoa(o.api.port))
 	l, err := net.Listen("tcp", address)
@@ -66,6 +67,15 @@ func startAPI(ctx context.Context, o options, shared agent.Shared, rt runtime.Ru
 		}
 	}()
 	return nil
+}
+
+// nodeStats measures the node rt runs on: rt itself when it measures its node (the
+// simulated runtime, whose node uses what its containers do), else the host's root cgroup.
+func nodeStats(rt runtime.Runtime) stats.Source {
+	if own, ok := rt.(stats.Source); ok {
+		return own
+	}
+	return stats.NewHost()
 }
 
 // servingCertificate is the API's certificate: --tls-cert-file's, or one the agent asks

@@ -75,6 +75,30 @@ type Runtime interface {
 	// DialContext connects to address from inside pod's network namespace, as a network
 	// probe does.
 	DialContext(ctx context.Context, pod PodRef, network, address string) (net.Conn, error)
+
+	// ContainerStats measures every running container of this node once, for the node's
+	// /metrics/resource and /stats/summary. Containers that are not running are left out,
+	// and so is one that exits while it is measured: that is no error. CPU usage is
+	// cumulative since the container started, so that two calls give a rate.
+	ContainerStats(ctx context.Context) ([]ContainerStats, error)
+}
+
+// ContainerStats is one measurement of a running container's usage.
+type ContainerStats struct {
+	ID string
+	// Pod has only the names (UID, namespace and name).
+	Pod PodRef
+	// Name is the container's name in its pod.
+	Name      string
+	StartedAt time.Time
+	// Timestamp is when the usage was measured.
+	Timestamp time.Time
+	// CPUUsageNanoseconds is the CPU time the container has used since it started, summed
+	// over all cores: a container busy on 2 cores for 1s has used 2e9.
+	CPUUsageNanoseconds uint64
+	// MemoryWorkingSetBytes is the memory the container uses less what the kernel may
+	// reclaim at once (inactive file pages), as the kubelet's working set.
+	MemoryWorkingSetBytes uint64
 }
 
 // Streams are what an interactive process is attached to. Stdin may be nil (no input);

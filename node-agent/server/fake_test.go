@@ -12,16 +12,20 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kybern/kybern/node-agent/runtime"
+	"github.com/kybern/kybern/node-agent/stats"
 )
 
-// fakeRuntime stands in for containerd behind the API: containers are what a spec puts
-// in, exec runs a few built-in commands on the streams, and a port dials a listener the
-// spec registers.
+// fakeRuntime stands in for containerd behind the API: containers and their usage are
+// what a spec puts in, exec runs a few built-in commands on the streams, and a port dials
+// a listener the spec registers. It is also the node's stats.Source, with the usage the
+// spec puts in.
 type fakeRuntime struct {
 	runtime.Runtime
 	mu         sync.Mutex
 	containers map[types.UID][]runtime.Container
 	ports      map[int]string
+	usage      []runtime.ContainerStats
+	node       stats.NodeStats
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -38,6 +42,25 @@ func (f *fakeRuntime) listen(port int, address string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ports[port] = address
+}
+
+// measure sets the usage ContainerStats and NodeStats report.
+func (f *fakeRuntime) measure(node stats.NodeStats, containers ...runtime.ContainerStats) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.node, f.usage = node, containers
+}
+
+func (f *fakeRuntime) ContainerStats(context.Context) ([]runtime.ContainerStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]runtime.ContainerStats(nil), f.usage...), nil
+}
+
+func (f *fakeRuntime) NodeStats(context.Context) (stats.NodeStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.node, nil
 }
 
 func (f *fakeRuntime) PodContainers(_ context.Context, uid types.UID) ([]runtime.Container, error) {

@@ -1,6 +1,7 @@
 // Package server is the node agent's HTTPS API, the kubelet's port: container logs, exec
-// and port-forward for the pods bound to the node, and the node's log directory under
-// /logs/, for callers the apiserver
+// and port-forward for the pods bound to the node, the node's log directory under /logs/,
+// and the node's and its pods' CPU and memory at /metrics/resource (metrics.go) and
+// /stats/summary (summary.go), for callers the apiserver
 // authenticates and authorises (auth.go). The streaming endpoints speak upstream's
 // protocols through the kubelet's own libraries (k8s.io/cri-streaming): SPDY and the
 // v4 websocket channels directly, websocket v5.channel.k8s.io (exec) and SPDY tunnelled
@@ -26,6 +27,7 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/podworker"
 	"github.com/kybern/kybern/node-agent/runtime"
+	"github.com/kybern/kybern/node-agent/stats"
 )
 
 // DefaultPort is the kubelet's.
@@ -42,6 +44,8 @@ const (
 type Server struct {
 	Node    string
 	Runtime runtime.Runtime
+	// NodeStats measures the node itself, for /metrics/resource and /stats/summary.
+	NodeStats stats.Source
 	// Pods reads the pods asked about; only pods bound to Node are served.
 	Pods client.Reader
 	// LogDir is where container logs are, in the kubelet's layout.
@@ -62,6 +66,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/exec/{namespace}/{pod}/{uid}/{container}", s.exec)
 	mux.HandleFunc("/portForward/{namespace}/{pod}", s.portForward)
 	mux.HandleFunc("/portForward/{namespace}/{pod}/{uid}", s.portForward)
+	mux.HandleFunc("GET /metrics/resource", s.resourceMetrics)
+	mux.HandleFunc("GET /stats/summary", s.statsSummary)
 	return s.Auth.Wrap(mux)
 }
 

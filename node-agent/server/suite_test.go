@@ -72,7 +72,7 @@ var _ = testenv.DeclareSuite(testenv.SuiteSpec{Controllers: []string{"csrapprovi
 
 	rt = newFakeRuntime()
 	logDir = GinkgoT().TempDir()
-	srv := &server.Server{Node: node, Runtime: rt, Pods: pods, LogDir: logDir, Auth: auth, Log: serverLog}
+	srv := &server.Server{Node: node, Runtime: rt, NodeStats: rt, Pods: pods, LogDir: logDir, Auth: auth, Log: serverLog}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	apiURL = "https://" + l.Addr().String()

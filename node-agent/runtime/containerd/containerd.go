@@ -381,8 +381,11 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 
 // Containers implements runtime.Runtime.
 func (r *Runtime) Containers(ctx context.Context) ([]runtime.Container, error) {
-	return r.list(ctx, fmt.Sprintf("labels.%q", labelPodUID))
+	return r.list(ctx, allContainers)
 }
+
+// allContainers is the containerd filter of every container the agent made.
+var allContainers = fmt.Sprintf("labels.%q", labelPodUID)
 
 // PodContainers implements runtime.Runtime.
 func (r *Runtime) PodContainers(ctx context.Context, pod types.UID) ([]runtime.Container, error) {
@@ -391,22 +394,35 @@ func (r *Runtime) PodContainers(ctx context.Context, pod types.UID) ([]runtime.C
 
 // list describes the containers that match a containerd filter.
 func (r *Runtime) list(ctx context.Context, filter string) ([]runtime.Container, error) {
+	var out []runtime.Container
+	err := r.each(ctx, filter, func(_ containerd.Container, rc runtime.Container) error {
+		out = append(out, rc)
+		return nil
+	})
+	return out, err
+}
+
+// each calls fn with every container that matches a containerd filter and its
+// description; a container removed before it is described is skipped. The first error
+// stops it.
+func (r *Runtime) each(ctx context.Context, filter string, fn func(containerd.Container, runtime.Container) error) error {
 	cs, err := r.client.Containers(ctx, filter)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]runtime.Container, 0, len(cs))
 	for _, c := range cs {
 		rc, err := r.describe(ctx, c)
 		if errdefs.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, rc)
+		if err := fn(c, rc); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // describe reads one container's identity from its labels and its state from its task.

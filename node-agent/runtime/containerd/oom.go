@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,21 +70,38 @@ const cgroupRoot = "/sys/fs/cgroup"
 // process in it: memory.events on cgroup v2, memory.oom_control on v1. The cgroup stays
 // until the task is deleted, so this holds when the TaskOOM event comes after the exit,
 // or while the agent was not subscribed.
-func killedForMemory(ctx context.Context, c interface {
-	Spec(context.Context) (*oci.Spec, error)
-}) bool {
-	spec, err := c.Spec(ctx)
-	if err != nil || spec.Linux == nil || spec.Linux.CgroupsPath == "" {
+func killedForMemory(ctx context.Context, c specReader) bool {
+	path, err := cgroupsPath(ctx, c)
+	if err != nil {
 		return false
 	}
 	// The agent wrote this spec; the path is still kept beneath the cgroup root.
-	rel := filepath.Clean("/" + spec.Linux.CgroupsPath)
+	rel := filepath.Clean("/" + path)
 	for _, f := range []string{filepath.Join(cgroupRoot, rel, "memory.events"), filepath.Join(cgroupRoot, "memory", rel, "memory.oom_control")} {
 		if data, err := os.ReadFile(f); err == nil {
 			return oomKills(string(data)) > 0
 		}
 	}
 	return false
+}
+
+// specReader is a container whose OCI spec can be read.
+type specReader interface {
+	Spec(context.Context) (*oci.Spec, error)
+}
+
+// cgroupsPath is the cgroup c's OCI spec puts it in, relative to the cgroup hierarchy:
+// containerd's default, /<namespace>/<id>, as the agent sets none of its own. Callers keep
+// it beneath the cgroup root.
+func cgroupsPath(ctx context.Context, c specReader) (string, error) {
+	spec, err := c.Spec(ctx)
+	if err != nil {
+		return "", err
+	}
+	if spec.Linux == nil || spec.Linux.CgroupsPath == "" {
+		return "", errors.New("its OCI spec has no linux.cgroupsPath")
+	}
+	return spec.Linux.CgroupsPath, nil
 }
 
 // oomKills is the oom_kill count of a memory.events or memory.oom_control file.

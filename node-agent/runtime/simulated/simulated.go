@@ -1,6 +1,7 @@
 // Package simulated is a container runtime without processes: containers start after a
-// configurable latency, then run and exit as their command implies. It lets one machine
-// run hundreds of nodes for scale tests and benchmarks.
+// configurable latency, then run and exit as their command implies, and use the CPU their
+// command declares (usage.go). It lets one machine run hundreds of nodes for scale tests
+// and benchmarks, and autoscaling be tested without load.
 package simulated
 
 import (
@@ -36,6 +37,8 @@ type Runtime struct {
 	// sandboxes are the pods' addresses, from podCIDR.
 	sandboxes map[types.UID]netip.Addr
 	podCIDR   netip.Prefix
+	// removedCPU is the CPU time of the containers removed, which the node's usage keeps.
+	removedCPU uint64
 }
 
 type container struct {
@@ -43,6 +46,8 @@ type container struct {
 	// behaviour is what the command does once running, from runningAt on.
 	behaviour behaviour
 	runningAt time.Time
+	// burn is the CPU the command declares it uses.
+	burn burn
 }
 
 // New returns an empty runtime whose containers start after startLatency on clk.
@@ -117,7 +122,8 @@ func (r *Runtime) Sandboxes(context.Context) ([]types.UID, error) {
 }
 
 // StartContainer implements runtime.Runtime. The container runs after the start
-// latency; its command decides how long it runs and its exit code (see plan).
+// latency; its command decides how long it runs and its exit code (see plan), and the CPU
+// it uses (see burnPlan).
 func (r *Runtime) StartContainer(_ context.Context, pod runtime.PodRef, spec runtime.ContainerSpec) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -131,12 +137,13 @@ func (r *Runtime) StartContainer(_ context.Context, pod runtime.PodRef, spec run
 	r.next++
 	id := fmt.Sprintf("sim-%d", r.next)
 	now := r.clock.Now()
-	p := plan(append(append([]string{}, spec.Command...), spec.Args...))
+	argv := append(append([]string{}, spec.Command...), spec.Args...)
+	p := plan(argv)
 	if err := writeLog(spec.LogPath, now, p.output); err != nil {
 		return "", fmt.Errorf("%w: %s: %w", runtime.ErrCreateContainer, spec.Name, err)
 	}
 	r.containers[id] = &container{Container: runtime.Container{ID: id, Pod: pod, Name: spec.Name, Attempt: spec.Attempt, Image: spec.Image,
-		ImageID: spec.ImageID, State: runtime.StateCreated, CreatedAt: now}, behaviour: p, runningAt: now.Add(r.startLatency)}
+		ImageID: spec.ImageID, State: runtime.StateCreated, CreatedAt: now}, behaviour: p, runningAt: now.Add(r.startLatency), burn: burnPlan(argv)}
 	return id, nil
 }
 
@@ -181,7 +188,10 @@ func (r *Runtime) StopContainer(_ context.Context, id string, _ time.Duration) e
 func (r *Runtime) RemoveContainer(_ context.Context, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.containers, id)
+	if c, ok := r.containers[id]; ok {
+		r.removedCPU += r.cpuUsed(c)
+		delete(r.containers, id)
+	}
 	return nil
 }
 
