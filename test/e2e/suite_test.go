@@ -50,6 +50,14 @@ var spec = testenv.SuiteSpec{Controllers: []string{"*"}, Admission: true, Eventu
 		o.ClusterSigningDuration = signingDuration
 		// A lost node's pods are collected within seconds rather than a minute.
 		o.PodGCPeriod, o.PodGCQuarantine = time.Second, 2*time.Second
+		// Usage every 5 s and autoscalers evaluated as often, as make run does not: the
+		// autoscaling spec waits for a few rounds of each.
+		o.MetricsServer.Resolution, o.HorizontalPodAutoscaler.SyncPeriod = 5*time.Second, 5*time.Second
+		addr, err := testenv.FreeLoopbackAddr()
+		if err != nil {
+			panic(err)
+		}
+		o.MetricsServer.BindAddress = addr
 	}}
 
 var _ = BeforeSuite(func() {
