@@ -247,8 +247,9 @@ type metricsAPI struct {
 
 // reachMetricsAPI points the chart's metrics API at a free loopback port, where the suite's
 // apiserver, which has no kube-proxy to reach a Service, can call a manager outside the
-// cluster: the chart's Service becomes an ExternalName for localhost and its APIService
-// names that port. The manager serves the chart's certificate, from its Secret.
+// cluster: the chart's Service becomes an ExternalName for localhost (whose port the
+// apiserver takes from the APIService) and its APIService names that port; helm upgrade
+// puts both back. The manager serves the chart's certificate, from its Secret.
 func reachMetricsAPI() metricsAPI {
 	dir := GinkgoT().TempDir()
 	for name, data := range secretData("kybern-manager-metrics-api-cert") {
@@ -259,7 +260,7 @@ func reachMetricsAPI() metricsAPI {
 	_, port, err := net.SplitHostPort(addr)
 	Expect(err).NotTo(HaveOccurred())
 	out, err := env.Kubectl(ctx, "patch", "-n", namespace, "service", "kybern-manager-metrics-api", "--type=merge", "-p",
-		`{"spec":{"type":"ExternalName","externalName":"localhost","clusterIP":null,"clusterIPs":null,"ipFamilies":null,"ipFamilyPolicy":null,"ports":[{"name":"https","port":`+port+`}]}}`)
+		`{"spec":{"type":"ExternalName","externalName":"localhost","clusterIP":null,"clusterIPs":null,"ipFamilies":null,"ipFamilyPolicy":null}}`)
 	Expect(err).NotTo(HaveOccurred(), out)
 	out, err = env.Kubectl(ctx, "patch", "apiservice", "v1beta1.metrics.kybern.io", "--type=merge", "-p", `{"spec":{"service":{"port":`+port+`}}}`)
 	Expect(err).NotTo(HaveOccurred(), out)

@@ -40,10 +40,13 @@ type Authn struct {
 var _ envtest.Authn = (*Authn)(nil)
 
 // New loads the CA from dir (ca.crt, ca.key), making it first if dir has none.
-func New(dir string) (*Authn, error) {
+func New(dir string) (*Authn, error) { return load(dir, "kybern-cluster-ca") }
+
+// load loads the CA in dir, making one called name first if dir has none.
+func load(dir, name string) (*Authn, error) {
 	a := &Authn{CertFile: filepath.Join(dir, "ca.crt"), KeyFile: filepath.Join(dir, "ca.key")}
 	if _, err := os.Stat(a.CertFile); errors.Is(err, fs.ErrNotExist) {
-		if err := a.create(dir); err != nil {
+		if err := a.create(dir, name); err != nil {
 			return nil, err
 		}
 	}
@@ -55,13 +58,13 @@ func New(dir string) (*Authn, error) {
 	return a, nil
 }
 
-func (a *Authn) create(dir string) error {
+func (a *Authn) create(dir, name string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kybern-cluster-ca"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, IsCA: true, BasicConstraintsValid: true}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
