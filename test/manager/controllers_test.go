@@ -69,9 +69,9 @@ var _ = Describe("The manager's --controllers flag", func() {
 
 	It("refuses a name that is not a controller, listing the names it takes", func() {
 		s := startManager("--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--leader-elect=false",
-			"--controllers=deployment,horizontalpodautoscaling")
+			"--controllers=deployment,horizontalpodautoscaler")
 		Eventually(s, "20s").Should(gexec.Exit(1))
 		// The log is JSON: the quotes around the name are escaped.
-		Expect(string(s.Err.Contents())).To(ContainSubstring(`--controllers: \"horizontalpodautoscaling\" is not a controller; choose among *, scheduler, replicaset, deployment`))
+		Expect(string(s.Err.Contents())).To(ContainSubstring(`--controllers: \"horizontalpodautoscaler\" is not a controller; choose among *, scheduler, replicaset, deployment`))
 	})
 })
