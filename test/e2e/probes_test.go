@@ -114,11 +114,16 @@ var _ = Describe("Probes on real containers", Ordered, func() {
 				HaveField("Message", `corresponding condition of pod readiness gate "example.com/registered" does not exist.`)))))
 
 		By("setting the gate's condition, as a load balancer controller would")
-		got, err := current(p)()
-		Expect(err).NotTo(HaveOccurred())
-		got.Status.Conditions = append(got.Status.Conditions, corev1.PodCondition{Type: "example.com/registered", Status: corev1.ConditionTrue,
-			LastTransitionTime: metav1.Now()})
-		Expect(k8s.Status().Update(ctx, got)).To(Succeed())
+		// The agent writes the same status: a conflict is read again, as a controller would.
+		Eventually(func() error {
+			got, err := current(p)()
+			if err != nil {
+				return err
+			}
+			got.Status.Conditions = append(got.Status.Conditions, corev1.PodCondition{Type: "example.com/registered", Status: corev1.ConditionTrue,
+				LastTransitionTime: metav1.Now()})
+			return k8s.Status().Update(ctx, got)
+		}).Should(Succeed())
 		Eventually(func() (corev1.ConditionStatus, error) {
 			p, err := current(p)()
 			return readyCondition(p), err
