@@ -15,13 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/cert"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	autoscalingv1alpha1 "github.com/kybern/kybern/api/autoscaling/v1alpha1"
@@ -98,13 +96,7 @@ func BenchmarkAutoscaleUpOnSimulatedLoad(b *testing.B) {
 // certificate, whose file it returns for the metrics server to verify it with.
 func startSimulatedNodeWithAPI(ctx context.Context, b *testing.B, env *testenv.Env, node string) string {
 	b.Helper()
-	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = -1, 0
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	shared, err := simulatedShared(env, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -126,15 +118,13 @@ func startSimulatedNodeWithAPI(ctx context.Context, b *testing.B, env *testenv.E
 		b.Fatal(err)
 	}
 	rt := simulated.New(clock.RealClock{}, 50*time.Millisecond)
-	shared := agent.Shared{Rest: cfg, HTTP: httpClient, Mapper: mapper, Scheme: env.Client.Scheme(), Clock: clock.RealClock{}, Log: ctrl.Log.WithName("node-agent")}
-	capacity := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110")}
-	a, err := agent.New(shared, agent.Config{NodeName: node, Arch: goruntime.GOARCH, Capacity: capacity, Address: "127.0.0.1", RuntimeName: "simulated",
+	a, err := agent.New(shared, agent.Config{NodeName: node, Arch: goruntime.GOARCH, Capacity: simulatedCapacity, Address: "127.0.0.1", RuntimeName: "simulated",
 		LogDir: filepath.Join(dir, "logs"), PodDir: filepath.Join(dir, "pods"), APIPort: int32(l.Addr().(*net.TCPAddr).Port)}, rt)
 	if err != nil {
 		b.Fatal(err)
 	}
 	go func() { _ = a.Run(ctx) }()
-	clientset, err := kubernetes.NewForConfigAndClient(cfg, httpClient)
+	clientset, err := kubernetes.NewForConfigAndClient(shared.Rest, shared.HTTP)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -100,23 +100,12 @@ func BenchmarkDeployment1000On100SimulatedNodes(b *testing.B) {
 // until ctx ends, counting their API requests in requests, and waits until the scheduler
 // can see them all Ready.
 func startSimulatedNodes(ctx context.Context, env *testenv.Env, n int, dir string, requests *atomic.Int64) error {
-	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = -1, 0
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, count: requests} })
-	httpClient, err := rest.HTTPClientFor(cfg)
+	shared, err := simulatedShared(env, requests)
 	if err != nil {
 		return err
 	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
-	if err != nil {
-		return err
-	}
-	shared := agent.Shared{Rest: cfg, HTTP: httpClient, Mapper: mapper, Scheme: env.Client.Scheme(), Clock: clock.RealClock{},
-		Log: ctrl.Log.WithName("node-agent")}
-	capacity := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("64Gi"),
-		corev1.ResourcePods: resource.MustParse("110")}
 	for i := range n {
-		a, err := agent.New(shared, agent.Config{NodeName: fmt.Sprintf("sim-%03d", i), Arch: goruntime.GOARCH, Capacity: capacity,
+		a, err := agent.New(shared, agent.Config{NodeName: fmt.Sprintf("sim-%03d", i), Arch: goruntime.GOARCH, Capacity: simulatedCapacity,
 			Address: "127.0.0.1", RuntimeName: "simulated", LogDir: filepath.Join(dir, "logs"), PodDir: filepath.Join(dir, "pods")}, simulated.New(clock.RealClock{}, 50*time.Millisecond))
 		if err != nil {
 			return err
@@ -145,4 +134,28 @@ func startSimulatedNodes(ctx context.Context, env *testenv.Env, n int, dir strin
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// simulatedCapacity is every simulated node's.
+var simulatedCapacity = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("64Gi"),
+	corev1.ResourcePods: resource.MustParse("110")}
+
+// simulatedShared is what simulated node agents in this process share: env's admin
+// credential without client-side rate limits, counting its requests in requests when not nil.
+func simulatedShared(env *testenv.Env, requests *atomic.Int64) (agent.Shared, error) {
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = -1, 0
+	if requests != nil {
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, count: requests} })
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return agent.Shared{}, err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return agent.Shared{}, err
+	}
+	return agent.Shared{Rest: cfg, HTTP: httpClient, Mapper: mapper, Scheme: env.Client.Scheme(), Clock: clock.RealClock{},
+		Log: ctrl.Log.WithName("node-agent")}, nil
 }
