@@ -204,7 +204,7 @@ func podsByNode(pods []*corev1alpha1.Pod) map[string][]*corev1alpha1.Pod {
 // writeStatus writes status when it differs from ds's. An update, not a merge patch: a
 // patch leaves out fields whose value did not change, and a status that lacks a required
 // field is refused.
-func (r *Reconciler) writeStatus(ctx context.Context, ds *appsv1alpha1.DaemonSet, status appsv1.DaemonSetStatus) error {
+func (r *Reconciler) writeStatus(ctx context.Context, ds *appsv1alpha1.DaemonSet, status appsv1alpha1.DaemonSetStatus) error {
 	if apiequality.Semantic.DeepEqual(status, ds.Status) {
 		return nil
 	}
@@ -234,7 +234,7 @@ func (r *Reconciler) bumpCollisionCount(ctx context.Context, ds *appsv1alpha1.Da
 // nextCheck is when to look at ds again without an event: when a failed pod's backoff
 // ends, or, while some ready pods are not yet available, after minReadySeconds, as
 // upstream; 0 when neither.
-func nextCheck(ds *appsv1alpha1.DaemonSet, status appsv1.DaemonSetStatus, retry time.Duration) time.Duration {
+func nextCheck(ds *appsv1alpha1.DaemonSet, status appsv1alpha1.DaemonSetStatus, retry time.Duration) time.Duration {
 	next := retry
 	if ds.Spec.MinReadySeconds > 0 && status.NumberReady != status.NumberAvailable {
 		wait := time.Duration(ds.Spec.MinReadySeconds) * time.Second

@@ -80,8 +80,8 @@ func onEach(nodes ...string) map[string]int {
 	return out
 }
 
-func statusOf(ds *appsv1alpha1.DaemonSet) func(Gomega) appsv1.DaemonSetStatus {
-	return func(g Gomega) appsv1.DaemonSetStatus {
+func statusOf(ds *appsv1alpha1.DaemonSet) func(Gomega) appsv1alpha1.DaemonSetStatus {
+	return func(g Gomega) appsv1alpha1.DaemonSetStatus {
 		got := &appsv1alpha1.DaemonSet{}
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ds), got)).To(Succeed())
 		return got.Status

@@ -4,8 +4,6 @@ import (
 	"slices"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/podutil"
@@ -20,7 +18,7 @@ import (
 // With 4 nodes of which 3 fit, pods on all 4, 2 of them ready for longer than
 // minReadySeconds and 1 just ready: desired 3, current 3, misscheduled 1, ready 3,
 // available 2, unavailable 1.
-func calculateStatus(ds *appsv1alpha1.DaemonSet, fits []fit, byNode map[string][]*corev1alpha1.Pod, hash string, now time.Time, observed bool) appsv1.DaemonSetStatus {
+func calculateStatus(ds *appsv1alpha1.DaemonSet, fits []fit, byNode map[string][]*corev1alpha1.Pod, hash string, now time.Time, observed bool) appsv1alpha1.DaemonSetStatus {
 	status := *ds.Status.DeepCopy()
 	var desired, current, misscheduled, ready, available, updated int32
 	for _, f := range fits {

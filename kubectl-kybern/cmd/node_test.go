@@ -81,7 +81,7 @@ var _ = Describe("drain", func() {
 		newNode(node2)
 		ds = &appsv1alpha1.DaemonSet{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agent"},
-			Spec:       appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels("agent")}, Template: template("agent", "agent:1")},
+			Spec:       appsv1alpha1.DaemonSetSpec{DaemonSetSpec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels("agent")}, Template: template("agent", "agent:1")}},
 		}
 		Expect(k8s.Create(ctx, ds)).To(Succeed())
 	})

@@ -28,11 +28,11 @@ const (
 func newDeployment(ns, image string) *appsv1alpha1.Deployment {
 	d := &appsv1alpha1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", Annotations: map[string]string{revisionAnnotation: "2", changeCauseAnnotation: "to v2"}},
-		Spec: appsv1.DeploymentSpec{
+		Spec: appsv1alpha1.DeploymentSpec{DeploymentSpec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](3),
 			Selector: &metav1.LabelSelector{MatchLabels: labels("web")},
 			Template: template("web", image),
-		},
+		}},
 	}
 	ExpectWithOffset(1, k8s.Create(ctx, d)).To(Succeed())
 	return d
@@ -163,7 +163,7 @@ var _ = Describe("rollout of a StatefulSet and a DaemonSet", func() {
 	It("lists a StatefulSet's ControllerRevisions, rolls back to one, restarts it and refuses to pause it", func() {
 		sts := &appsv1alpha1.StatefulSet{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"},
-			Spec:       appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels("db")}, Template: template("db", "db:1")},
+			Spec:       appsv1alpha1.StatefulSetSpec{StatefulSetSpec: appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels("db")}, Template: template("db", "db:1")}},
 		}
 		Expect(k8s.Create(ctx, sts)).To(Succeed())
 		recordRevision(sts, "StatefulSet", 1, sts.Spec.Template)
@@ -193,7 +193,7 @@ var _ = Describe("rollout of a StatefulSet and a DaemonSet", func() {
 	It("rolls a DaemonSet back to a given revision and reports its status", func() {
 		ds := &appsv1alpha1.DaemonSet{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agent"},
-			Spec:       appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels("agent")}, Template: template("agent", "agent:1")},
+			Spec:       appsv1alpha1.DaemonSetSpec{DaemonSetSpec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels("agent")}, Template: template("agent", "agent:1")}},
 		}
 		Expect(k8s.Create(ctx, ds)).To(Succeed())
 		recordRevision(ds, "DaemonSet", 1, ds.Spec.Template)
@@ -204,7 +204,7 @@ var _ = Describe("rollout of a StatefulSet and a DaemonSet", func() {
 		Expect(kybern("-n", ns, "rollout", "undo", "ds/agent", "--to-revision=1")).To(Equal(result{Out: "daemonset.apps.kybern.io/agent rolled back\n"}))
 		Expect(get(ds).Spec.Template.Spec.Containers[0].Image).To(Equal("agent:1"))
 
-		ds.Status = appsv1.DaemonSetStatus{ObservedGeneration: ds.Generation, DesiredNumberScheduled: 2, UpdatedNumberScheduled: 2, NumberAvailable: 1}
+		ds.Status.DaemonSetStatus = appsv1.DaemonSetStatus{ObservedGeneration: ds.Generation, DesiredNumberScheduled: 2, UpdatedNumberScheduled: 2, NumberAvailable: 1}
 		Expect(k8s.Status().Update(ctx, ds)).To(Succeed())
 		Expect(kybern("-n", ns, "rollout", "status", "daemonset/agent", "--watch=false")).To(Equal(result{
 			Out: `Waiting for daemon set "agent" rollout to finish: 1 of 2 updated pods are available...` + "\n"}))

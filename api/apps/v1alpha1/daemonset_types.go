@@ -34,11 +34,30 @@ type DaemonSet struct {
 	// +kubebuilder:validation:XValidation:rule="!has(self.selector.matchLabels) || (has(self.template.metadata) && has(self.template.metadata.labels) ? self.selector.matchLabels.all(k, k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k]) : size(self.selector.matchLabels) == 0)",message="spec.selector does not match spec.template.metadata.labels: every matchLabels entry must appear in the template's labels",fieldPath=".template.metadata.labels",reason=FieldValueInvalid
 	// +kubebuilder:validation:XValidation:rule="self.selector == oldSelf.selector",message="spec.selector is immutable: create a new object to select other pods",fieldPath=".selector",reason=FieldValueForbidden
 	// +required
-	Spec appsv1.DaemonSetSpec `json:"spec"`
+	Spec DaemonSetSpec `json:"spec"`
 
 	// status is the most recently observed status of the daemon set, as in apps/v1.
 	// +optional
-	Status appsv1.DaemonSetStatus `json:"status,omitempty"`
+	Status DaemonSetStatus `json:"status,omitempty"`
+}
+
+// DaemonSetSpec is apps/v1's DaemonSetSpec plus automatic rollback.
+type DaemonSetSpec struct {
+	appsv1.DaemonSetSpec `json:",inline"`
+
+	// rollbackPolicy, when set, rolls a failed update back to the last revision that was
+	// fully rolled out, within maxSurge and maxUnavailable; see RollbackPolicy.
+	// +optional
+	RollbackPolicy *RollbackPolicy `json:"rollbackPolicy,omitempty"`
+}
+
+// DaemonSetStatus is apps/v1's DaemonSetStatus plus what automatic rollback remembers.
+type DaemonSetStatus struct {
+	appsv1.DaemonSetStatus `json:",inline"`
+
+	// rollback is what automatic rollback remembers; set while spec.rollbackPolicy is.
+	// +optional
+	Rollback *RollbackStatus `json:"rollback,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -36,11 +36,21 @@ type Deployment struct {
 	// +kubebuilder:validation:XValidation:rule="!has(self.selector.matchLabels) || (has(self.template.metadata) && has(self.template.metadata.labels) ? self.selector.matchLabels.all(k, k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k]) : size(self.selector.matchLabels) == 0)",message="spec.selector does not match spec.template.metadata.labels: every matchLabels entry must appear in the template's labels",fieldPath=".template.metadata.labels",reason=FieldValueInvalid
 	// +kubebuilder:validation:XValidation:rule="self.selector == oldSelf.selector",message="spec.selector is immutable: create a new object to select other pods",fieldPath=".selector",reason=FieldValueForbidden
 	// +required
-	Spec appsv1.DeploymentSpec `json:"spec"`
+	Spec DeploymentSpec `json:"spec"`
 
 	// status is the most recently observed status of the deployment.
 	// +optional
 	Status DeploymentStatus `json:"status,omitempty"`
+}
+
+// DeploymentSpec is apps/v1's DeploymentSpec plus automatic rollback.
+type DeploymentSpec struct {
+	appsv1.DeploymentSpec `json:",inline"`
+
+	// rollbackPolicy, when set, rolls a failed rollout back to the last revision that was
+	// fully available; see RollbackPolicy. Unset, a failed rollout stops as upstream's does.
+	// +optional
+	RollbackPolicy *RollbackPolicy `json:"rollbackPolicy,omitempty"`
 }
 
 // DeploymentStatus is apps/v1's DeploymentStatus plus the selector in string form, which
@@ -51,6 +61,10 @@ type DeploymentStatus struct {
 	// labelSelector is spec.selector serialised as a label selector string.
 	// +optional
 	LabelSelector string `json:"labelSelector,omitempty"`
+
+	// rollback is what automatic rollback remembers; set while spec.rollbackPolicy is.
+	// +optional
+	Rollback *RollbackStatus `json:"rollback,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -38,11 +38,21 @@ type StatefulSet struct {
 	// +kubebuilder:validation:XValidation:rule="!has(self.selector.matchLabels) || (has(self.template.metadata) && has(self.template.metadata.labels) ? self.selector.matchLabels.all(k, k in self.template.metadata.labels && self.template.metadata.labels[k] == self.selector.matchLabels[k]) : size(self.selector.matchLabels) == 0)",message="spec.selector does not match spec.template.metadata.labels: every matchLabels entry must appear in the template's labels",fieldPath=".template.metadata.labels",reason=FieldValueInvalid
 	// +kubebuilder:validation:XValidation:rule="self.selector == oldSelf.selector",message="spec.selector is immutable: create a new object to select other pods",fieldPath=".selector",reason=FieldValueForbidden
 	// +required
-	Spec appsv1.StatefulSetSpec `json:"spec"`
+	Spec StatefulSetSpec `json:"spec"`
 
 	// status is the most recently observed status of the stateful set.
 	// +optional
 	Status StatefulSetStatus `json:"status,omitempty"`
+}
+
+// StatefulSetSpec is apps/v1's StatefulSetSpec plus automatic rollback.
+type StatefulSetSpec struct {
+	appsv1.StatefulSetSpec `json:",inline"`
+
+	// rollbackPolicy, when set, rolls a failed update back to the last revision that was
+	// fully rolled out, within the partition; see RollbackPolicy.
+	// +optional
+	RollbackPolicy *RollbackPolicy `json:"rollbackPolicy,omitempty"`
 }
 
 // StatefulSetStatus is apps/v1's StatefulSetStatus plus the selector in string form, which
@@ -53,6 +63,10 @@ type StatefulSetStatus struct {
 	// labelSelector is spec.selector serialised as a label selector string.
 	// +optional
 	LabelSelector string `json:"labelSelector,omitempty"`
+
+	// rollback is what automatic rollback remembers; set while spec.rollbackPolicy is.
+	// +optional
+	Rollback *RollbackStatus `json:"rollback,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -58,7 +58,7 @@ func Validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err 
 	case *appsv1alpha1.Deployment:
 		return judge(obj, old, func(o runtime.Object) runtime.Object {
 			d := o.(*appsv1alpha1.Deployment)
-			return &appsv1.Deployment{ObjectMeta: d.ObjectMeta, Spec: d.Spec}
+			return &appsv1.Deployment{ObjectMeta: d.ObjectMeta, Spec: d.Spec.DeploymentSpec}
 		}, func(in *apps.Deployment) field.ErrorList {
 			return appsvalidation.ValidateDeployment(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil))
 		}, func(in, oldIn *apps.Deployment) field.ErrorList {
@@ -76,7 +76,7 @@ func Validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err 
 	case *appsv1alpha1.DaemonSet:
 		return judge(obj, old, func(o runtime.Object) runtime.Object {
 			ds := o.(*appsv1alpha1.DaemonSet)
-			return &appsv1.DaemonSet{ObjectMeta: ds.ObjectMeta, Spec: ds.Spec}
+			return &appsv1.DaemonSet{ObjectMeta: ds.ObjectMeta, Spec: ds.Spec.DaemonSetSpec}
 		}, func(in *apps.DaemonSet) field.ErrorList {
 			return appsvalidation.ValidateDaemonSet(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil))
 		}, func(in, oldIn *apps.DaemonSet) field.ErrorList {
@@ -85,7 +85,7 @@ func Validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err 
 	case *appsv1alpha1.StatefulSet:
 		return judge(obj, old, func(o runtime.Object) runtime.Object {
 			set := o.(*appsv1alpha1.StatefulSet)
-			return &appsv1.StatefulSet{ObjectMeta: set.ObjectMeta, Spec: set.Spec}
+			return &appsv1.StatefulSet{ObjectMeta: set.ObjectMeta, Spec: set.Spec.StatefulSetSpec}
 		}, func(in *apps.StatefulSet) field.ErrorList {
 			return appsvalidation.ValidateStatefulSet(in, appsvalidation.StatefulSetValidationOptions{},
 				podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil))

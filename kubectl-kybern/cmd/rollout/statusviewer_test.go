@@ -66,7 +66,7 @@ func TestDaemonSetStatus(t *testing.T) {
 	ds := func(strategy appsv1.DaemonSetUpdateStrategyType, desired, updated, available int32) *appsv1alpha1.DaemonSet {
 		d := &appsv1alpha1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent", Generation: 1}}
 		d.Spec.UpdateStrategy.Type = strategy
-		d.Status = appsv1.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: desired, UpdatedNumberScheduled: updated, NumberAvailable: available}
+		d.Status.DaemonSetStatus = appsv1.DaemonSetStatus{ObservedGeneration: 1, DesiredNumberScheduled: desired, UpdatedNumberScheduled: updated, NumberAvailable: available}
 		return d
 	}
 	for _, tc := range []struct {
