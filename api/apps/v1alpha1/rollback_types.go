@@ -69,8 +69,8 @@ type NotReadyTrigger struct {
 }
 
 // RollbackStatus is what automatic rollback remembers about a workload's revisions.
-// Revisions are named by their pod template's hash: the suffix of a Deployment's
-// ReplicaSet name, or of a StatefulSet's or DaemonSet's ControllerRevision name.
+// A revision is named by the object that holds it: a Deployment's ReplicaSet, or a
+// StatefulSet's or DaemonSet's ControllerRevision.
 type RollbackStatus struct {
 	// stableRevision is the last revision that was fully rolled out and available; a
 	// rollback returns to it.
