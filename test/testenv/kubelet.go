@@ -16,9 +16,17 @@ import (
 // of rollouts that must stall.
 const NeverReadyImage = "busybox:never-ready"
 
+// CrashLoopImage is an image whose pods the Kubelet stand-in reports Running but crash
+// looping: not Ready, the first container restarted CrashLoopRestarts times and last
+// exited with code 1 just now.
+const CrashLoopImage = "busybox:crash-loop"
+
+// CrashLoopRestarts is the restart count of a CrashLoopImage pod.
+const CrashLoopRestarts = 5
+
 // Kubelet plays the node agent in envtest suites, for one namespace: every bound pod that
 // has no phase yet becomes Running and Ready, unless its first container runs
-// NeverReadyImage. A phase a test sets (Failed, say) is left alone.
+// NeverReadyImage or CrashLoopImage. A phase a test sets (Failed, say) is left alone.
 type Kubelet struct {
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -39,7 +47,11 @@ func StartKubelet(ctx context.Context, c client.Client, ns string) *Kubelet {
 						continue
 					}
 					// A pod that changed meanwhile is taken up in the next round.
-					_ = MarkReady(ctx, c, p)
+					if p.Spec.Containers[0].Image == CrashLoopImage {
+						_ = markCrashLooping(ctx, c, p)
+					} else {
+						_ = MarkReady(ctx, c, p)
+					}
 				}
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -59,5 +71,19 @@ func MarkReady(ctx context.Context, c client.Client, p *corev1alpha1.Pod) error 
 	orig := p.DeepCopy()
 	p.Status.Phase = corev1.PodRunning
 	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
+	return c.Status().Patch(ctx, p, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+}
+
+// markCrashLooping makes p Running but unready, its first container crash looping.
+func markCrashLooping(ctx context.Context, c client.Client, p *corev1alpha1.Pod) error {
+	orig := p.DeepCopy()
+	now := metav1.Now()
+	p.Status.Phase = corev1.PodRunning
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady", LastTransitionTime: now}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name: p.Spec.Containers[0].Name, Image: CrashLoopImage, RestartCount: CrashLoopRestarts,
+		State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", StartedAt: now, FinishedAt: now}},
+	}}
 	return c.Status().Patch(ctx, p, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
 }
