@@ -37,13 +37,14 @@ type Reconciler struct {
 
 // SetupWithManager registers the controller; cfg.Concurrency is how many Deployments it
 // reconciles at once. ReplicaSet events wake their Deployment; so does a pod that is gone
-// or finished, since a Recreate rollout waits for the old pods to stop.
+// or finished, since a Recreate rollout waits for the old pods to stop, and a pod whose
+// restart count changed, which the rollback policy's crash-loop trigger counts.
 func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
 	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: cfg.Recorder, Clock: cfg.Clock}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.Deployment{}).
 		Watches(&appsv1alpha1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.deploymentsOfReplicaSet)).
-		Watches(&corev1alpha1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.deploymentOfPod), builder.WithPredicates(podGone)).
+		Watches(&corev1alpha1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.deploymentOfPod), builder.WithPredicates(podEvents)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("deployment").
 		Complete(r)
@@ -94,14 +95,28 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if d.DeletionTimestamp != nil {
 		return ctrl.Result{}, s.syncStatusOnly(ctx)
 	}
+	s.holdRollback()
 	s.checkPausedConditions()
 	if d.Spec.Paused || s.isScalingEvent() {
 		return ctrl.Result{}, s.sync(ctx)
 	}
-	if isRollingUpdate(d) {
-		return s.rolloutRolling(ctx)
+	fired, recheck, err := s.judgeRollout(ctx)
+	if err != nil {
+		return ctrl.Result{}, s.finishWithError(ctx, err)
 	}
-	return s.rolloutRecreate(ctx)
+	if fired != "" {
+		return ctrl.Result{}, s.startRollback(ctx, fired)
+	}
+	var result ctrl.Result
+	if isRollingUpdate(d) {
+		result, err = s.rolloutRolling(ctx)
+	} else {
+		result, err = s.rolloutRecreate(ctx)
+	}
+	if recheck > 0 && (result.RequeueAfter == 0 || recheck < result.RequeueAfter) {
+		result.RequeueAfter = recheck
+	}
+	return result, err
 }
 
 // claimReplicaSets returns the ReplicaSets d controls, oldest first, after adopting
@@ -155,19 +170,21 @@ func (r *Reconciler) deploymentsOfReplicaSet(ctx context.Context, obj client.Obj
 	return out
 }
 
-// podGone passes the pod events a Recreate rollout waits for: deletion, and reaching a
-// terminal phase.
-var podGone = predicate.Funcs{
+// podEvents passes the pod events a Recreate rollout waits for (deletion, and reaching a
+// terminal phase) and those the crash-loop trigger counts (a restart).
+var podEvents = predicate.Funcs{
 	CreateFunc:  func(event.CreateEvent) bool { return false },
 	DeleteFunc:  func(event.DeleteEvent) bool { return true },
 	GenericFunc: func(event.GenericEvent) bool { return false },
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, cur := e.ObjectOld.(*corev1alpha1.Pod), e.ObjectNew.(*corev1alpha1.Pod)
-		return old.Status.Phase != cur.Status.Phase && (cur.Status.Phase == corev1.PodSucceeded || cur.Status.Phase == corev1.PodFailed)
+		finished := old.Status.Phase != cur.Status.Phase && (cur.Status.Phase == corev1.PodSucceeded || cur.Status.Phase == corev1.PodFailed)
+		return finished || restartsChanged(old, cur)
 	},
 }
 
-// deploymentOfPod maps a pod to the Recreate Deployment controlling its ReplicaSet.
+// deploymentOfPod maps a pod to the Deployment controlling its ReplicaSet, when that
+// Deployment waits on its pods: a Recreate one, or one with a rollback policy.
 func (r *Reconciler) deploymentOfPod(ctx context.Context, obj client.Object) []ctrl.Request {
 	ref := metav1.GetControllerOfNoCopy(obj)
 	if ref == nil || ref.Kind != "ReplicaSet" || ref.APIVersion != appsv1alpha1.GroupVersion.String() {
@@ -186,7 +203,7 @@ func (r *Reconciler) deploymentOfPod(ctx context.Context, obj client.Object) []c
 	}
 	d := &appsv1alpha1.Deployment{}
 	key := client.ObjectKey{Namespace: rs.Namespace, Name: owner.Name}
-	if err := r.Get(ctx, key, d); err != nil || isRollingUpdate(d) {
+	if err := r.Get(ctx, key, d); err != nil || (isRollingUpdate(d) && d.Spec.RollbackPolicy == nil) {
 		return nil
 	}
 	return []ctrl.Request{{NamespacedName: key}}

@@ -43,7 +43,8 @@ func newNamespace() string {
 const neverReady = "busybox:never-ready"
 
 // kubelet plays the node agent for one namespace: every pod it sees becomes Running and
-// Ready, except pods whose first container runs neverReady.
+// Ready, except pods whose first container runs neverReady, and those running
+// testenv.CrashLoopImage, which crash loop.
 type kubelet struct {
 	ns   string
 	stop context.CancelFunc
@@ -60,6 +61,10 @@ func startKubelet(ns string) *kubelet {
 				for i := range pods.Items {
 					p := &pods.Items[i]
 					if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodRunning || strings.HasSuffix(p.Spec.Containers[0].Image, "never-ready") {
+						continue
+					}
+					if p.Spec.Containers[0].Image == testenv.CrashLoopImage {
+						_ = testenv.MarkCrashLooping(c, k8s, p)
 						continue
 					}
 					orig := p.DeepCopy()

@@ -30,10 +30,13 @@ type syncer struct {
 	origStatus appsv1alpha1.DeploymentStatus
 	// revision is the revision d should carry, once known.
 	revision string
+	// target is the pod template this reconcile rolls out: spec.template, or the stable
+	// revision's while a rollback holds (see rollback.go).
+	target *corev1.PodTemplateSpec
 }
 
 func newSyncer(r *Reconciler, d *appsv1alpha1.Deployment, rsList []*appsv1alpha1.ReplicaSet) *syncer {
-	return &syncer{Reconciler: r, d: d, rsList: rsList, origStatus: *d.Status.DeepCopy()}
+	return &syncer{Reconciler: r, d: d, rsList: rsList, origStatus: *d.Status.DeepCopy(), target: &d.Spec.Template}
 }
 
 func (s *syncer) setRevision(r string) { s.revision = r }
@@ -44,7 +47,7 @@ func (s *syncer) split(ctx context.Context, create bool) (*appsv1alpha1.ReplicaS
 	var existing *appsv1alpha1.ReplicaSet
 	var old []*appsv1alpha1.ReplicaSet
 	for _, rs := range s.rsList {
-		if existing == nil && equalIgnoringHash(&rs.Spec.Template, &s.d.Spec.Template) {
+		if existing == nil && equalIgnoringHash(&rs.Spec.Template, s.target) {
 			existing = rs
 			continue
 		}
@@ -96,8 +99,8 @@ func (s *syncer) adoptAsNew(ctx context.Context, rs *appsv1alpha1.ReplicaSet, ne
 // collision: the collision count goes up and the next reconcile tries another name.
 func (s *syncer) createNewRS(ctx context.Context, old []*appsv1alpha1.ReplicaSet, newRevision string) (*appsv1alpha1.ReplicaSet, error) {
 	d := s.d
-	hash := podutil.TemplateHash(&d.Spec.Template, d.Status.CollisionCount)
-	template := d.Spec.Template.DeepCopy()
+	hash := podutil.TemplateHash(s.target, d.Status.CollisionCount)
+	template := s.target.DeepCopy()
 	template.Labels = withLabel(template.Labels, PodTemplateHashLabel, hash)
 	selector := d.Spec.Selector.DeepCopy()
 	selector.MatchLabels = withLabel(selector.MatchLabels, PodTemplateHashLabel, hash)
@@ -124,7 +127,7 @@ func (s *syncer) createNewRS(ctx context.Context, old []*appsv1alpha1.ReplicaSet
 		if getErr := s.APIReader.Get(ctx, client.ObjectKeyFromObject(rs), taken); getErr != nil {
 			return nil, getErr
 		}
-		if metav1.IsControlledBy(taken, d) && equalIgnoringHash(&taken.Spec.Template, &d.Spec.Template) {
+		if metav1.IsControlledBy(taken, d) && equalIgnoringHash(&taken.Spec.Template, s.target) {
 			// Ours, created by an earlier reconcile the cache has not shown yet.
 			s.rsList = append(s.rsList, taken)
 			return taken, nil
@@ -369,7 +372,7 @@ func (s *syncer) cleanup(ctx context.Context, old []*appsv1alpha1.ReplicaSet) er
 	}
 	var alive []*appsv1alpha1.ReplicaSet
 	for _, rs := range old {
-		if rs.DeletionTimestamp == nil {
+		if rs.DeletionTimestamp == nil && !s.keptByRollback(rs) {
 			alive = append(alive, rs)
 		}
 	}
@@ -417,6 +420,7 @@ func (s *syncer) finish(ctx context.Context, newRS *appsv1alpha1.ReplicaSet, pro
 	if progress {
 		result = s.progress(&status, newRS)
 	}
+	s.recordStable(&status, newRS)
 	if apiequality.Semantic.DeepEqual(status, s.origStatus) {
 		return result, nil
 	}

@@ -18,4 +18,14 @@
 // apiserver holds one pod per name, so an ordinal never has two pods, even across a
 // restart. The status is computed from what was observed and written once, only when it
 // changed (status.go).
+//
+// With spec.rollbackPolicy set, updates roll back on their own (rollback.go): each update
+// that completes becomes status.rollback.stableRevision; the pods of a later update
+// revision are judged (controllers/internal/rollback), and once more of them fail than
+// maxFailedPods allows of the ordinals from the partition on, status records the update
+// revision as status.rollback.failedRevision, with the RolledBack condition and a Warning
+// event. From then on, until spec.template changes, the stable revision stands in for the
+// update revision: the pods from the partition on roll back to it as to any update, those
+// of the failed revision that are not ready at once. spec is never written, and all the
+// rollback knows is in status, so that a restarted controller carries on.
 package statefulset

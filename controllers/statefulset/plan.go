@@ -29,8 +29,9 @@ type observed struct {
 	// condemned are the pods of ordinals out of range, highest ordinal first.
 	condemned []*corev1alpha1.Pod
 	claims    map[string]*corev1.PersistentVolumeClaim
-	// update is the name of the revision of the set's template; current that of the
-	// revision the set ran before its rollout began.
+	// update is the name of the revision the pods from the partition on are rolled to:
+	// that of the set's template, or the stable revision while a rollback holds (see
+	// planRollback); current that of the revision the set ran before its rollout began.
 	update, current string
 	now             time.Time
 }

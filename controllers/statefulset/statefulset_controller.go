@@ -125,25 +125,37 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("constructing history: %w", err)
 	}
 	current := currentRevision(set, update, old)
+	now := r.Clock.Now()
+	rp := planRollback(set, pods, update, old, now)
 	var claims corev1.PersistentVolumeClaimList
 	if err := r.List(ctx, &claims, client.InNamespace(set.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
-	o := observe(set, pods, claimsByName(claims.Items), current.Name, update.Name, r.Clock.Now())
+	o := observe(set, pods, claimsByName(claims.Items), current.Name, rp.target.Name, now)
 
+	// A rollback is recorded in status before it is acted on: a reconcile that saw the set
+	// from before the record would roll the pods forward again. The status write wakes the
+	// set to act.
+	act := satisfied && rp.rolledBack == nil
 	var syncErr error
-	if satisfied {
+	if act {
 		pl := planSync(o)
 		if pl.waiting != "" {
 			log.FromContext(ctx).V(1).Info("Waiting", "for", pl.waiting)
 		}
-		syncErr = errors.Join(r.sync(ctx, o, pl, current, update), r.pruneHistory(ctx, set, pods, current, update, old))
+		syncErr = errors.Join(r.sync(ctx, o, pl, current, rp.target, update),
+			r.pruneHistory(ctx, set, pods, old, current, update, rp))
 	}
-	status := calculateStatus(set, pods, current.Name, update.Name, set.Status.CollisionCount, selector.String(), o.now, satisfied)
-	if err := r.writeStatus(ctx, set, status); err != nil || syncErr != nil {
+	status := calculateStatus(set, pods, current.Name, rp.target.Name, set.Status.CollisionCount, selector.String(), o.now, act)
+	rp.apply(set, &status)
+	written, err := r.writeStatus(ctx, set, status)
+	if written {
+		r.reportRollback(ctx, set, update, rp)
+	}
+	if err != nil || syncErr != nil {
 		return ctrl.Result{}, errors.Join(syncErr, err)
 	}
-	return ctrl.Result{RequeueAfter: nextCheck(set, pods, o.now)}, nil
+	return ctrl.Result{RequeueAfter: soonest(nextCheck(set, pods, o.now), rp.recheck)}, nil
 }
 
 // claimPods lists the pods of set's namespace and returns those named as its members that
@@ -193,8 +205,9 @@ func observe(set *appsv1alpha1.StatefulSet, pods []*corev1alpha1.Pod, claims map
 	return o
 }
 
-// sync carries out pl with the templates of the current and the update revision.
-func (r *Reconciler) sync(ctx context.Context, o *observed, pl plan, current, update *appsv1.ControllerRevision) error {
+// sync carries out pl with the templates of the current revision and of target, the
+// revision rolled to: update, which records spec.template, unless a rollback holds.
+func (r *Reconciler) sync(ctx context.Context, o *observed, pl plan, current, target, update *appsv1.ControllerRevision) error {
 	if len(pl.stages) == 0 {
 		return nil
 	}
@@ -202,13 +215,24 @@ func (r *Reconciler) sync(ctx context.Context, o *observed, pl plan, current, up
 	if err != nil {
 		return err
 	}
-	return r.execute(ctx, o, pl, templates{current: cur, update: &o.set.Spec.Template})
+	upd := &o.set.Spec.Template
+	if target != update {
+		if upd, err = history.Template(target); err != nil {
+			return err
+		}
+	}
+	return r.execute(ctx, o, pl, templates{current: cur, update: upd})
 }
 
 // pruneHistory deletes the oldest revisions beyond spec.revisionHistoryLimit among those
-// neither current, nor the update revision, nor run by a pod, as upstream's.
-func (r *Reconciler) pruneHistory(ctx context.Context, set *appsv1alpha1.StatefulSet, pods []*corev1alpha1.Pod, current, update *appsv1.ControllerRevision, old []*appsv1.ControllerRevision) error {
-	live := map[string]bool{current.Name: true, update.Name: true}
+// neither current, nor the update revision, nor run by a pod, as upstream's, nor the
+// revision rolled to, nor the stable and failed revisions of status.rollback.
+func (r *Reconciler) pruneHistory(ctx context.Context, set *appsv1alpha1.StatefulSet, pods []*corev1alpha1.Pod,
+	old []*appsv1.ControllerRevision, current, update *appsv1.ControllerRevision, rp rollbackPlan) error {
+	live := map[string]bool{current.Name: true, update.Name: true, rp.target.Name: true}
+	if st := rp.status; st != nil {
+		live[st.StableRevision], live[st.FailedRevision] = true, true
+	}
 	for _, p := range pods {
 		live[p.Labels[RevisionHashLabel]] = true
 	}
@@ -222,25 +246,25 @@ func (r *Reconciler) pruneHistory(ctx context.Context, set *appsv1alpha1.Statefu
 		func(*appsv1.ControllerRevision) bool { return false })
 }
 
-// writeStatus writes status when it differs from set's. An update, not a merge patch: a
-// patch leaves out fields whose value did not change, and a status that lacks a required
-// field is refused.
-func (r *Reconciler) writeStatus(ctx context.Context, set *appsv1alpha1.StatefulSet, status appsv1alpha1.StatefulSetStatus) error {
+// writeStatus writes status when it differs from set's, and reports whether it did. An
+// update, not a merge patch: a patch leaves out fields whose value did not change, and a
+// status that lacks a required field is refused.
+func (r *Reconciler) writeStatus(ctx context.Context, set *appsv1alpha1.StatefulSet, status appsv1alpha1.StatefulSetStatus) (bool, error) {
 	if apiequality.Semantic.DeepEqual(status, set.Status) {
-		return nil
+		return false, nil
 	}
 	set.Status = status
 	switch err := r.Status().Update(ctx, set); {
 	case apierrors.IsConflict(err):
 		// A newer StatefulSet exists; its watch event brings this reconcile back.
 		log.FromContext(ctx).V(1).Info("Status update conflicted; waiting for the newer StatefulSet")
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("updating status: %w", err)
-	default:
-		log.FromContext(ctx).V(1).Info("Updated status", "replicas", status.Replicas, "ready", status.ReadyReplicas,
-			"current", status.CurrentReplicas, "updated", status.UpdatedReplicas, "updateRevision", status.UpdateRevision)
+		return false, fmt.Errorf("updating status: %w", err)
 	}
-	return nil
+	log.FromContext(ctx).V(1).Info("Updated status", "replicas", status.Replicas, "ready", status.ReadyReplicas,
+		"current", status.CurrentReplicas, "updated", status.UpdatedReplicas, "updateRevision", status.UpdateRevision)
+	return true, nil
 }
 
 // bumpCollisionCount writes set's status with collisionCount one higher, so that the next
@@ -249,5 +273,6 @@ func (r *Reconciler) bumpCollisionCount(ctx context.Context, set *appsv1alpha1.S
 	status := *set.Status.DeepCopy()
 	status.CollisionCount = ptr.To(ptr.Deref(status.CollisionCount, 0) + 1)
 	log.FromContext(ctx).Info("Found a hash collision; bumping collisionCount", "collisionCount", *status.CollisionCount)
-	return r.writeStatus(ctx, set, status)
+	_, err := r.writeStatus(ctx, set, status)
+	return err
 }

@@ -72,3 +72,11 @@ func nextCheck(set *appsv1alpha1.StatefulSet, pods []*corev1alpha1.Pod, now time
 	}
 	return next
 }
+
+// soonest is the shorter of two waits, 0 standing for none.
+func soonest(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
+}

@@ -13,9 +13,10 @@ import (
 )
 
 var (
-	env *testenv.Env
-	k8s client.Client
-	ctx context.Context
+	suite *testenv.Suite
+	env   *testenv.Env
+	k8s   client.Client
+	ctx   context.Context
 )
 
 func TestStatefulSet(t *testing.T) { testenv.RunSuite(t, "StatefulSet controller suite") }
@@ -23,7 +24,7 @@ func TestStatefulSet(t *testing.T) { testenv.RunSuite(t, "StatefulSet controller
 var _ = testenv.DeclareSuite(testenv.SuiteSpec{
 	Controllers: []string{"statefulset", "scheduler", "garbagecollector"},
 }, func(s *testenv.Suite) {
-	env, k8s, ctx = s.Env, s.Env.Client, s.Ctx
+	suite, env, k8s, ctx = s, s.Env, s.Env.Client, s.Ctx
 	_, err := testenv.RegisterReadyNode(ctx, k8s, "node-1", "64", nil)
 	Expect(err).NotTo(HaveOccurred())
 })

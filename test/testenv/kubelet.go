@@ -48,7 +48,7 @@ func StartKubelet(ctx context.Context, c client.Client, ns string) *Kubelet {
 					}
 					// A pod that changed meanwhile is taken up in the next round.
 					if p.Spec.Containers[0].Image == CrashLoopImage {
-						_ = markCrashLooping(ctx, c, p)
+						_ = MarkCrashLooping(ctx, c, p)
 					} else {
 						_ = MarkReady(ctx, c, p)
 					}
@@ -74,8 +74,9 @@ func MarkReady(ctx context.Context, c client.Client, p *corev1alpha1.Pod) error 
 	return c.Status().Patch(ctx, p, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
 }
 
-// markCrashLooping makes p Running but unready, its first container crash looping.
-func markCrashLooping(ctx context.Context, c client.Client, p *corev1alpha1.Pod) error {
+// MarkCrashLooping makes p Running but unready, its first container crash looping as a
+// CrashLoopImage pod's, failing if p changed since it was read.
+func MarkCrashLooping(ctx context.Context, c client.Client, p *corev1alpha1.Pod) error {
 	orig := p.DeepCopy()
 	now := metav1.Now()
 	p.Status.Phase = corev1.PodRunning

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -21,8 +22,9 @@ const progressDeadlineExceeded = "ProgressDeadlineExceeded"
 
 // statusOf reports the rollout of obj, a Deployment, DaemonSet or StatefulSet, as kubectl
 // rollout status does: a message (newline-terminated) and whether the rollout is done. It
-// fails when the rollout cannot finish as it stands: a Deployment past its progress
-// deadline, or one running another revision than revision (0: any).
+// fails when the rollout cannot finish as it stands: one that automatic rollback undid
+// (RolledBack=True), a Deployment past its progress deadline, or one running another
+// revision than revision (0: any).
 func statusOf(k *cli.Kind, obj *unstructured.Unstructured, revision int64) (string, bool, error) {
 	switch k {
 	case cli.Deployment:
@@ -68,6 +70,11 @@ func deploymentStatus(d *appsv1alpha1.Deployment, revision int64) (string, bool,
 		return "Waiting for deployment spec update to be observed...\n", false, nil
 	}
 	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1alpha1.RolledBack && c.Status == corev1.ConditionTrue {
+			return "", false, rolledBack("deployment", d.Name, c.Reason, c.Message)
+		}
+	}
+	for _, c := range d.Status.Conditions {
 		if c.Type == appsv1.DeploymentProgressing && c.Reason == progressDeadlineExceeded {
 			return "", false, fmt.Errorf("deployment %q exceeded its progress deadline", d.Name)
 		}
@@ -84,6 +91,12 @@ func deploymentStatus(d *appsv1alpha1.Deployment, revision int64) (string, bool,
 	return fmt.Sprintf("deployment %q successfully rolled out\n", d.Name), true, nil
 }
 
+// rolledBack is the error of a rollout that automatic rollback undid: spec.template
+// will not roll out until it changes, so waiting longer would not help.
+func rolledBack(kind, name, reason, message string) error {
+	return fmt.Errorf("%s %q was rolled back (%s): %s", kind, name, reason, message)
+}
+
 // daemonSetStatus treats a DaemonSet without a strategy type as RollingUpdate, the type
 // upstream's defaulting gives it and kybern's controller assumes.
 func daemonSetStatus(ds *appsv1alpha1.DaemonSet) (string, bool, error) {
@@ -92,6 +105,11 @@ func daemonSetStatus(ds *appsv1alpha1.DaemonSet) (string, bool, error) {
 	}
 	if ds.Generation > ds.Status.ObservedGeneration {
 		return "Waiting for daemon set spec update to be observed...\n", false, nil
+	}
+	for _, c := range ds.Status.Conditions {
+		if c.Type == appsv1alpha1.RolledBack && c.Status == corev1.ConditionTrue {
+			return "", false, rolledBack("daemon set", ds.Name, c.Reason, c.Message)
+		}
 	}
 	st := ds.Status
 	switch {
@@ -115,6 +133,11 @@ func statefulSetStatus(sts *appsv1alpha1.StatefulSet) (string, bool, error) {
 	st := sts.Status
 	if st.ObservedGeneration == 0 || sts.Generation > st.ObservedGeneration {
 		return "Waiting for statefulset spec update to be observed...\n", false, nil
+	}
+	for _, c := range st.Conditions {
+		if c.Type == appsv1alpha1.RolledBack && c.Status == corev1.ConditionTrue {
+			return "", false, rolledBack("statefulset", sts.Name, c.Reason, c.Message)
+		}
 	}
 	if sts.Spec.Replicas != nil {
 		if st.ReadyReplicas < *sts.Spec.Replicas {

@@ -24,6 +24,9 @@ func TestDeploymentStatus(t *testing.T) {
 	stale.Status.ObservedGeneration = 1
 	timedOut := deployment(3, appsv1.DeploymentStatus{UpdatedReplicas: 1, Conditions: []appsv1.DeploymentCondition{
 		{Type: appsv1.DeploymentProgressing, Status: "False", Reason: progressDeadlineExceeded}}})
+	rolledBackDeployment := deployment(3, appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 3, AvailableReplicas: 3, Conditions: []appsv1.DeploymentCondition{
+		{Type: appsv1.DeploymentProgressing, Status: "False", Reason: progressDeadlineExceeded},
+		{Type: appsv1alpha1.RolledBack, Status: "True", Reason: progressDeadlineExceeded, Message: "Rolled back from revision web-2 to stable revision web-1"}}})
 	for _, tc := range []struct {
 		name     string
 		d        *appsv1alpha1.Deployment
@@ -46,6 +49,8 @@ func TestDeploymentStatus(t *testing.T) {
 		{name: "pinned revision rolled over", d: deployment(3, appsv1.DeploymentStatus{}), revision: 2,
 			err: "desired revision (2) is different from the running revision (3)"},
 		{name: "progress deadline", d: timedOut, err: `deployment "web" exceeded its progress deadline`},
+		{name: "rolled back, even once the stable revision is available", d: rolledBackDeployment,
+			err: `deployment "web" was rolled back (ProgressDeadlineExceeded): Rolled back from revision web-2 to stable revision web-1`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg, done, err := deploymentStatus(tc.d, tc.revision)
@@ -86,6 +91,11 @@ func TestDaemonSetStatus(t *testing.T) {
 	if _, _, err := daemonSetStatus(ds(appsv1.OnDeleteDaemonSetStrategyType, 1, 1, 1)); err == nil || !strings.Contains(err.Error(), "only available for RollingUpdate") {
 		t.Errorf("OnDelete error = %v", err)
 	}
+	back := ds("", 3, 3, 3)
+	back.Status.Conditions = []appsv1.DaemonSetCondition{{Type: appsv1alpha1.RolledBack, Status: "True", Reason: "CrashLooping", Message: "Rolled back"}}
+	if _, _, err := daemonSetStatus(back); err == nil || err.Error() != `daemon set "agent" was rolled back (CrashLooping): Rolled back` {
+		t.Errorf("rolled back error = %v", err)
+	}
 }
 
 func TestStatefulSetStatus(t *testing.T) {
@@ -114,6 +124,11 @@ func TestStatefulSetStatus(t *testing.T) {
 		if err != nil || msg != tc.msg || done != tc.done {
 			t.Errorf("status = %q, %v, %v; want %q, %v", msg, done, err, tc.msg, tc.done)
 		}
+	}
+	back := sts(nil, 3, 3)
+	back.Status.Conditions = []appsv1.StatefulSetCondition{{Type: appsv1alpha1.RolledBack, Status: "True", Reason: "NotReady", Message: "Rolled back"}}
+	if _, _, err := statefulSetStatus(back); err == nil || err.Error() != `statefulset "db" was rolled back (NotReady): Rolled back` {
+		t.Errorf("rolled back error = %v", err)
 	}
 	unobserved := sts(nil, 0, 0)
 	unobserved.Status.ObservedGeneration = 0
