@@ -148,10 +148,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("constructing history: %w", err)
 	}
-	hash := cur.Labels[RevisionHashLabel]
 	byNode := podsByNode(pods)
 	fits := fitNodes(ds, nodes.Items)
 	now := r.Clock.Now()
+	rb := decideRollback(ds, cur, old, pods, len(desiredNodes(fits)), now)
+	if rb.started != "" {
+		return ctrl.Result{}, r.startRollback(ctx, ds, cur, rb)
+	}
+	hash := rb.target.Labels[RevisionHashLabel]
+	template, err := rb.template(ds, cur)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 
 	var pl plan
 	var syncErr error
@@ -160,13 +168,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if pl.empty() && isRollingUpdate(ds) {
 			pl.delete, pl.create = rollingUpdate(ds, desiredNodes(fits), byNode, hash, now)
 		}
-		syncErr = errors.Join(r.syncNodes(ctx, ds, pl, hash), r.cleanupHistory(ctx, ds, old, byNode))
+		syncErr = errors.Join(r.syncNodes(ctx, ds, pl, template, hash), r.cleanupHistory(ctx, ds, old, byNode))
 	}
 	status := calculateStatus(ds, fits, byNode, hash, now, satisfied)
-	if err := r.writeStatus(ctx, ds, status); err != nil || syncErr != nil {
+	rb.apply(ds, cur, &status)
+	if _, err := r.writeStatus(ctx, ds, status); err != nil || syncErr != nil {
 		return ctrl.Result{}, errors.Join(syncErr, err)
 	}
-	return ctrl.Result{RequeueAfter: nextCheck(ds, status, pl.retry)}, nil
+	next := nextCheck(ds, status, pl.retry)
+	if rb.recheck > 0 && (next == 0 || rb.recheck < next) {
+		next = rb.recheck
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
+}
+
+// startRollback records the rollback rb decided, and only that: the reconcile the write
+// wakes acts on it. The event follows a successful write, so that a decision a conflict
+// discarded and a later reconcile takes again is told once.
+func (r *Reconciler) startRollback(ctx context.Context, ds *appsv1alpha1.DaemonSet, cur *appsv1.ControllerRevision, rb rollbackDecision) error {
+	status := *ds.Status.DeepCopy()
+	rb.apply(ds, cur, &status)
+	written, err := r.writeStatus(ctx, ds, status)
+	if written {
+		log.FromContext(ctx).Info("Rolling back a failed rollout", "failedRevision", cur.Name, "stableRevision", rb.status.StableRevision)
+		r.Recorder.Event(ds, corev1.EventTypeWarning, appsv1alpha1.RolledBack, rb.started)
+	}
+	return err
 }
 
 // claimPods lists the pods of ds's namespace and returns those ds controls once it has
@@ -204,22 +231,22 @@ func podsByNode(pods []*corev1alpha1.Pod) map[string][]*corev1alpha1.Pod {
 // writeStatus writes status when it differs from ds's. An update, not a merge patch: a
 // patch leaves out fields whose value did not change, and a status that lacks a required
 // field is refused.
-func (r *Reconciler) writeStatus(ctx context.Context, ds *appsv1alpha1.DaemonSet, status appsv1alpha1.DaemonSetStatus) error {
+func (r *Reconciler) writeStatus(ctx context.Context, ds *appsv1alpha1.DaemonSet, status appsv1alpha1.DaemonSetStatus) (written bool, err error) {
 	if apiequality.Semantic.DeepEqual(status, ds.Status) {
-		return nil
+		return false, nil
 	}
 	ds.Status = status
 	switch err := r.Status().Update(ctx, ds); {
 	case apierrors.IsConflict(err):
 		// A newer DaemonSet exists; its watch event brings this reconcile back.
 		log.FromContext(ctx).V(1).Info("Status update conflicted; waiting for the newer DaemonSet")
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("updating status: %w", err)
-	default:
-		log.FromContext(ctx).V(1).Info("Updated status", "desired", status.DesiredNumberScheduled,
-			"current", status.CurrentNumberScheduled, "updated", status.UpdatedNumberScheduled, "available", status.NumberAvailable)
+		return false, fmt.Errorf("updating status: %w", err)
 	}
-	return nil
+	log.FromContext(ctx).V(1).Info("Updated status", "desired", status.DesiredNumberScheduled,
+		"current", status.CurrentNumberScheduled, "updated", status.UpdatedNumberScheduled, "available", status.NumberAvailable)
+	return true, nil
 }
 
 // bumpCollisionCount writes ds's status with collisionCount one higher, so that the next
@@ -228,7 +255,8 @@ func (r *Reconciler) bumpCollisionCount(ctx context.Context, ds *appsv1alpha1.Da
 	status := *ds.Status.DeepCopy()
 	status.CollisionCount = ptr.To(ptr.Deref(status.CollisionCount, 0) + 1)
 	log.FromContext(ctx).Info("Found a hash collision; bumping collisionCount", "collisionCount", *status.CollisionCount)
-	return r.writeStatus(ctx, ds, status)
+	_, err := r.writeStatus(ctx, ds, status)
+	return err
 }
 
 // nextCheck is when to look at ds again without an event: when a failed pod's backoff

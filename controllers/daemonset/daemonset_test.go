@@ -164,10 +164,10 @@ var _ = Describe("The DaemonSet controller", func() {
 
 		By("counting pods ready and available once the node agent says so")
 		startKubelet(ns)
-		Eventually(statusOf(ds)).Should(Equal(appsv1.DaemonSetStatus{
+		Eventually(statusOf(ds)).Should(Equal(appsv1alpha1.DaemonSetStatus{DaemonSetStatus: appsv1.DaemonSetStatus{
 			DesiredNumberScheduled: 3, CurrentNumberScheduled: 3, NumberReady: 3, NumberAvailable: 3,
 			UpdatedNumberScheduled: 3, ObservedGeneration: ds.Generation,
-		}))
+		}}))
 		Expect(revisionsOf(ds)).To(HaveLen(1), "a reconcile must find the revision it made, not make another")
 	})
 

@@ -21,7 +21,7 @@ func (r *Reconciler) history(ctx context.Context, ds *appsv1alpha1.DaemonSet, se
 }
 
 // cleanupHistory deletes the oldest revisions beyond spec.revisionHistoryLimit, sparing
-// those that pods still run.
+// those that pods still run and the stable and failed revisions of status.rollback.
 func (r *Reconciler) cleanupHistory(ctx context.Context, ds *appsv1alpha1.DaemonSet, old []*appsv1.ControllerRevision, byNode map[string][]*corev1alpha1.Pod) error {
 	live := map[string]bool{}
 	for _, pods := range byNode {
@@ -30,5 +30,7 @@ func (r *Reconciler) cleanupHistory(ctx context.Context, ds *appsv1alpha1.Daemon
 		}
 	}
 	return history.Prune(ctx, r.Client, old, int(ptr.Deref(ds.Spec.RevisionHistoryLimit, 10)),
-		func(rev *appsv1.ControllerRevision) bool { return live[rev.Labels[history.HashLabel]] })
+		func(rev *appsv1.ControllerRevision) bool {
+			return live[rev.Labels[history.HashLabel]] || keptByRollback(ds, rev)
+		})
 }

@@ -22,9 +22,10 @@ import (
 // DaemonSet controller.
 const BurstReplicas = 250
 
-// syncNodes carries out pl: it expects its writes first, creates pods in slow-start
-// batches and deletes at once, and stops expecting whatever did not happen.
-func (r *Reconciler) syncNodes(ctx context.Context, ds *appsv1alpha1.DaemonSet, pl plan, hash string) error {
+// syncNodes carries out pl, creating pods of template, the revision named hash: it
+// expects its writes first, creates pods in slow-start batches and deletes at once, and
+// stops expecting whatever did not happen.
+func (r *Reconciler) syncNodes(ctx context.Context, ds *appsv1alpha1.DaemonSet, pl plan, template *corev1.PodTemplateSpec, hash string) error {
 	if pl.empty() {
 		return nil
 	}
@@ -38,10 +39,10 @@ func (r *Reconciler) syncNodes(ctx context.Context, ds *appsv1alpha1.DaemonSet, 
 	r.expectations.Expect(key, len(creates), keys)
 	log.FromContext(ctx).V(1).Info("Syncing nodes", "creating", len(creates), "deleting", len(deletes))
 
-	template := podTemplate(ds, hash)
+	podT := podTemplate(ds, template, hash)
 	var nextCreate atomic.Int64
 	created, createErr := slowstart.Run(ctx, len(creates), 1, func(ctx context.Context) error {
-		return r.createPod(ctx, ds, template, creates[nextCreate.Add(1)-1])
+		return r.createPod(ctx, ds, podT, creates[nextCreate.Add(1)-1])
 	})
 	// Pods never created will never be observed: stop expecting them.
 	for range len(creates) - created {
@@ -61,10 +62,10 @@ func (r *Reconciler) syncNodes(ctx context.Context, ds *appsv1alpha1.DaemonSet, 
 	return errors.Join(createErr, deleteErr)
 }
 
-// podTemplate is the template of ds's pods: its own, with the daemon tolerations and the
-// labels that name the revision and generation.
-func podTemplate(ds *appsv1alpha1.DaemonSet, hash string) *corev1.PodTemplateSpec {
-	t := ds.Spec.Template.DeepCopy()
+// podTemplate is the template of ds's pods: template, its own or a revision's, with the
+// daemon tolerations and the labels that name the revision and generation.
+func podTemplate(ds *appsv1alpha1.DaemonSet, template *corev1.PodTemplateSpec, hash string) *corev1.PodTemplateSpec {
+	t := template.DeepCopy()
 	addDaemonTolerations(&t.Spec)
 	t.Labels = labels.Merge(t.Labels, labels.Set{TemplateGenerationLabel: strconv.FormatInt(ds.Generation, 10), RevisionHashLabel: hash})
 	return t

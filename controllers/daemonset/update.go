@@ -27,8 +27,11 @@ const (
 // of its own, so metadata.generation stands in; it also moves on spec changes that leave
 // the template alone, which the hash still recognises.
 func isUpdated(ds *appsv1alpha1.DaemonSet, p *corev1alpha1.Pod, hash string) bool {
-	return (hash != "" && p.Labels[RevisionHashLabel] == hash) ||
-		p.Labels[TemplateGenerationLabel] == strconv.FormatInt(ds.Generation, 10)
+	if hash != "" && p.Labels[RevisionHashLabel] == hash {
+		return true
+	}
+	// While a rollback holds, the failed revision's pods carry ds's generation too.
+	return !rollingBack(ds) && p.Labels[TemplateGenerationLabel] == strconv.FormatInt(ds.Generation, 10)
 }
 
 // updatedAndOld splits the pods of one node that are not being deleted into the one of

@@ -13,6 +13,7 @@ import (
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/history"
 	"github.com/kybern/kybern/controllers/internal/rollback"
 )
 
@@ -67,7 +68,7 @@ func planRollback(set *appsv1alpha1.StatefulSet, pods []*corev1alpha1.Pod, updat
 	}
 	st := ptr.Deref(set.Status.Rollback, appsv1alpha1.RollbackStatus{})
 	rp.status = &st
-	stable := revisionNamed(st.StableRevision, update, old)
+	stable := history.Named(st.StableRevision, update, old)
 	if stable == nil && st.StableRevision != "" {
 		rp.lostStable, st.StableRevision = st.StableRevision, ""
 	}
@@ -151,20 +152,6 @@ func desiredUpdated(set *appsv1alpha1.StatefulSet) int32 {
 		return int32(replicas(set))
 	}
 	return int32(max(replicas(set)-partition(set), 0))
-}
-
-// revisionNamed is the revision among update and old named name; nil for none.
-func revisionNamed(name string, update *appsv1.ControllerRevision, old []*appsv1.ControllerRevision) *appsv1.ControllerRevision {
-	if name == "" {
-		return nil
-	}
-	if update.Name == name {
-		return update
-	}
-	if i := slices.IndexFunc(old, func(r *appsv1.ControllerRevision) bool { return r.Name == name }); i >= 0 {
-		return old[i]
-	}
-	return nil
 }
 
 // revisionPods are the pods of pods made from the revision named revision.

@@ -181,3 +181,16 @@ func maxRevision(revs []*appsv1.ControllerRevision) int64 {
 	}
 	return n
 }
+
+// Named is the revision among cur and old named name; nil for none or for "".
+func Named(name string, cur *appsv1.ControllerRevision, old []*appsv1.ControllerRevision) *appsv1.ControllerRevision {
+	if name == "" {
+		return nil
+	}
+	for _, r := range append([]*appsv1.ControllerRevision{cur}, old...) {
+		if r != nil && r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
