@@ -121,6 +121,8 @@ var _ = Describe("Automatic rollback on real containers", Ordered, func() {
 			for _, name := range []string{"pull", "crash"} {
 				Expect(client.IgnoreNotFound(k8s.Delete(ctx, &appsv1alpha1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}))).To(Succeed())
 			}
+			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &appsv1alpha1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}}))).To(Succeed())
+			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &appsv1alpha1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agent"}}))).To(Succeed())
 			deletePodsIn(ns)
 		})
 	})
@@ -176,5 +178,93 @@ var _ = Describe("Automatic rollback on real containers", Ordered, func() {
 		Expect(cur.Status.Conditions).To(ContainElement(HaveField("Message", ContainSubstring("exiting with code 3"))))
 		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pull), cur)).To(Succeed())
 		Expect(cur.Spec.Template.Spec.Containers[0].Image).To(Equal(unpullable), "spec.template was rewritten")
+	})
+
+	It("returns a StatefulSet and a DaemonSet whose new version crash loops to their old revision by themselves", func() {
+		policy := &appsv1alpha1.RollbackPolicy{Triggers: &appsv1alpha1.RollbackTriggers{CrashLoop: &appsv1alpha1.CrashLoopTrigger{Restarts: ptr.To[int32](1)}}}
+		serve := corev1.Container{Name: "app", Image: "busybox", Command: []string{"httpd", "-f", "-p", "8080"}}
+		broken := []string{"sh", "-c", "echo broken config; exit 3"}
+
+		set := &appsv1alpha1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}}
+		set.Spec.Replicas = ptr.To[int32](2)
+		set.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}
+		set.Spec.Template.Labels = map[string]string{"app": "db"}
+		set.Spec.Template.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "e2e-a"}
+		set.Spec.Template.Spec.TerminationGracePeriodSeconds = ptr.To[int64](1)
+		set.Spec.Template.Spec.Containers = []corev1.Container{serve}
+		set.Spec.RollbackPolicy = policy
+		ds := &appsv1alpha1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agent"}}
+		ds.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}}
+		ds.Spec.Template.Labels = map[string]string{"app": "agent"}
+		ds.Spec.Template.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "e2e-a"}
+		ds.Spec.Template.Spec.TerminationGracePeriodSeconds = ptr.To[int64](1)
+		ds.Spec.Template.Spec.Containers = []corev1.Container{serve}
+		ds.Spec.RollbackPolicy = policy
+		Expect(k8s.Create(ctx, set)).To(Succeed())
+		Expect(k8s.Create(ctx, ds)).To(Succeed())
+		stable := func(obj client.Object, status func() *appsv1alpha1.RollbackStatus) func(Gomega) {
+			return func(g Gomega) {
+				g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+				g.Expect(status()).NotTo(BeNil())
+				g.Expect(status().StableRevision).NotTo(BeEmpty())
+			}
+		}
+		Eventually(stable(set, func() *appsv1alpha1.RollbackStatus { return set.Status.Rollback })).Should(Succeed())
+		Eventually(stable(ds, func() *appsv1alpha1.RollbackStatus { return ds.Status.Rollback })).Should(Succeed())
+
+		Eventually(func() error {
+			cur := &appsv1alpha1.StatefulSet{}
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(set), cur); err != nil {
+				return err
+			}
+			cur.Spec.Template.Spec.Containers[0].Command = broken
+			return k8s.Update(ctx, cur)
+		}).Should(Succeed())
+		Eventually(func() error {
+			cur := &appsv1alpha1.DaemonSet{}
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(ds), cur); err != nil {
+				return err
+			}
+			cur.Spec.Template.Spec.Containers[0].Command = broken
+			return k8s.Update(ctx, cur)
+		}).Should(Succeed())
+
+		rolledBackTo := func(app string, want int, conditions func() []metav1.Condition) func(Gomega) {
+			return func(g Gomega) {
+				g.Expect(conditions()).To(ContainElement(And(HaveField("Type", appsv1alpha1.RolledBack),
+					HaveField("Status", metav1.ConditionTrue), HaveField("Reason", appsv1alpha1.RollbackReasonCrashLoop))))
+				var pods corev1alpha1.PodList
+				g.Expect(k8s.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app": app})).To(Succeed())
+				var live int
+				for i := range pods.Items {
+					p := &pods.Items[i]
+					if p.DeletionTimestamp != nil {
+						continue
+					}
+					g.Expect(p.Spec.Containers[0].Command).To(Equal(serve.Command), "pod %s", p.Name)
+					g.Expect(readyCondition(p)).To(Equal(corev1.ConditionTrue), "pod %s", p.Name)
+					live++
+				}
+				g.Expect(live).To(Equal(want))
+			}
+		}
+		Eventually(rolledBackTo("db", 2, func() []metav1.Condition {
+			cur := &appsv1alpha1.StatefulSet{}
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(set), cur)).To(Succeed())
+			var out []metav1.Condition
+			for _, c := range cur.Status.Conditions {
+				out = append(out, metav1.Condition{Type: string(c.Type), Status: metav1.ConditionStatus(c.Status), Reason: c.Reason})
+			}
+			return out
+		}), "120s").Should(Succeed())
+		Eventually(rolledBackTo("agent", 1, func() []metav1.Condition {
+			cur := &appsv1alpha1.DaemonSet{}
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ds), cur)).To(Succeed())
+			var out []metav1.Condition
+			for _, c := range cur.Status.Conditions {
+				out = append(out, metav1.Condition{Type: string(c.Type), Status: metav1.ConditionStatus(c.Status), Reason: c.Reason})
+			}
+			return out
+		}), "120s").Should(Succeed())
 	})
 })

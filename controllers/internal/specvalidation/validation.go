@@ -11,6 +11,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -80,6 +81,12 @@ func Validate(obj, old runtime.Object) (errs field.ErrorList, handled bool, err 
 		}, func(in *apps.DaemonSet) field.ErrorList {
 			return appsvalidation.ValidateDaemonSet(in, podutil.GetValidationOptionsFromPodTemplate(&in.Spec.Template, nil))
 		}, func(in, oldIn *apps.DaemonSet) field.ErrorList {
+			// apps/v1 has no templateGeneration: upstream's strategy bumps it on a template
+			// change before validating, so the rule requiring that holds.
+			in.Spec.TemplateGeneration = oldIn.Spec.TemplateGeneration
+			if !apiequality.Semantic.DeepEqual(in.Spec.Template, oldIn.Spec.Template) {
+				in.Spec.TemplateGeneration++
+			}
 			return appsvalidation.ValidateDaemonSetUpdate(in, oldIn, templateOptions(&in.Spec.Template, &oldIn.Spec.Template, oldIn.Spec.Selector))
 		})
 	case *appsv1alpha1.StatefulSet:

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	batchv1alpha1 "github.com/kybern/kybern/api/batch/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
@@ -46,5 +47,20 @@ func TestValidateJobGeneratesTheSelectorUpstreamWould(t *testing.T) {
 	chosen.Spec.ManualSelector = ptr.To(true)
 	if errs, _, _ := Validate(chosen, nil); len(errs) > 0 {
 		t.Fatalf("the same selector with manualSelector: %v", errs)
+	}
+}
+
+func TestValidateDaemonSetTemplateUpdate(t *testing.T) {
+	ds := &appsv1alpha1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: "ns", ResourceVersion: "1"}}
+	ds.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}}
+	ds.Spec.Template.Labels = map[string]string{"app": "agent"}
+	ds.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox:1"}}
+	updated := ds.DeepCopy()
+	updated.Spec.Template.Spec.Containers[0].Image = "busybox:2"
+	if errs, _, err := Validate(updated, ds); err != nil || len(errs) > 0 {
+		t.Fatalf("a new image, as kubectl set image writes it: %v %v", errs, err)
+	}
+	if errs, _, err := Validate(ds.DeepCopy(), ds); err != nil || len(errs) > 0 {
+		t.Fatalf("an unchanged template: %v %v", errs, err)
 	}
 }
