@@ -24,13 +24,17 @@ import (
 const unpullable = "localhost:1/absent:1.0"
 
 // rollbackDeployment is a Deployment of 4 busybox servers on e2e-a that rolls out one
-// pod at a time (maxSurge 1, maxUnavailable 1) and rolls back under policy.
+// pod at a time (maxSurge 1, maxUnavailable 1) and rolls back under policy. A pod counts
+// as available after 5 s ready, as upstream's guide advises for a rollout to be safe: a
+// container without a readiness probe that crashes at once is Ready for a moment; were
+// it counted available, the controller would take an old pod down for it.
 func rollbackDeployment(ns, name string, policy *appsv1alpha1.RollbackPolicy) *appsv1alpha1.Deployment {
 	d := &appsv1alpha1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	d.Spec.Replicas = ptr.To[int32](4)
 	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}
 	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
 		MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(1))}}
+	d.Spec.MinReadySeconds = 5
 	d.Spec.RollbackPolicy = policy
 	d.Spec.Template.Labels = map[string]string{"app": name}
 	d.Spec.Template.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "e2e-a"}

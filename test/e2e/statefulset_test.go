@@ -1,8 +1,15 @@
 package e2e
 
 import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
 	"time"
 
+	"github.com/miekg/dns"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -83,6 +90,12 @@ var _ = Describe("StatefulSets on real containers", func() {
 		By("replacing web-0, whose new pod finds the old one's data")
 		old, err := current(web0)()
 		Expect(err).NotTo(HaveOccurred())
+		// The gateway's MAC address must not follow the pods that come and go: the other
+		// pods' ARP caches would point at an address nobody has.
+		bridge := bridgeOf(old.Spec.NodeName)
+		Expect(os.ReadFile("/sys/class/net/"+bridge+"/addr_assign_type")).To(Equal([]byte("3\n")), "the bridge's MAC address is not set")
+		mac, err := os.ReadFile("/sys/class/net/" + bridge + "/address")
+		Expect(err).NotTo(HaveOccurred())
 		Expect(k8s.Delete(ctx, old)).To(Succeed())
 		Eventually(func(g Gomega) {
 			got, err := current(web0)()
@@ -90,7 +103,71 @@ var _ = Describe("StatefulSets on real containers", func() {
 			g.Expect(got.UID).NotTo(Equal(old.UID))
 			g.Expect(readyCondition(got)).To(Equal(corev1.ConditionTrue))
 		}, "90s").Should(Succeed())
-		Eventually(logOf(c, "main", 0), 30*time.Second).Should(ContainSubstring("stdout F page: web-0 web-0 \n"))
+		Eventually(logOf(c, "main", 0), 30*time.Second).Should(ContainSubstring("stdout F page: web-0 web-0 \n"), func() string {
+			got, err := current(web0)()
+			if err != nil {
+				return err.Error()
+			}
+			client, err := current(c)()
+			if err != nil {
+				return err.Error()
+			}
+			neigh, _ := exec.Command("ip", "-n", "kybern-"+string(client.UID), "neigh").CombinedOutput()
+			return fmt.Sprintf("web-0 has IPs %v, the client %v; the Service's EndpointSlices: %s; the node's DNS answers: %s; the client's neighbours: %s",
+				got.Status.PodIPs, client.Status.PodIPs, endpointsOf(ns, "nginx"), askDNS(got, "web-0.nginx."+ns+".svc.cluster.local."), neigh)
+		})
+		Expect(os.ReadFile("/sys/class/net/"+bridge+"/address")).To(Equal(mac), "the bridge's MAC address changed with its ports")
 		Expect(k8s.Delete(ctx, c)).To(Succeed())
 	})
 })
+
+// bridgeOf is the name of node's pod bridge: the link of the route to its pod CIDR.
+func bridgeOf(nodeName string) string {
+	node := &corev1alpha1.Node{}
+	ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKey{Name: nodeName}, node)).To(Succeed())
+	out, err := exec.Command("ip", "-o", "route", "show", node.Spec.PodCIDR).Output()
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	f := strings.Fields(string(out))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "dev" {
+			return f[i+1]
+		}
+	}
+	Fail("no route to pod CIDR " + node.Spec.PodCIDR + ": " + string(out))
+	return ""
+}
+
+// askDNS asks the cluster DNS of pod's node, on its pod network's gateway, for name's A
+// records, for a failure's message.
+func askDNS(pod *corev1alpha1.Pod, name string) string {
+	node := &corev1alpha1.Node{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: pod.Spec.NodeName}, node); err != nil {
+		return err.Error()
+	}
+	prefix, err := netip.ParsePrefix(node.Spec.PodCIDR)
+	if err != nil {
+		return err.Error()
+	}
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	r, err := dns.Exchange(m, net.JoinHostPort(prefix.Addr().Next().String(), "53"))
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s %v", dns.RcodeToString[r.Rcode], r.Answer)
+}
+
+// endpointsOf describes the endpoints of service's slices, for a failure's message.
+func endpointsOf(ns, service string) string {
+	var slices corev1alpha1.EndpointSliceList
+	if err := k8s.List(ctx, &slices, client.InNamespace(ns), client.MatchingLabels{"kubernetes.io/service-name": service}); err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, s := range slices.Items {
+		for _, e := range s.Endpoints {
+			out = append(out, fmt.Sprintf("%s %v ready=%v hostname=%v", s.Name, e.Addresses, ptr.Deref(e.Conditions.Ready, false), ptr.Deref(e.Hostname, "")))
+		}
+	}
+	return strings.Join(out, "; ")
+}

@@ -2,10 +2,12 @@ package containerd
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -17,7 +19,9 @@ import (
 
 // link is the part of `ip -j addr` output that tells a bridge's addresses.
 type link struct {
-	Name  string `json:"ifname"`
+	Name string `json:"ifname"`
+	// MAC is the link-layer address.
+	MAC   string `json:"address"`
 	Addrs []struct {
 		Family    string `json:"family"`
 		Local     string `json:"local"`
@@ -69,16 +73,20 @@ func clearStaleBridges(ctx context.Context, own, podCIDR string) error {
 // ownBridge makes the node's bridge (creating it if need be) carry exactly the gateway
 // address of podCIDR, its first, at once: a bridge kept from a run with another pod CIDR
 // would otherwise keep that CIDR's address, and its route, until its first pod, and
-// another node given that CIDR meanwhile would find it taken.
+// another node given that CIDR meanwhile would find it taken. It also gives the bridge a
+// fixed MAC address (bridgeMAC): one left to the kernel follows the lowest of its ports'
+// addresses, so a pod that goes changes the gateway's address under the others, whose
+// ARP caches then send to an address nobody has until they expire, tens of seconds.
 func ownBridge(ctx context.Context, name, podCIDR string) error {
 	cidr, err := netip.ParsePrefix(podCIDR)
 	if err != nil {
 		return err
 	}
 	gateway := netip.PrefixFrom(cidr.Masked().Addr().Next(), cidr.Bits()).String()
+	mac := bridgeMAC(name)
 	out, err := exec.CommandContext(ctx, "ip", "-j", "addr", "show", "dev", name).Output()
 	if err != nil {
-		if out, err := exec.CommandContext(ctx, "ip", "link", "add", "name", name, "type", "bridge").CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(ctx, "ip", "link", "add", "name", name, "address", mac, "type", "bridge").CombinedOutput(); err != nil {
 			return fmt.Errorf("creating bridge %s: %w: %s", name, err, out)
 		}
 		out = []byte("[]")
@@ -89,6 +97,11 @@ func ownBridge(ctx context.Context, name, podCIDR string) error {
 	}
 	var have []string
 	for _, l := range links {
+		if !strings.EqualFold(l.MAC, mac) {
+			if out, err := exec.CommandContext(ctx, "ip", "link", "set", "dev", name, "address", mac).CombinedOutput(); err != nil {
+				return fmt.Errorf("fixing the MAC address of bridge %s: %w: %s", name, err, out)
+			}
+		}
 		for _, a := range l.Addrs {
 			if a.Family == "inet" {
 				have = append(have, fmt.Sprintf("%s/%d", a.Local, a.PrefixLen))
@@ -104,6 +117,14 @@ func ownBridge(ctx context.Context, name, podCIDR string) error {
 		}
 	}
 	return nil
+}
+
+// bridgeMAC is the MAC address of the bridge named name: derived from the name, so that
+// it stays across agent restarts, unicast and locally administered.
+func bridgeMAC(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	sum[0] = sum[0]&^0x01 | 0x02
+	return net.HardwareAddr(sum[:6]).String()
 }
 
 func servesAddressIn(l link, cidr netip.Prefix) bool {

@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,5 +35,19 @@ func TestLeaseHolders(t *testing.T) {
 	}
 	if none, err := leaseHolders(filepath.Join(dir, "missing")); err != nil || len(none) != 0 {
 		t.Errorf("a node without leases: %v, %v", none, err)
+	}
+}
+
+func TestBridgeMAC(t *testing.T) {
+	a, b := bridgeMAC("kyb0123456789"), bridgeMAC("kyb9876543210")
+	if a != bridgeMAC("kyb0123456789") || a == b {
+		t.Fatalf("bridgeMAC is not a function of the name: %s, %s", a, b)
+	}
+	mac, err := net.ParseMAC(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mac[0]&0x01 != 0 || mac[0]&0x02 == 0 {
+		t.Errorf("%s is not a locally administered unicast address", a)
 	}
 }
