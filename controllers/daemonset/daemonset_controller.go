@@ -26,6 +26,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/claim"
+	"github.com/kybern/kybern/controllers/internal/configsnapshot"
 	"github.com/kybern/kybern/controllers/internal/expectations"
 	"github.com/kybern/kybern/controllers/internal/history"
 	"github.com/kybern/kybern/controllers/internal/podevents"
@@ -52,6 +53,8 @@ type Reconciler struct {
 	Recorder  record.EventRecorder
 	// Clock is a full clock, not a passive one, as the failed-pod backoff needs.
 	Clock clock.Clock
+	// Snapshots versions the configuration of DaemonSets with configPolicy Snapshot.
+	Snapshots *configsnapshot.Snapshotter
 
 	expectations *expectations.Expectations
 	// failedBackoff spaces out the deletion of failed pods, per DaemonSet and node.
@@ -73,20 +76,29 @@ func newFailedBackoff(clk clock.Clock) *flowcontrol.Backoff {
 
 // SetupWithManager registers the controller; cfg.Concurrency is how many DaemonSets it
 // reconciles at once. Pods wake their DaemonSet; a node that comes, goes or changes its
-// labels or taints wakes every DaemonSet.
-func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+// labels or taints wakes every DaemonSet; a change to a ConfigMap or Secret wakes the
+// DaemonSets with configPolicy Snapshot that reference it.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
 	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), cfg.Recorder, cfg.Clock)
+	r.Snapshots = &configsnapshot.Snapshotter{Metadata: mgr.GetCache(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient()}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1alpha1.DaemonSet{}, configsnapshot.IndexField, func(o client.Object) []string {
+		ds := o.(*appsv1alpha1.DaemonSet)
+		return configsnapshot.IndexValues(ds.Spec.ConfigPolicy, &ds.Spec.Template)
+	}); err != nil {
+		return err
+	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		wait.UntilWithContext(ctx, func(context.Context) { r.failedBackoff.GC() }, backoffGCInterval)
 		return nil
 	})); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.DaemonSet{}).
 		Owns(&appsv1.ControllerRevision{}).
 		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: gvk, Expectations: r.expectations, Selecting: selectingPod(mgr.GetCache())}).
-		Watches(&corev1alpha1.Node{}, &nodeEvents{reader: mgr.GetCache()}).
+		Watches(&corev1alpha1.Node{}, &nodeEvents{reader: mgr.GetCache()})
+	return configsnapshot.Watch(b, mgr.GetCache(), func() client.ObjectList { return &appsv1alpha1.DaemonSetList{} }).
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("daemonset").
 		Complete(r)
@@ -98,6 +110,7 @@ func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) err
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;patch
 
 // Reconcile brings one DaemonSet's pods to one per fitting node, rolls them to its current
 // template, and writes its status.
@@ -141,12 +154,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	cur, old, err := r.history(ctx, ds, selector)
+	spec, snaps, err := r.Snapshots.Resolve(ctx, r.Recorder, configsnapshot.Workload{Object: ds, GVK: gvk, Policy: ds.Spec.ConfigPolicy, Template: &ds.Spec.Template})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	cur, old, err := r.history(ctx, ds, selector, spec)
 	if errors.Is(err, history.ErrHashCollision) {
 		return ctrl.Result{}, r.bumpCollisionCount(ctx, ds)
 	}
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("constructing history: %w", err)
+	}
+	// cur records spec, whether or not a rollback holds the stable revision as target.
+	if err := r.Snapshots.HandTo(ctx, ds, snaps, cur, history.RevisionGVK); err != nil {
+		return ctrl.Result{}, err
 	}
 	byNode := podsByNode(pods)
 	fits := fitNodes(ds, nodes.Items)
@@ -156,7 +177,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, r.startRollback(ctx, ds, cur, rb)
 	}
 	hash := rb.target.Labels[RevisionHashLabel]
-	template, err := rb.template(ds, cur)
+	template, err := rb.template(spec, cur)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

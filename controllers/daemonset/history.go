@@ -4,6 +4,7 @@ import (
 	"context"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
@@ -12,12 +13,12 @@ import (
 	"github.com/kybern/kybern/controllers/internal/history"
 )
 
-// history claims ds's ControllerRevisions and returns the one that records its current
-// template, created (or renumbered, when the template returns to an old one) to be the
-// newest, and the others.
-func (r *Reconciler) history(ctx context.Context, ds *appsv1alpha1.DaemonSet, selector labels.Selector) (cur *appsv1.ControllerRevision, old []*appsv1.ControllerRevision, err error) {
+// history claims ds's ControllerRevisions and returns the one that records spec, its
+// current template as configsnapshot resolved it, created (or renumbered, when the
+// template returns to an old one) to be the newest, and the others.
+func (r *Reconciler) history(ctx context.Context, ds *appsv1alpha1.DaemonSet, selector labels.Selector, spec *corev1.PodTemplateSpec) (cur *appsv1.ControllerRevision, old []*appsv1.ControllerRevision, err error) {
 	return history.Sync(ctx, r.Client, r.APIReader, history.Owner{Object: ds, GVK: gvk, Selector: selector,
-		Template: &ds.Spec.Template, CollisionCount: ds.Status.CollisionCount})
+		Template: spec, CollisionCount: ds.Status.CollisionCount})
 }
 
 // cleanupHistory deletes the oldest revisions beyond spec.revisionHistoryLimit, sparing

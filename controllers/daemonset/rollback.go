@@ -89,10 +89,11 @@ func decideRollback(ds *appsv1alpha1.DaemonSet, cur *appsv1.ControllerRevision, 
 	return d
 }
 
-// template is the pod template of the target revision.
-func (d rollbackDecision) template(ds *appsv1alpha1.DaemonSet, cur *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
+// template is the pod template of the target revision: spec, the resolved template that
+// cur records, or the stable revision's while a rollback holds.
+func (d rollbackDecision) template(spec *corev1.PodTemplateSpec, cur *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
 	if d.target == cur {
-		return &ds.Spec.Template, nil
+		return spec, nil
 	}
 	return history.Template(d.target)
 }

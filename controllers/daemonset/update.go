@@ -25,13 +25,16 @@ const (
 // isUpdated reports whether p was made from ds's current template: its revision hash is
 // hash, or its template generation is ds's generation. The CRD has no template generation
 // of its own, so metadata.generation stands in; it also moves on spec changes that leave
-// the template alone, which the hash still recognises.
+// the template alone, which the hash still recognises. The hash alone counts while a
+// rollback holds, since the failed revision's pods carry ds's generation too, and with
+// configPolicy Snapshot, since an edit of a ConfigMap or Secret makes a new revision
+// without moving the generation.
 func isUpdated(ds *appsv1alpha1.DaemonSet, p *corev1alpha1.Pod, hash string) bool {
 	if hash != "" && p.Labels[RevisionHashLabel] == hash {
 		return true
 	}
-	// While a rollback holds, the failed revision's pods carry ds's generation too.
-	return !rollingBack(ds) && p.Labels[TemplateGenerationLabel] == strconv.FormatInt(ds.Generation, 10)
+	return !rollingBack(ds) && ds.Spec.ConfigPolicy != appsv1alpha1.ConfigSnapshot &&
+		p.Labels[TemplateGenerationLabel] == strconv.FormatInt(ds.Generation, 10)
 }
 
 // updatedAndOld splits the pods of one node that are not being deleted into the one of

@@ -128,4 +128,8 @@ func TestIsUpdated(t *testing.T) {
 	if isUpdated(ds, newPod("p", "a", oldHash), curHash) {
 		t.Fatal("another hash and no generation is old")
 	}
+	ds.Spec.ConfigPolicy = appsv1alpha1.ConfigSnapshot
+	if isUpdated(ds, byGeneration, curHash) {
+		t.Fatal("with configPolicy Snapshot, a configuration edit leaves the generation: the hash alone counts")
+	}
 }

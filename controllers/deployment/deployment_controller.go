@@ -22,6 +22,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/claim"
+	"github.com/kybern/kybern/controllers/internal/configsnapshot"
 	"github.com/kybern/kybern/controllers/internal/setup"
 	"github.com/kybern/kybern/controllers/internal/specvalidation"
 )
@@ -33,18 +34,29 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  record.EventRecorder
 	Clock     clock.PassiveClock
+	// Snapshots versions the configuration of Deployments with configPolicy Snapshot.
+	Snapshots *configsnapshot.Snapshotter
 }
 
 // SetupWithManager registers the controller; cfg.Concurrency is how many Deployments it
 // reconciles at once. ReplicaSet events wake their Deployment; so does a pod that is gone
 // or finished, since a Recreate rollout waits for the old pods to stop, and a pod whose
-// restart count changed, which the rollback policy's crash-loop trigger counts.
-func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
-	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: cfg.Recorder, Clock: cfg.Clock}
-	return ctrl.NewControllerManagedBy(mgr).
+// restart count changed, which the rollback policy's crash-loop trigger counts; and a
+// change to a ConfigMap or Secret that a Deployment with configPolicy Snapshot references.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: cfg.Recorder, Clock: cfg.Clock,
+		Snapshots: &configsnapshot.Snapshotter{Metadata: mgr.GetCache(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient()}}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1alpha1.Deployment{}, configsnapshot.IndexField, func(o client.Object) []string {
+		d := o.(*appsv1alpha1.Deployment)
+		return configsnapshot.IndexValues(d.Spec.ConfigPolicy, &d.Spec.Template)
+	}); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.Deployment{}).
 		Watches(&appsv1alpha1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.deploymentsOfReplicaSet)).
-		Watches(&corev1alpha1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.deploymentOfPod), builder.WithPredicates(podEvents)).
+		Watches(&corev1alpha1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.deploymentOfPod), builder.WithPredicates(podEvents))
+	return configsnapshot.Watch(b, mgr.GetCache(), func() client.ObjectList { return &appsv1alpha1.DeploymentList{} }).
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("deployment").
 		Complete(r)
@@ -54,6 +66,7 @@ func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) err
 // +kubebuilder:rbac:groups=apps.kybern.io,resources=deployments/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=apps.kybern.io,resources=deployments/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps.kybern.io,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;patch
 
 // conflictRetry is how soon a reconcile whose write conflicted runs again, if no watch
 // event of the newer object brings it back sooner.
@@ -94,6 +107,9 @@ func (r *Reconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	if d.DeletionTimestamp != nil {
 		return ctrl.Result{}, s.syncStatusOnly(ctx)
+	}
+	if err := s.resolveTemplate(ctx); err != nil {
+		return ctrl.Result{}, err
 	}
 	s.holdRollback()
 	s.checkPausedConditions()

@@ -30,13 +30,13 @@ const RolledBackCondition = appsv1.DeploymentConditionType(appsv1alpha1.RolledBa
 // rollback in force was deleted, so that spec.template rolls out again.
 const RollbackReasonStableGone = "StableRevisionGone"
 
-// specReplicaSetName is the name of the ReplicaSet that holds spec.template: the one that
-// exists, or the one it would be created as.
+// specReplicaSetName is the name of the ReplicaSet that holds spec.template, as resolved:
+// the one that exists, or the one it would be created as.
 func (s *syncer) specReplicaSetName() string {
-	if rs := s.findRS(&s.d.Spec.Template); rs != nil {
+	if rs := s.findRS(s.spec); rs != nil {
 		return rs.Name
 	}
-	return s.d.Name + "-" + podutil.TemplateHash(&s.d.Spec.Template, s.d.Status.CollisionCount)
+	return s.d.Name + "-" + podutil.TemplateHash(s.spec, s.d.Status.CollisionCount)
 }
 
 func (s *syncer) findRS(t *corev1.PodTemplateSpec) *appsv1alpha1.ReplicaSet {
@@ -92,7 +92,7 @@ func (s *syncer) holdRollback() {
 
 // rollingBack reports whether a rollback holds this reconcile.
 func (s *syncer) rollingBack() bool {
-	return s.target != &s.d.Spec.Template
+	return s.target != s.spec
 }
 
 // judgeRollout fires the rollback policy's triggers against the ReplicaSet of
@@ -105,7 +105,7 @@ func (s *syncer) judgeRollout(ctx context.Context) (fired string, recheck time.D
 	if !on || s.rollingBack() {
 		return "", 0, nil
 	}
-	current := s.findRS(&s.d.Spec.Template)
+	current := s.findRS(s.spec)
 	stable := s.namedRS(st.StableRevision)
 	if current == nil || stable == nil || current.Name == stable.Name {
 		return "", 0, nil
@@ -133,7 +133,7 @@ func (s *syncer) judgeRollout(ctx context.Context) (fired string, recheck time.D
 // the Deployment from before the write judge again, on pods the rollback already
 // removed, and roll the failed revision out once more.
 func (s *syncer) startRollback(ctx context.Context, msg string) error {
-	if _, err := s.finish(ctx, s.findRS(&s.d.Spec.Template), false); err != nil {
+	if _, err := s.finish(ctx, s.findRS(s.spec), false); err != nil {
 		return err
 	}
 	s.Recorder.Event(s.d, corev1.EventTypeWarning, appsv1alpha1.RolledBack, msg)

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/configsnapshot"
 	"github.com/kybern/kybern/controllers/internal/podutil"
 )
 
@@ -30,13 +31,19 @@ type syncer struct {
 	origStatus appsv1alpha1.DeploymentStatus
 	// revision is the revision d should carry, once known.
 	revision string
-	// target is the pod template this reconcile rolls out: spec.template, or the stable
-	// revision's while a rollback holds (see rollback.go).
+	// spec is the pod template spec.template stands for: itself, or its copy that reads
+	// configuration snapshots (see config.go).
+	spec *corev1.PodTemplateSpec
+	// snaps are the configuration snapshots spec reads.
+	snaps []configsnapshot.Ref
+	// target is the pod template this reconcile rolls out: spec, or the stable revision's
+	// while a rollback holds (see rollback.go).
 	target *corev1.PodTemplateSpec
 }
 
 func newSyncer(r *Reconciler, d *appsv1alpha1.Deployment, rsList []*appsv1alpha1.ReplicaSet) *syncer {
-	return &syncer{Reconciler: r, d: d, rsList: rsList, origStatus: *d.Status.DeepCopy(), target: &d.Spec.Template}
+	return &syncer{Reconciler: r, d: d, rsList: rsList, origStatus: *d.Status.DeepCopy(),
+		spec: &d.Spec.Template, target: &d.Spec.Template}
 }
 
 func (s *syncer) setRevision(r string) { s.revision = r }
@@ -59,14 +66,17 @@ func (s *syncer) split(ctx context.Context, create bool) (*appsv1alpha1.ReplicaS
 	}
 	newRevision := strconv.FormatInt(maxOld+1, 10)
 
-	if existing != nil {
-		rs, err := s.adoptAsNew(ctx, existing, newRevision)
-		return rs, old, err
+	var rs *appsv1alpha1.ReplicaSet
+	var err error
+	switch {
+	case existing != nil:
+		rs, err = s.adoptAsNew(ctx, existing, newRevision)
+	case create:
+		rs, err = s.createNewRS(ctx, old, newRevision)
 	}
-	if !create {
-		return nil, old, nil
+	if rs != nil && err == nil && !s.rollingBack() {
+		err = s.ownSnapshots(ctx, rs)
 	}
-	rs, err := s.createNewRS(ctx, old, newRevision)
 	return rs, old, err
 }
 

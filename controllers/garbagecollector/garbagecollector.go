@@ -38,6 +38,8 @@ var Kinds = []schema.GroupVersionKind{
 	batchv1alpha1.GroupVersion.WithKind("CronJob"),
 	autoscalingv1alpha1.GroupVersion.WithKind("HorizontalPodAutoscaler"),
 	{Version: "v1", Kind: "PersistentVolumeClaim"},
+	{Version: "v1", Kind: "ConfigMap"},
+	{Version: "v1", Kind: "Secret"},
 	{Group: "apps", Version: "v1", Kind: "ControllerRevision"},
 }
 
@@ -60,7 +62,7 @@ type Collector struct {
 // +kubebuilder:rbac:groups=apps.kybern.io,resources=replicasets;deployments;daemonsets;statefulsets,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=batch.kybern.io,resources=jobs;cronjobs,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=autoscaling.kybern.io,resources=horizontalpodautoscalers,verbs=get;list;watch;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;configmaps;secrets,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;update;patch;delete
 
 // SetupWithManager indexes every watched kind by owner UID and starts watching their

@@ -25,6 +25,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/claim"
+	"github.com/kybern/kybern/controllers/internal/configsnapshot"
 	"github.com/kybern/kybern/controllers/internal/expectations"
 	"github.com/kybern/kybern/controllers/internal/history"
 	"github.com/kybern/kybern/controllers/internal/podevents"
@@ -42,6 +43,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  record.EventRecorder
 	Clock     clock.PassiveClock
+	// Snapshots versions the configuration of StatefulSets with configPolicy Snapshot.
+	Snapshots *configsnapshot.Snapshotter
 
 	expectations *expectations.Expectations
 }
@@ -54,10 +57,18 @@ func NewReconciler(c client.Client, apiReader client.Reader, recorder record.Eve
 
 // SetupWithManager registers the controller; cfg.Concurrency is how many StatefulSets it
 // reconciles at once. Pods wake their StatefulSet; a claim wakes the sets whose selector
-// its labels match, so that a pod waiting for a stale claim to go is created once it has.
-func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) error {
+// its labels match, so that a pod waiting for a stale claim to go is created once it has;
+// and a change to a ConfigMap or Secret that a set with configPolicy Snapshot references.
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
 	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), cfg.Recorder, cfg.Clock)
-	return ctrl.NewControllerManagedBy(mgr).
+	r.Snapshots = &configsnapshot.Snapshotter{Metadata: mgr.GetCache(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient()}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1alpha1.StatefulSet{}, configsnapshot.IndexField, func(o client.Object) []string {
+		set := o.(*appsv1alpha1.StatefulSet)
+		return configsnapshot.IndexValues(set.Spec.ConfigPolicy, &set.Spec.Template)
+	}); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.StatefulSet{}).
 		Owns(&appsv1.ControllerRevision{}).
 		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: gvk, Expectations: r.expectations,
@@ -66,7 +77,8 @@ func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) err
 			}}).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			return setsSelecting(ctx, mgr.GetCache(), o)
-		})).
+		}))
+	return configsnapshot.Watch(b, mgr.GetCache(), func() client.ObjectList { return &appsv1alpha1.StatefulSetList{} }).
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("statefulset").
 		Complete(r)
@@ -78,6 +90,7 @@ func SetupWithManager(_ context.Context, mgr ctrl.Manager, cfg setup.Config) err
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=controllerrevisions,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;patch
 
 // Reconcile brings one StatefulSet's pods and claims to its spec, rolls them to its
 // current template, and writes its status.
@@ -116,13 +129,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	spec, snaps, err := r.Snapshots.Resolve(ctx, r.Recorder, configsnapshot.Workload{Object: set, GVK: gvk, Policy: set.Spec.ConfigPolicy, Template: &set.Spec.Template})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	update, old, err := history.Sync(ctx, r.Client, r.APIReader, history.Owner{Object: set, GVK: gvk, Selector: selector,
-		Template: &set.Spec.Template, CollisionCount: set.Status.CollisionCount})
+		Template: spec, CollisionCount: set.Status.CollisionCount})
 	if errors.Is(err, history.ErrHashCollision) {
 		return ctrl.Result{}, r.bumpCollisionCount(ctx, set)
 	}
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("constructing history: %w", err)
+	}
+	// update records spec, whether or not a rollback holds the stable revision as target.
+	if err := r.Snapshots.HandTo(ctx, set, snaps, update, history.RevisionGVK); err != nil {
+		return ctrl.Result{}, err
 	}
 	current := currentRevision(set, update, old)
 	now := r.Clock.Now()
@@ -143,7 +164,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if pl.waiting != "" {
 			log.FromContext(ctx).V(1).Info("Waiting", "for", pl.waiting)
 		}
-		syncErr = errors.Join(r.sync(ctx, o, pl, current, rp.target, update),
+		syncErr = errors.Join(r.sync(ctx, o, pl, current, rp.target, update, spec),
 			r.pruneHistory(ctx, set, pods, old, current, update, rp))
 	}
 	status := calculateStatus(set, pods, current.Name, rp.target.Name, set.Status.CollisionCount, selector.String(), o.now, act)
@@ -206,8 +227,10 @@ func observe(set *appsv1alpha1.StatefulSet, pods []*corev1alpha1.Pod, claims map
 }
 
 // sync carries out pl with the templates of the current revision and of target, the
-// revision rolled to: update, which records spec.template, unless a rollback holds.
-func (r *Reconciler) sync(ctx context.Context, o *observed, pl plan, current, target, update *appsv1.ControllerRevision) error {
+// revision rolled to: update, which records spec (spec.template as configsnapshot resolved
+// resolved it), unless a rollback holds.
+func (r *Reconciler) sync(ctx context.Context, o *observed, pl plan, current, target, update *appsv1.ControllerRevision,
+	spec *corev1.PodTemplateSpec) error {
 	if len(pl.stages) == 0 {
 		return nil
 	}
@@ -215,7 +238,7 @@ func (r *Reconciler) sync(ctx context.Context, o *observed, pl plan, current, ta
 	if err != nil {
 		return err
 	}
-	upd := &o.set.Spec.Template
+	upd := spec
 	if target != update {
 		if upd, err = history.Template(target); err != nil {
 			return err

@@ -49,6 +49,12 @@ type DaemonSetSpec struct {
 	// fully rolled out, within maxSurge and maxUnavailable; see RollbackPolicy.
 	// +optional
 	RollbackPolicy *RollbackPolicy `json:"rollbackPolicy,omitempty"`
+
+	// configPolicy is Snapshot to version the ConfigMaps and Secrets the template references
+	// with each revision, Live (the default) to let pods read them as they are now; see
+	// ConfigPolicy.
+	// +optional
+	ConfigPolicy ConfigPolicy `json:"configPolicy,omitempty"`
 }
 
 // DaemonSetStatus is apps/v1's DaemonSetStatus plus what automatic rollback remembers.

@@ -51,6 +51,12 @@ type DeploymentSpec struct {
 	// fully available; see RollbackPolicy. Unset, a failed rollout stops as upstream's does.
 	// +optional
 	RollbackPolicy *RollbackPolicy `json:"rollbackPolicy,omitempty"`
+
+	// configPolicy is Snapshot to version the ConfigMaps and Secrets the template references
+	// with each revision, Live (the default) to let pods read them as they are now; see
+	// ConfigPolicy.
+	// +optional
+	ConfigPolicy ConfigPolicy `json:"configPolicy,omitempty"`
 }
 
 // DeploymentStatus is apps/v1's DeploymentStatus plus the selector in string form, which

@@ -53,6 +53,12 @@ type StatefulSetSpec struct {
 	// fully rolled out, within the partition; see RollbackPolicy.
 	// +optional
 	RollbackPolicy *RollbackPolicy `json:"rollbackPolicy,omitempty"`
+
+	// configPolicy is Snapshot to version the ConfigMaps and Secrets the template references
+	// with each revision, Live (the default) to let pods read them as they are now; see
+	// ConfigPolicy.
+	// +optional
+	ConfigPolicy ConfigPolicy `json:"configPolicy,omitempty"`
 }
 
 // StatefulSetStatus is apps/v1's StatefulSetStatus plus the selector in string form, which

@@ -29,6 +29,9 @@ import (
 // HashLabel is the label on a revision that holds the hash in its name.
 const HashLabel = appsv1.ControllerRevisionHashLabelKey
 
+// RevisionGVK is the kind of the revisions.
+var RevisionGVK = appsv1.SchemeGroupVersion.WithKind("ControllerRevision")
+
 // ErrHashCollision reports that the name of the current template's revision is taken by a
 // revision of another template; the caller bumps status.collisionCount and retries.
 var ErrHashCollision = errors.New("hash collision: a ControllerRevision of another template has this name")
