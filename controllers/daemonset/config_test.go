@@ -13,6 +13,7 @@ import (
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	"github.com/kybern/kybern/controllers/daemonset"
 	"github.com/kybern/kybern/controllers/internal/podutil"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 // snapshotName is the form of a configuration snapshot's name for the objects named app.
@@ -53,14 +54,6 @@ func rolledOut(ds *appsv1alpha1.DaemonSet, nodes []string, not string) (revision
 	return revision, configMap, secret
 }
 
-func ownerNames(obj client.Object) []string {
-	var names []string
-	for _, r := range obj.GetOwnerReferences() {
-		names = append(names, r.Kind+"/"+r.Name)
-	}
-	return names
-}
-
 // ownedBy reports whether obj, read again, is owned by exactly the ControllerRevisions
 // revisions.
 func ownedBy(obj client.Object, revisions ...string) func(Gomega) {
@@ -68,10 +61,7 @@ func ownedBy(obj client.Object, revisions ...string) func(Gomega) {
 	for _, r := range revisions {
 		want = append(want, "ControllerRevision/"+r)
 	}
-	return func(g Gomega) {
-		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		g.Expect(ownerNames(obj)).To(ConsistOf(want))
-	}
+	return func(g Gomega) { g.Expect(testenv.OwnersOf(ctx, k8s, obj)()).To(ConsistOf(want)) }
 }
 
 var _ = Describe("Configuration versioned with a DaemonSet", func() {

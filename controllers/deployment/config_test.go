@@ -13,6 +13,7 @@ import (
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 // configOf is the ConfigMap and the Secret that the pods of rs read, by name.
@@ -42,14 +43,6 @@ func podsReadConfig(ns, configMap string, n int) func(Gomega) {
 		}
 		g.Expect(count).To(Equal(n))
 	}
-}
-
-func ownerNames(obj client.Object) []string {
-	var names []string
-	for _, r := range obj.GetOwnerReferences() {
-		names = append(names, r.Kind+"/"+r.Name)
-	}
-	return names
 }
 
 var _ = Describe("Configuration versioned with a Deployment", func() {
@@ -90,7 +83,7 @@ var _ = Describe("Configuration versioned with a Deployment", func() {
 		snap := &corev1.ConfigMap{}
 		Eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: cm1}, snap)).To(Succeed())
-			g.Expect(ownerNames(snap)).To(ConsistOf("ReplicaSet/" + rs1.Name))
+			g.Expect(testenv.OwnerNames(snap)).To(ConsistOf("ReplicaSet/" + rs1.Name))
 		}).Should(Succeed())
 		Expect(snap.Data).To(Equal(map[string]string{"GREETING": "hello"}))
 		Expect(snap.Immutable).To(Equal(ptr.To(true)))
@@ -125,7 +118,7 @@ var _ = Describe("Configuration versioned with a Deployment", func() {
 		Expect(cur.Spec.Template.Spec.Containers[0].EnvFrom[0].ConfigMapRef.Name).To(Equal("app"))
 		Eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: secret1}, secretSnap)).To(Succeed())
-			g.Expect(ownerNames(secretSnap)).To(ConsistOf("ReplicaSet/"+rs1.Name, "ReplicaSet/"+rs2.Name))
+			g.Expect(testenv.OwnerNames(secretSnap)).To(ConsistOf("ReplicaSet/"+rs1.Name, "ReplicaSet/"+rs2.Name))
 		}).Should(Succeed())
 
 		By("undoing the rollout as kubectl rollout undo does: the old configuration comes back")
@@ -143,7 +136,7 @@ var _ = Describe("Configuration versioned with a Deployment", func() {
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: cm1}, &corev1.ConfigMap{})).To(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: secret1}, secretSnap)).To(Succeed())
-			g.Expect(ownerNames(secretSnap)).To(ConsistOf("ReplicaSet/" + rs1.Name))
+			g.Expect(testenv.OwnerNames(secretSnap)).To(ConsistOf("ReplicaSet/" + rs1.Name))
 		}).Should(Succeed())
 	})
 

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 // snapshotName is the form of a configuration snapshot's name for the objects named app.
@@ -42,14 +43,6 @@ func readConfig(ns, configMap, secret string, names ...string) func(Gomega) {
 	}
 }
 
-func ownerNames(obj client.Object) []string {
-	var names []string
-	for _, r := range obj.GetOwnerReferences() {
-		names = append(names, r.Kind+"/"+r.Name)
-	}
-	return names
-}
-
 // ownedBy reports whether obj, read again, is owned by exactly the ControllerRevisions
 // revisions.
 func ownedBy(obj client.Object, revisions ...string) func(Gomega) {
@@ -57,10 +50,7 @@ func ownedBy(obj client.Object, revisions ...string) func(Gomega) {
 	for _, r := range revisions {
 		want = append(want, "ControllerRevision/"+r)
 	}
-	return func(g Gomega) {
-		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		g.Expect(ownerNames(obj)).To(ConsistOf(want))
-	}
+	return func(g Gomega) { g.Expect(testenv.OwnersOf(ctx, k8s, obj)()).To(ConsistOf(want)) }
 }
 
 // updateRevision waits for set's status.updateRevision to name a revision other than not,
