@@ -16,21 +16,6 @@ import (
 	"github.com/kybern/kybern/test/testenv"
 )
 
-// snapshotName is the form of a configuration snapshot's name for the objects named app.
-const snapshotName = `^app-[0-9a-f]{10}$`
-
-// withConfig makes ds read ConfigMap name through envFrom and Secret name through a volume.
-func withConfig(ds *appsv1alpha1.DaemonSet, name string) {
-	ds.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
-		LocalObjectReference: corev1.LocalObjectReference{Name: name}}}}
-	ds.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}}}
-}
-
-// configOf is the ConfigMap and the Secret that spec, as withConfig made it, reads.
-func configOf(spec corev1.PodSpec) (configMap, secret string) {
-	return spec.Containers[0].EnvFrom[0].ConfigMapRef.Name, spec.Volumes[0].Secret.SecretName
-}
-
 // rolledOut waits until ds runs one ready pod on each of nodes, all of one revision other
 // than not, that its status counts as updated and available, and returns the revision's
 // name and the ConfigMap and Secret its pods read.
@@ -40,12 +25,12 @@ func rolledOut(ds *appsv1alpha1.DaemonSet, nodes []string, not string) (revision
 		g.Expect(perNode(ds)()).To(Equal(onEach(nodes...)))
 		pods := podsOf(ds)
 		revision = ds.Name + "-" + pods[0].Labels[daemonset.RevisionHashLabel]
-		configMap, secret = configOf(pods[0].Spec)
+		configMap, secret = testenv.ConfigOf(pods[0].Spec)
 		g.Expect(revision).NotTo(Equal(not))
 		for _, p := range pods {
 			g.Expect(podutil.IsReady(&p)).To(BeTrue(), p.Name)
 			g.Expect(ds.Name+"-"+p.Labels[daemonset.RevisionHashLabel]).To(Equal(revision), p.Name)
-			cm, s := configOf(p.Spec)
+			cm, s := testenv.ConfigOf(p.Spec)
 			g.Expect([]string{cm, s}).To(Equal([]string{configMap, secret}), p.Name)
 		}
 		g.Expect(statusOf(ds)(g)).To(And(HaveField("UpdatedNumberScheduled", BeEquivalentTo(len(nodes))),
@@ -76,12 +61,12 @@ var _ = Describe("Configuration versioned with a DaemonSet", func() {
 		ds := newDS(ns, "agent")
 		ds.Spec.RevisionHistoryLimit = ptr.To[int32](1)
 		ds.Spec.ConfigPolicy = appsv1alpha1.ConfigSnapshot
-		withConfig(ds, "app")
+		testenv.WithConfig(&ds.Spec.Template, "app")
 		Expect(k8s.Create(ctx, ds)).To(Succeed())
 
 		rev1, cm1, secret1 := rolledOut(ds, nodes, "")
-		Expect(cm1).To(MatchRegexp(snapshotName))
-		Expect(secret1).To(MatchRegexp(snapshotName))
+		Expect(cm1).To(MatchRegexp(testenv.SnapshotOfApp))
+		Expect(secret1).To(MatchRegexp(testenv.SnapshotOfApp))
 		cmSnap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: cm1}}
 		Eventually(ownedBy(cmSnap, rev1)).Should(Succeed())
 		Expect(cmSnap.Data).To(Equal(map[string]string{"GREETING": "hello"}))
@@ -102,11 +87,11 @@ var _ = Describe("Configuration versioned with a DaemonSet", func() {
 		cm.Data["GREETING"] = "bye"
 		Expect(k8s.Update(ctx, cm)).To(Succeed())
 		rev2, cm2, secret2 := rolledOut(ds, nodes, rev1)
-		Expect(cm2).To(And(MatchRegexp(snapshotName), Not(Equal(cm1))))
+		Expect(cm2).To(And(MatchRegexp(testenv.SnapshotOfApp), Not(Equal(cm1))))
 		Expect(secret2).To(Equal(secret1), "an unchanged Secret got a new snapshot")
 		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ds), got)).To(Succeed())
 		Expect(got.Generation).To(Equal(generation), "the controller wrote spec")
-		specConfigMap, specSecret := configOf(got.Spec.Template.Spec)
+		specConfigMap, specSecret := testenv.ConfigOf(got.Spec.Template.Spec)
 		Expect([]string{specConfigMap, specSecret}).To(Equal([]string{"app", "app"}), "the controller rewrote spec.template")
 		cm2Snap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: cm2}}
 		Eventually(ownedBy(cm2Snap, rev2)).Should(Succeed())

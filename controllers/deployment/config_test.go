@@ -18,15 +18,7 @@ import (
 
 // configOf is the ConfigMap and the Secret that the pods of rs read, by name.
 func configOf(rs appsv1alpha1.ReplicaSet) (configMap, secret string) {
-	spec := rs.Spec.Template.Spec
-	return spec.Containers[0].EnvFrom[0].ConfigMapRef.Name, spec.Volumes[0].Secret.SecretName
-}
-
-// withConfig makes d read ConfigMap name through envFrom and Secret name through a volume.
-func withConfig(d *appsv1alpha1.Deployment, name string) {
-	d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
-		LocalObjectReference: corev1.LocalObjectReference{Name: name}}}}
-	d.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}}}
+	return testenv.ConfigOf(rs.Spec.Template.Spec)
 }
 
 // podsReadConfig waits until all n active pods in ns read ConfigMap configMap.
@@ -65,7 +57,7 @@ var _ = Describe("Configuration versioned with a Deployment", func() {
 		rollingUpdate(d, 1, 0)
 		d.Spec.RevisionHistoryLimit = ptr.To[int32](1)
 		d.Spec.ConfigPolicy = appsv1alpha1.ConfigSnapshot
-		withConfig(d, "app")
+		testenv.WithConfig(&d.Spec.Template, "app")
 		Expect(k8s.Create(ctx, d)).To(Succeed())
 		Eventually(rolledOut(d, 3)).Should(Succeed())
 
@@ -143,7 +135,7 @@ var _ = Describe("Configuration versioned with a Deployment", func() {
 	It("keeps a reference to a ConfigMap that does not exist yet, and snapshots it once it does", func() {
 		d := newDeployment(ns, "later", 2)
 		d.Spec.ConfigPolicy = appsv1alpha1.ConfigSnapshot
-		withConfig(d, "later")
+		testenv.WithConfig(&d.Spec.Template, "later")
 		d.Spec.Template.Spec.Containers[0].EnvFrom[0].ConfigMapRef.Optional = ptr.To(true)
 		d.Spec.Template.Spec.Volumes[0].Secret.Optional = ptr.To(true)
 		Expect(k8s.Create(ctx, d)).To(Succeed())

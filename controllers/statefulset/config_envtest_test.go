@@ -14,21 +14,6 @@ import (
 	"github.com/kybern/kybern/test/testenv"
 )
 
-// snapshotName is the form of a configuration snapshot's name for the objects named app.
-const snapshotName = `^app-[0-9a-f]{10}$`
-
-// withConfig makes set read ConfigMap name through envFrom and Secret name through a volume.
-func withConfig(set *appsv1alpha1.StatefulSet, name string) {
-	set.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
-		LocalObjectReference: corev1.LocalObjectReference{Name: name}}}}
-	set.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: name}}}}
-}
-
-// configOf is the ConfigMap and the Secret that spec, as withConfig made it, reads.
-func configOf(spec corev1.PodSpec) (configMap, secret string) {
-	return spec.Containers[0].EnvFrom[0].ConfigMapRef.Name, spec.Volumes[0].Secret.SecretName
-}
-
 // readConfig reports whether each of the pods names of ns reads ConfigMap configMap and
 // Secret secret.
 func readConfig(ns, configMap, secret string, names ...string) func(Gomega) {
@@ -37,7 +22,7 @@ func readConfig(ns, configMap, secret string, names ...string) func(Gomega) {
 		for _, n := range names {
 			p, ok := ps[n]
 			g.Expect(ok).To(BeTrue(), n)
-			cm, s := configOf(p.Spec)
+			cm, s := testenv.ConfigOf(p.Spec)
 			g.Expect([]string{cm, s}).To(Equal([]string{configMap, secret}), n)
 		}
 	}
@@ -76,14 +61,14 @@ var _ = Describe("Configuration versioned with a StatefulSet", func() {
 		set := newSet(ns, "web", 2)
 		set.Spec.RevisionHistoryLimit = ptr.To[int32](1)
 		set.Spec.ConfigPolicy = appsv1alpha1.ConfigSnapshot
-		withConfig(set, "app")
+		testenv.WithConfig(&set.Spec.Template, "app")
 		Expect(k8s.Create(ctx, set)).To(Succeed())
 
 		rev1 := updateRevision(set, "")
 		Eventually(runsRevision(set, rev1, "web-0", "web-1")).Should(Succeed())
-		cm1, secret1 := configOf(pods(ns)["web-0"].Spec)
-		Expect(cm1).To(MatchRegexp(snapshotName))
-		Expect(secret1).To(MatchRegexp(snapshotName))
+		cm1, secret1 := testenv.ConfigOf(pods(ns)["web-0"].Spec)
+		Expect(cm1).To(MatchRegexp(testenv.SnapshotOfApp))
+		Expect(secret1).To(MatchRegexp(testenv.SnapshotOfApp))
 		Eventually(readConfig(ns, cm1, secret1, "web-0", "web-1")).Should(Succeed())
 
 		cmSnap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: cm1}}
@@ -105,13 +90,13 @@ var _ = Describe("Configuration versioned with a StatefulSet", func() {
 		Expect(k8s.Update(ctx, cm)).To(Succeed())
 		rev2 := updateRevision(set, rev1)
 		Eventually(runsRevision(set, rev2, "web-0", "web-1")).Should(Succeed())
-		cm2, secret2 := configOf(pods(ns)["web-0"].Spec)
-		Expect(cm2).To(And(MatchRegexp(snapshotName), Not(Equal(cm1))))
+		cm2, secret2 := testenv.ConfigOf(pods(ns)["web-0"].Spec)
+		Expect(cm2).To(And(MatchRegexp(testenv.SnapshotOfApp), Not(Equal(cm1))))
 		Expect(secret2).To(Equal(secret1), "an unchanged Secret got a new snapshot")
 		Eventually(readConfig(ns, cm2, secret1, "web-0", "web-1")).Should(Succeed())
 		got := getSet(set)
 		Expect(got.Generation).To(Equal(generation), "the controller wrote spec")
-		specConfigMap, specSecret := configOf(got.Spec.Template.Spec)
+		specConfigMap, specSecret := testenv.ConfigOf(got.Spec.Template.Spec)
 		Expect([]string{specConfigMap, specSecret}).To(Equal([]string{"app", "app"}), "the controller rewrote spec.template")
 		cm2Snap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: cm2}}
 		Eventually(ownedBy(cm2Snap, rev2)).Should(Succeed())
