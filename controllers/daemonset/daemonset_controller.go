@@ -80,13 +80,6 @@ func newFailedBackoff(clk clock.Clock) *flowcontrol.Backoff {
 // DaemonSets with configPolicy Snapshot that reference it.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
 	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), cfg.Recorder, cfg.Clock)
-	r.Snapshots = &configsnapshot.Snapshotter{Metadata: mgr.GetCache(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient()}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1alpha1.DaemonSet{}, configsnapshot.IndexField, func(o client.Object) []string {
-		ds := o.(*appsv1alpha1.DaemonSet)
-		return configsnapshot.IndexValues(ds.Spec.ConfigPolicy, &ds.Spec.Template)
-	}); err != nil {
-		return err
-	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		wait.UntilWithContext(ctx, func(context.Context) { r.failedBackoff.GC() }, backoffGCInterval)
 		return nil
@@ -98,7 +91,16 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) e
 		Owns(&appsv1.ControllerRevision{}).
 		Watches(&corev1alpha1.Pod{}, &podevents.Handler{Owner: gvk, Expectations: r.expectations, Selecting: selectingPod(mgr.GetCache())}).
 		Watches(&corev1alpha1.Node{}, &nodeEvents{reader: mgr.GetCache()})
-	return configsnapshot.Watch(b, mgr.GetCache(), func() client.ObjectList { return &appsv1alpha1.DaemonSetList{} }).
+	var err error
+	r.Snapshots, b, err = configsnapshot.Setup(ctx, mgr, b, &appsv1alpha1.DaemonSet{}, func() client.ObjectList { return &appsv1alpha1.DaemonSetList{} },
+		func(o client.Object) (appsv1alpha1.ConfigPolicy, *corev1.PodTemplateSpec) {
+			ds := o.(*appsv1alpha1.DaemonSet)
+			return ds.Spec.ConfigPolicy, &ds.Spec.Template
+		})
+	if err != nil {
+		return err
+	}
+	return b.
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("daemonset").
 		Complete(r)

@@ -44,19 +44,21 @@ type Reconciler struct {
 // restart count changed, which the rollback policy's crash-loop trigger counts; and a
 // change to a ConfigMap or Secret that a Deployment with configPolicy Snapshot references.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
-	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: cfg.Recorder, Clock: cfg.Clock,
-		Snapshots: &configsnapshot.Snapshotter{Metadata: mgr.GetCache(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient()}}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1alpha1.Deployment{}, configsnapshot.IndexField, func(o client.Object) []string {
-		d := o.(*appsv1alpha1.Deployment)
-		return configsnapshot.IndexValues(d.Spec.ConfigPolicy, &d.Spec.Template)
-	}); err != nil {
-		return err
-	}
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: cfg.Recorder, Clock: cfg.Clock}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.Deployment{}).
 		Watches(&appsv1alpha1.ReplicaSet{}, handler.EnqueueRequestsFromMapFunc(r.deploymentsOfReplicaSet)).
 		Watches(&corev1alpha1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.deploymentOfPod), builder.WithPredicates(podEvents))
-	return configsnapshot.Watch(b, mgr.GetCache(), func() client.ObjectList { return &appsv1alpha1.DeploymentList{} }).
+	var err error
+	r.Snapshots, b, err = configsnapshot.Setup(ctx, mgr, b, &appsv1alpha1.Deployment{}, func() client.ObjectList { return &appsv1alpha1.DeploymentList{} },
+		func(o client.Object) (appsv1alpha1.ConfigPolicy, *corev1.PodTemplateSpec) {
+			d := o.(*appsv1alpha1.Deployment)
+			return d.Spec.ConfigPolicy, &d.Spec.Template
+		})
+	if err != nil {
+		return err
+	}
+	return b.
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("deployment").
 		Complete(r)

@@ -61,13 +61,6 @@ func NewReconciler(c client.Client, apiReader client.Reader, recorder record.Eve
 // and a change to a ConfigMap or Secret that a set with configPolicy Snapshot references.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) error {
 	r := NewReconciler(mgr.GetClient(), mgr.GetAPIReader(), cfg.Recorder, cfg.Clock)
-	r.Snapshots = &configsnapshot.Snapshotter{Metadata: mgr.GetCache(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient()}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1alpha1.StatefulSet{}, configsnapshot.IndexField, func(o client.Object) []string {
-		set := o.(*appsv1alpha1.StatefulSet)
-		return configsnapshot.IndexValues(set.Spec.ConfigPolicy, &set.Spec.Template)
-	}); err != nil {
-		return err
-	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&appsv1alpha1.StatefulSet{}).
 		Owns(&appsv1.ControllerRevision{}).
@@ -78,7 +71,16 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) e
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			return setsSelecting(ctx, mgr.GetCache(), o)
 		}))
-	return configsnapshot.Watch(b, mgr.GetCache(), func() client.ObjectList { return &appsv1alpha1.StatefulSetList{} }).
+	var err error
+	r.Snapshots, b, err = configsnapshot.Setup(ctx, mgr, b, &appsv1alpha1.StatefulSet{}, func() client.ObjectList { return &appsv1alpha1.StatefulSetList{} },
+		func(o client.Object) (appsv1alpha1.ConfigPolicy, *corev1.PodTemplateSpec) {
+			set := o.(*appsv1alpha1.StatefulSet)
+			return set.Spec.ConfigPolicy, &set.Spec.Template
+		})
+	if err != nil {
+		return err
+	}
+	return b.
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.Concurrency}).
 		Named("statefulset").
 		Complete(r)

@@ -30,10 +30,24 @@ func IndexValues(policy appsv1alpha1.ConfigPolicy, t *corev1.PodTemplateSpec) []
 	return out
 }
 
-// Watch adds to b watches of ConfigMaps' and Secrets' metadata that wake the workloads,
+// Setup makes the Snapshotter of a workload controller built by b, whose objects are like
+// obj and list into newList's kind, and whose policy and template of reads them: it
+// indexes the objects under IndexField and adds watch's watches to b.
+func Setup(ctx context.Context, mgr ctrl.Manager, b *builder.Builder, obj client.Object, newList func() client.ObjectList,
+	of func(client.Object) (appsv1alpha1.ConfigPolicy, *corev1.PodTemplateSpec)) (*Snapshotter, *builder.Builder, error) {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, obj, IndexField, func(o client.Object) []string {
+		return IndexValues(of(o))
+	}); err != nil {
+		return nil, nil, err
+	}
+	s := &Snapshotter{Metadata: mgr.GetCache(), Live: mgr.GetAPIReader(), Writer: mgr.GetClient()}
+	return s, watch(b, mgr.GetCache(), newList), nil
+}
+
+// watch adds to b watches of ConfigMaps' and Secrets' metadata that wake the workloads,
 // listed into newList's kind, whose IndexField holds the changed object, so that an edit
 // makes a new revision.
-func Watch(b *builder.Builder, c client.Reader, newList func() client.ObjectList) *builder.Builder {
+func watch(b *builder.Builder, c client.Reader, newList func() client.ObjectList) *builder.Builder {
 	for _, k := range []Kind{ConfigMap, Secret} {
 		b = b.WatchesMetadata(metadataOf(k), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []ctrl.Request {
 			return referrers(ctx, c, newList(), Ref{Kind: k, Name: obj.GetName()}, obj.GetNamespace())
