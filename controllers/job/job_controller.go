@@ -123,6 +123,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	satisfied := r.expectations.Satisfied(key)
+	// The finalizer removals still unseen, taken before the pods are read: one observed
+	// after this point was done by the time the pods are read, so a pod is either in this
+	// set or read without its finalizer. Taken after, a removal observed in between would
+	// leave a stale pod, finalizer and all, looking uncounted: counted twice.
+	removing := r.finalizers.pending(key)
 
 	candidates, err := r.namespacePods(ctx, job.Namespace)
 	if err != nil {
@@ -141,7 +146,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.trackAdopted(ctx, job, pods); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.sync(ctx, job.DeepCopy(), pods, satisfied)
+	return r.sync(ctx, job.DeepCopy(), pods, removing, satisfied)
 }
 
 // generateSelector gives a Job without a selector the one upstream's apiserver generates:

@@ -54,8 +54,8 @@ func (s *syncState) requeueWithin(d time.Duration) {
 	}
 }
 
-func (r *Reconciler) sync(ctx context.Context, job *batchv1alpha1.Job, pods []*corev1alpha1.Pod, satisfied bool) (ctrl.Result, error) {
-	s := r.newState(job, pods)
+func (r *Reconciler) sync(ctx context.Context, job *batchv1alpha1.Job, pods []*corev1alpha1.Pod, removing sets.Set[types.UID], satisfied bool) (ctrl.Result, error) {
+	s := r.newState(job, pods, removing)
 	if job.Status.StartTime == nil && !suspended(job) {
 		job.Status.StartTime = &metav1.Time{Time: s.now}
 	}
@@ -98,9 +98,11 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1alpha1.Job, pods []*c
 	return ctrl.Result{RequeueAfter: s.requeue}, manageErr
 }
 
-func (r *Reconciler) newState(job *batchv1alpha1.Job, pods []*corev1alpha1.Pod) *syncState {
+// newState is the reconcile's view: removing are the pods whose finalizer removal was
+// not yet seen when pods were read.
+func (r *Reconciler) newState(job *batchv1alpha1.Job, pods []*corev1alpha1.Pod, removing sets.Set[types.UID]) *syncState {
 	s := &syncState{key: types.NamespacedName{Namespace: job.Namespace, Name: job.Name}.String(), job: job,
-		spec: specOf(job), now: r.Clock.Now(), pods: pods, removing: r.finalizers.pending(types.NamespacedName{Namespace: job.Namespace, Name: job.Name}.String()),
+		spec: specOf(job), now: r.Clock.Now(), pods: pods, removing: removing,
 		uncountedSucceeded: sets.New[types.UID](), uncountedFailed: sets.New[types.UID]()}
 	if u := job.Status.UncountedTerminatedPods; u != nil {
 		s.uncountedSucceeded.Insert(u.Succeeded...)
