@@ -81,7 +81,8 @@ func sorted(set map[string]bool) []string {
 	return out
 }
 
-// rules are the Role rules of g: get for each Secret and ConfigMap, get and patch for
+// rules are the Role rules of g: get, and list and watch selecting it by name (the
+// agent's watch of a projected object), for each Secret and ConfigMap, get and patch for
 // each claim and patch for its status, create of each service account's tokens, every
 // one by name. A kind g names nothing of gets
 // no rule, as a rule without resourceNames would grant every object of the kind.
@@ -92,8 +93,8 @@ func (g grant) rules() []rbacv1.PolicyRule {
 			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{resource}, ResourceNames: names, Verbs: verbs})
 		}
 	}
-	add("secrets", g.secrets, "get")
-	add("configmaps", g.configMaps, "get")
+	add("secrets", g.secrets, "get", "list", "watch")
+	add("configmaps", g.configMaps, "get", "list", "watch")
 	add("persistentvolumeclaims", g.claims, "get", "patch")
 	add("persistentvolumeclaims/status", g.claims, "patch")
 	add("serviceaccounts/token", g.serviceAccounts, "create")

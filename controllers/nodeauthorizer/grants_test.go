@@ -54,8 +54,8 @@ func TestGrants(t *testing.T) {
 		t.Errorf("a namespace whose pods use nothing got rules %v: a rule without names grants every object", rules)
 	}
 	wantRules := []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"db", "registry", "seed", "tls"}, Verbs: []string{"get"}},
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"bundle", "settings"}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"db", "registry", "seed", "tls"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"bundle", "settings"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, ResourceNames: []string{"www-web-0"}, Verbs: []string{"get", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims/status"}, ResourceNames: []string{"www-web-0"}, Verbs: []string{"patch"}},
 		{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, ResourceNames: []string{"default", "reader"}, Verbs: []string{"create"}},

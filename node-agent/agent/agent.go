@@ -20,6 +20,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
@@ -179,11 +180,15 @@ type Cluster struct {
 // RunPods runs the pods bound to the registered node until ctx ends. Containers keep
 // running when it returns: a restarted agent adopts them.
 func (a *Agent) RunPods(ctx context.Context, cluster Cluster) error {
+	clientset, err := kubernetes.NewForConfigAndClient(a.Rest, a.HTTP)
+	if err != nil {
+		return err
+	}
 	statuses := status.NewManager(a.client, a.log, 8)
 	go statuses.Run(ctx)
 	env := &podworker.Env{PodDir: a.cfg.PodDir, DNS: cluster.DNS, ServiceEnv: cluster.Env, Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
 		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir,
-		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, PinSubPaths: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
+		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Objects: &volume.Objects{Client: clientset, Direct: a.client}, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, PinSubPaths: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
 
 	pods, err := ctrlcache.New(a.Rest, ctrlcache.Options{Scheme: a.Scheme, HTTPClient: a.HTTP, Mapper: a.Mapper,
 		ByObject: map[client.Object]ctrlcache.ByObject{&corev1alpha1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName)}}})

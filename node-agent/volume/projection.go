@@ -23,9 +23,9 @@ func (m *Manager) projection(ctx context.Context, pod *corev1alpha1.Pod, v *core
 	files = map[string]file{}
 	switch {
 	case v.ConfigMap != nil:
-		err = m.configMapFiles(ctx, pod.Namespace, v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.Optional, mode(v.ConfigMap.DefaultMode, defaultMode), files)
+		err = m.configMapFiles(ctx, pod, v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.Optional, mode(v.ConfigMap.DefaultMode, defaultMode), files)
 	case v.Secret != nil:
-		err = m.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, mode(v.Secret.DefaultMode, defaultMode), files)
+		err = m.secretFiles(ctx, pod, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, mode(v.Secret.DefaultMode, defaultMode), files)
 		secret = true
 	case v.DownwardAPI != nil:
 		err = m.downwardFiles(pod, v.DownwardAPI.Items, mode(v.DownwardAPI.DefaultMode, defaultMode), files)
@@ -34,9 +34,9 @@ func (m *Manager) projection(ctx context.Context, pod *corev1alpha1.Pod, v *core
 		for _, src := range v.Projected.Sources {
 			switch {
 			case src.ConfigMap != nil:
-				err = m.configMapFiles(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, def, files)
+				err = m.configMapFiles(ctx, pod, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, def, files)
 			case src.Secret != nil:
-				err = m.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, src.Secret.Optional, def, files)
+				err = m.secretFiles(ctx, pod, src.Secret.Name, src.Secret.Items, src.Secret.Optional, def, files)
 				secret = true
 			case src.DownwardAPI != nil:
 				err = m.downwardFiles(pod, src.DownwardAPI.Items, def, files)
@@ -82,9 +82,10 @@ func keyFiles(data map[string][]byte, items []corev1.KeyToPath, def fs.FileMode,
 	return nil
 }
 
-func (m *Manager) configMapFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def fs.FileMode, files map[string]file) error {
+func (m *Manager) configMapFiles(ctx context.Context, pod *corev1alpha1.Pod, name string, items []corev1.KeyToPath, optional *bool, def fs.FileMode, files map[string]file) error {
+	ns := pod.Namespace
 	cm := &corev1.ConfigMap{}
-	if err := m.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
+	if err := m.readConfigMap(ctx, pod, name, cm); err != nil {
 		if apierrors.IsNotFound(err) {
 			if optional != nil && *optional {
 				return nil
@@ -106,9 +107,10 @@ func (m *Manager) configMapFiles(ctx context.Context, ns, name string, items []c
 	}, files)
 }
 
-func (m *Manager) secretFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def fs.FileMode, files map[string]file) error {
+func (m *Manager) secretFiles(ctx context.Context, pod *corev1alpha1.Pod, name string, items []corev1.KeyToPath, optional *bool, def fs.FileMode, files map[string]file) error {
+	ns := pod.Namespace
 	sec := &corev1.Secret{}
-	if err := m.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, sec); err != nil {
+	if err := m.readSecret(ctx, pod, name, sec); err != nil {
 		if apierrors.IsNotFound(err) {
 			if optional != nil && *optional {
 				return nil
@@ -123,6 +125,22 @@ func (m *Manager) secretFiles(ctx context.Context, ns, name string, items []core
 		}
 		return fmt.Errorf("references non-existent secret key: %s", key)
 	}, files)
+}
+
+// readConfigMap reads a ConfigMap of pod's namespace, through m.Objects' watches when set.
+func (m *Manager) readConfigMap(ctx context.Context, pod *corev1alpha1.Pod, name string, cm *corev1.ConfigMap) error {
+	if m.Objects != nil {
+		return m.Objects.ConfigMap(ctx, pod.UID, pod.Namespace, name, cm)
+	}
+	return m.Client.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: name}, cm)
+}
+
+// readSecret reads a Secret of pod's namespace, through m.Objects' watches when set.
+func (m *Manager) readSecret(ctx context.Context, pod *corev1alpha1.Pod, name string, s *corev1.Secret) error {
+	if m.Objects != nil {
+		return m.Objects.Secret(ctx, pod.UID, pod.Namespace, name, s)
+	}
+	return m.Client.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: name}, s)
 }
 
 // downwardFiles adds one file per item: a pod field, or a container's resource. Labels and

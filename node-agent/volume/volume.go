@@ -33,7 +33,9 @@ type Manager struct {
 	// Client reads the ConfigMaps and Secrets that volumes project, requests their
 	// service account tokens, and claims PersistentVolumeClaims for this node.
 	Client client.Client
-	Clock  clock.PassiveClock
+	// Objects, when set, serves the ConfigMaps and Secrets from watches instead of Client.
+	Objects *Objects
+	Clock   clock.PassiveClock
 	// NodeName is this node's; ClaimRoot holds the data of the claims bound to it, one
 	// directory per claim UID, kept when pods go.
 	NodeName  string
@@ -96,6 +98,9 @@ func Refreshes(pod *corev1alpha1.Pod) bool {
 // Removing volumes that do not exist is no error.
 func (m *Manager) TearDown(uid types.UID) error {
 	m.forgetTokens(uid)
+	if m.Objects != nil {
+		m.Objects.Release(uid)
+	}
 	dir := filepath.Join(m.Root, string(uid))
 	entries, err := os.ReadDir(filepath.Join(dir, "volumes"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

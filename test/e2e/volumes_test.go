@@ -105,6 +105,16 @@ touch /etc/cfg/new 2>/dev/null || echo "configmap read-only"
 		Expect(k8s.Patch(ctx, cm, patch)).To(Succeed())
 		Eventually(logOf(p, "main", 0), 40*time.Second).Should(ContainSubstring("stdout F color=red"))
 		Expect(current(p)()).To(HaveField("Status.ContainerStatuses", ConsistOf(HaveField("RestartCount", int32(0)))))
+
+		// The agent follows the ConfigMap with a watch: refreshing the pod's files every
+		// 10 s reads it from there, not from the apiserver (before, one GET per object and
+		// refresh: three or more in this window).
+		gets := apiRequests(Default, "GET", "configmaps")
+		Consistently(func(g Gomega) float64 { return apiRequests(g, "GET", "configmaps") - gets }, "25s", "5s").Should(BeNumerically("<", 2))
+		patch = client.MergeFrom(cm.DeepCopy())
+		cm.Data["color"] = "green"
+		Expect(k8s.Patch(ctx, cm, patch)).To(Succeed())
+		Eventually(logOf(p, "main", 0), 40*time.Second).Should(ContainSubstring("stdout F color=green"))
 	})
 
 	It("keeps a persistentVolumeClaim's data on its node across pods", func() {
