@@ -55,7 +55,7 @@ var _ = Describe("Events of a node agent", Ordered, func() {
 		p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](1)
 		p.Spec.Containers = []corev1.Container{
 			{Name: "probed", Image: "busybox", Command: []string{"sleep", "3600"}, ReadinessProbe: &corev1.Probe{
-				ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo not ready; exit 1"}}},
+				ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo not ready; exit 1"}}},
 				PeriodSeconds: 2, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1}},
 			{Name: "crasher", Image: "busybox", Command: []string{"sh", "-c", "exit 1"}},
 		}
