@@ -38,6 +38,7 @@ import (
 	"github.com/kybern/kybern/node-agent/agent"
 	"github.com/kybern/kybern/node-agent/apiservice"
 	"github.com/kybern/kybern/node-agent/dns"
+	"github.com/kybern/kybern/node-agent/events"
 	"github.com/kybern/kybern/node-agent/identity"
 	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/node-agent/resolvconf"
@@ -65,6 +66,8 @@ type options struct {
 	serviceRanges       proxy.Ranges
 	clusterCIDR         netip.Prefix
 	api                 apiOptions
+	eventQPS            float64
+	eventBurst          int
 }
 
 func main() {
@@ -94,6 +97,8 @@ func main() {
 	flag.StringVar(&o.api.clientCAFile, "client-ca-file", "", "The CA that the API verifies client certificates against (default: the cluster's, which kube-apiserver publishes in kube-system/extension-apiserver-authentication).")
 	flag.StringVar(&o.api.certFile, "tls-cert-file", "", "The API's serving certificate (with --tls-private-key-file); without it, the agent asks for one through a CertificateSigningRequest of signer kubernetes.io/kubelet-serving, kept in --cert-dir.")
 	flag.StringVar(&o.api.keyFile, "tls-private-key-file", "", "The key of --tls-cert-file.")
+	flag.Float64Var(&o.eventQPS, "event-qps", events.DefaultQPS, "Events the agent writes per second at most, as the kubelet's --event-qps; 0 writes none, where the kubelet's 0 means its default.")
+	flag.IntVar(&o.eventBurst, "event-burst", events.DefaultBurst, "Events the agent may write at once above --event-qps, as the kubelet's --event-burst.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -119,6 +124,9 @@ func run(ctx context.Context, o options) error {
 	}
 	shared, err := newShared(cfg)
 	if err != nil {
+		return err
+	}
+	if shared.Events, err = events.NewBroadcaster(ctx, shared.Rest, shared.HTTP, float32(o.eventQPS), o.eventBurst); err != nil {
 		return err
 	}
 	if o.simulateNodes > 0 {

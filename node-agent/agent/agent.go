@@ -23,12 +23,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/events"
 	"github.com/kybern/kybern/node-agent/podworker"
 	"github.com/kybern/kybern/node-agent/resolvconf"
 	"github.com/kybern/kybern/node-agent/runtime"
@@ -46,6 +48,9 @@ import (
 // +kubebuilder:rbac:groups=core.kybern.io,resources=nodes/status,verbs=patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=core.kybern.io,resources=pods/status,verbs=patch
+// It records events about its pods, as the kubelet (node-agent/events); the policy lets
+// it record only events it is the source of.
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // It renews its client certificate itself (node-agent/identity).
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=create;get;list;watch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=kybern-node-lease
@@ -89,6 +94,8 @@ type Shared struct {
 	Scheme *k8sruntime.Scheme
 	Clock  clock.WithTicker
 	Log    logr.Logger
+	// Events, when set, writes the events of every node's pods.
+	Events record.EventBroadcaster
 }
 
 // Agent runs the pods of one node.
@@ -187,7 +194,7 @@ func (a *Agent) RunPods(ctx context.Context, cluster Cluster) error {
 	statuses := status.NewManager(a.client, a.log, 8)
 	go statuses.Run(ctx)
 	env := &podworker.Env{PodDir: a.cfg.PodDir, DNS: cluster.DNS, ServiceEnv: cluster.Env, Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
-		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir,
+		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir, Recorder: events.NewRecorder(a.Events, a.Scheme, a.cfg.NodeName),
 		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Objects: &volume.Objects{Client: clientset, Direct: a.client}, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, PinSubPaths: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
 
 	pods, err := ctrlcache.New(a.Rest, ctrlcache.Options{Scheme: a.Scheme, HTTPClient: a.HTTP, Mapper: a.Mapper,

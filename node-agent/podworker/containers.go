@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/events"
 	"github.com/kybern/kybern/node-agent/prober"
 	"github.com/kybern/kybern/node-agent/runtime"
 )
@@ -36,15 +37,16 @@ func probeTargets(pod *corev1alpha1.Pod, containers map[string][]runtime.Contain
 
 // kill stops an instance whose liveness or startup probe failed, within the probe's
 // grace period or else the pod's; the next sync restarts it as restartPolicy says.
-func (w *Worker) kill(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, instance runtime.Container, why string) time.Duration {
+func (w *Worker) kill(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, instance runtime.Container, why prober.Kill) time.Duration {
 	grace := gracePeriod(pod)
 	for _, p := range []*corev1.Probe{c.LivenessProbe, c.StartupProbe} {
 		if p != nil && p.TerminationGracePeriodSeconds != nil {
 			grace = time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
 		}
 	}
-	w.log.Info("Killing container", "container", c.Name, "reason", why)
-	w.killed[instance.ID] = why
+	w.log.Info("Killing container", "container", c.Name, "reason", why.Message())
+	w.killed[instance.ID] = why.Message()
+	w.containerEvent(pod, c, corev1.EventTypeNormal, events.Killing, "%s", why.Event())
 	if err := w.stopInstance(ctx, pod, c, instance.ID, grace); err != nil {
 		w.log.Error(err, "Killing container", "container", c.Name)
 		return time.Second
@@ -61,6 +63,8 @@ func (w *Worker) restart(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.C
 		delay := w.backoff[c.Name]
 		w.waiting[c.Name] = reason{ReasonCrashLoopBackOff, fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)",
 			delay, c.Name, pod.Name, pod.Namespace, pod.UID)}
+		w.containerEvent(pod, c, corev1.EventTypeWarning, events.BackOff, "Back-off restarting failed container %s in pod %s_%s(%s)",
+			c.Name, pod.Name, pod.Namespace, pod.UID)
 		return wait
 	}
 	w.backoff.restarted(c.Name)
@@ -73,17 +77,17 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 	imageID, err := w.env.Runtime.EnsureImage(ctx, c.Image, c.ImagePullPolicy)
 	if err != nil {
 		w.waiting[c.Name] = imageReason(err, w.waiting[c.Name])
+		w.imageEvents(pod, c, err, w.waiting[c.Name])
 		return backoffInitial
 	}
+	w.imageEvents(pod, c, nil, reason{})
 	env, err := containerEnv(ctx, envInput{reader: w.env.Client, hostIP: w.env.HostIP, allocatable: w.env.Allocatable, services: w.env.ServiceEnv}, pod, c)
 	if err != nil {
-		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, err.Error()}
-		return backoffInitial
+		return w.failedStart(pod, c, reason{ReasonCreateContainerConfigErr, err.Error()})
 	}
 	mounts, err := w.mounts(pod, c)
 	if err != nil {
-		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, err.Error()}
-		return backoffInitial
+		return w.failedStart(pod, c, reason{ReasonCreateContainerConfigErr, err.Error()})
 	}
 	spec := runtime.ContainerSpec{Name: c.Name, Attempt: attempt, Image: c.Image, ImageID: imageID, Command: expandAll(c.Command, env), Args: expandAll(c.Args, env),
 		WorkingDir: c.WorkingDir, Env: env, Hostname: hostname(pod), LogPath: LogPath(w.env.LogDir, pod, c.Name, attempt), Mounts: mounts,
@@ -91,24 +95,28 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 	// As upstream's kubelet: pod as name_namespace(uid) in the messages of runAsNonRoot.
 	podDesc := fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
 	if s := spec.Security; s.RunAsNonRoot && s.RunAsUser != nil && *s.RunAsUser == 0 {
-		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, fmt.Sprintf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", podDesc, c.Name)}
-		return backoffInitial
+		return w.failedStart(pod, c, reason{ReasonCreateContainerConfigErr, fmt.Sprintf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", podDesc, c.Name)})
 	}
 	id, err := w.env.Runtime.StartContainer(ctx, podRef(pod), spec)
 	if errors.Is(err, runtime.ErrRunAsRoot) {
-		w.waiting[c.Name] = reason{ReasonCreateContainerConfigErr, fmt.Sprintf("%s (pod: %q, container: %s)", runtime.ErrRunAsRoot, podDesc, c.Name)}
-		return backoffInitial
+		return w.failedStart(pod, c, reason{ReasonCreateContainerConfigErr, fmt.Sprintf("%s (pod: %q, container: %s)", runtime.ErrRunAsRoot, podDesc, c.Name)})
 	}
 	if err != nil {
-		w.waiting[c.Name] = reason{ReasonCreateContainerErr, err.Error()}
-		return backoffInitial
+		return w.failedStart(pod, c, reason{ReasonCreateContainerErr, err.Error()})
 	}
+	// The runtime creates and starts in one call: both events follow it, in the kubelet's
+	// order.
+	w.containerEvent(pod, c, corev1.EventTypeNormal, events.Created, "Created container: %s", c.Name)
+	w.containerEvent(pod, c, corev1.EventTypeNormal, events.Started, "Started container %s", c.Name)
 	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 		if err := w.runHook(ctx, pod, c, id, c.Lifecycle.PostStart, postStartTimeout); err != nil {
 			// As upstream: a container whose postStart hook failed is killed, and restarts
-			// as its restart policy says.
+			// as its restart policy says. Its events leave out the hook's output, which may
+			// hold secrets.
 			w.log.Info("PostStart hook failed; killing the container", "container", c.Name, "error", err.Error())
 			w.killed[id] = "PostStartHookError: " + err.Error()
+			w.containerEvent(pod, c, corev1.EventTypeWarning, events.FailedPostStartHook, "PostStartHook failed")
+			w.containerEvent(pod, c, corev1.EventTypeNormal, events.Killing, "FailedPostStartHook")
 			if err := w.stopInstance(ctx, pod, c, id, gracePeriod(pod)); err != nil {
 				w.log.Error(err, "Killing container", "container", c.Name)
 			}
@@ -118,6 +126,14 @@ func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Con
 	w.log.V(1).Info("Started container", "container", c.Name, "attempt", attempt)
 	delete(w.waiting, c.Name)
 	return 0
+}
+
+// failedStart shows why c could not be created as its waiting reason and in a Failed
+// event, as the kubelet's "Error: ..."; it returns the back-off before the next try.
+func (w *Worker) failedStart(pod *corev1alpha1.Pod, c *corev1.Container, why reason) time.Duration {
+	w.waiting[c.Name] = why
+	w.containerEvent(pod, c, corev1.EventTypeWarning, events.Failed, "Error: %s", why.message)
+	return backoffInitial
 }
 
 // imageReason is ErrImagePull for a first failed pull and ImagePullBackOff for the

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/events"
 	"github.com/kybern/kybern/node-agent/prober"
 )
 
@@ -60,11 +61,22 @@ func (w *Worker) stopInstance(ctx context.Context, pod *corev1alpha1.Pod, c *cor
 		started := w.env.Clock.Now()
 		if err := w.runHook(ctx, pod, c, id, c.Lifecycle.PreStop, grace); err != nil {
 			w.log.Info("PreStop hook failed", "container", c.Name, "error", err.Error())
+			// As upstream, without the hook's output, which may hold secrets.
+			w.containerEvent(pod, c, corev1.EventTypeWarning, events.FailedPreStopHook, "PreStopHook failed")
 		}
 		// As upstream: the container gets at least 2 s after its hook to handle SIGTERM.
 		grace = max(grace-w.env.Clock.Since(started), 2*time.Second)
 	}
 	return w.env.Runtime.StopContainer(ctx, id, grace)
+}
+
+// stopping stops an instance of c, which the pod's end or a finished pod stops, saying so
+// in a Killing event as the kubelet's; c is nil for a container the spec does not name.
+func (w *Worker) stopping(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, id string, grace time.Duration) error {
+	if c != nil {
+		w.containerEvent(pod, c, corev1.EventTypeNormal, events.Killing, "Stopping container %s", c.Name)
+	}
+	return w.stopInstance(ctx, pod, c, id, grace)
 }
 
 // containerSpec finds the container or init container named name in pod's spec.

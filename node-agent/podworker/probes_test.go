@@ -101,12 +101,12 @@ func TestStartupProbeHoldsTheOthersBack(t *testing.T) {
 	r.clock.Step(time.Second)
 	r.probed(2)
 	if why, failed := r.w.probes.Failed(id); failed {
-		t.Fatalf("a probe failed for good after two startup failures of three: %s", why)
+		t.Fatalf("a probe failed for good after two startup failures of three: %s", why.Message())
 	}
 	r.clock.Step(time.Second)
 	until(t, "the third startup failure", func() bool { _, failed := r.w.probes.Failed(id); return failed })
-	if why, _ := r.w.probes.Failed(id); !strings.Contains(why, "failed startup probe") {
-		t.Fatalf("reason %q, want the startup probe's", why)
+	if why, _ := r.w.probes.Failed(id); !strings.Contains(why.Message(), "failed startup probe") {
+		t.Fatalf("reason %q, want the startup probe's", why.Message())
 	}
 	if n := r.execs.Load(); n != 3 {
 		t.Fatalf("%d probes ran, want only the 3 startup probes: liveness waits for startup", n)

@@ -56,7 +56,7 @@ func (w *Worker) stopSidecars(ctx context.Context, pod *corev1alpha1.Pod, contai
 		if !isSidecar(c) || len(instances) == 0 || instances[0].State == runtime.StateExited {
 			continue
 		}
-		if err := w.stopInstance(ctx, pod, c, instances[0].ID, max(deadline.Sub(w.env.Clock.Now()), 0)); err != nil {
+		if err := w.stopping(ctx, pod, c, instances[0].ID, max(deadline.Sub(w.env.Clock.Now()), 0)); err != nil {
 			w.log.Error(err, "Stopping sidecar", "container", c.Name)
 		}
 	}

@@ -36,7 +36,7 @@ func (w *Worker) stopAll(ctx context.Context, pod *corev1alpha1.Pod, gone bool) 
 				continue
 			}
 			wg.Go(func() {
-				if err := w.stopInstance(ctx, pod, containerSpec(pod, c.Name), c.ID, grace); err != nil {
+				if err := w.stopping(ctx, pod, containerSpec(pod, c.Name), c.ID, grace); err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("stopping container %s: %w", c.Name, err))
 					mu.Unlock()

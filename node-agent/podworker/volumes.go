@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/events"
 	"github.com/kybern/kybern/node-agent/runtime"
 	"github.com/kybern/kybern/node-agent/volume"
 )
@@ -45,6 +46,9 @@ func (w *Worker) setupVolumes(ctx context.Context, pod *corev1alpha1.Pod) error 
 		// Running containers keep the files they have, as upstream's.
 		w.log.Error(err, "Refreshing volumes")
 		return nil
+	}
+	if err != nil {
+		w.podEvent(pod, corev1.EventTypeWarning, events.FailedMount, "%v", err)
 	}
 	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
 		if err != nil {

@@ -17,11 +17,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/events"
 	"github.com/kybern/kybern/node-agent/prober"
 	"github.com/kybern/kybern/node-agent/resolvconf"
 	"github.com/kybern/kybern/node-agent/runtime"
@@ -71,6 +73,8 @@ type Env struct {
 	DNS *resolvconf.Cluster
 	// ServiceEnv is the environment every container gets for the kubernetes Service.
 	ServiceEnv []corev1.EnvVar
+	// Recorder, when set, takes the events about the pods, with the kubelet's reasons.
+	Recorder record.EventRecorder
 }
 
 // Worker runs one pod through its states:
@@ -125,7 +129,7 @@ type Worker struct {
 func New(env *Env, pod *corev1alpha1.Pod, log logr.Logger) *Worker {
 	w := &Worker{env: env, uid: pod.UID, log: log.WithValues("pod", client.ObjectKeyFromObject(pod), "podUID", pod.UID),
 		pod: pod, wake: make(chan struct{}, 1), state: StatePending, backoff: backoff{}, waiting: map[string]reason{}, killed: map[string]string{}}
-	w.probes = prober.NewSet(env.Runtime, env.Clock, podRef(pod), w.Poke)
+	w.probes = prober.NewSet(env.Runtime, env.Clock, podRef(pod), w.Poke, w.unhealthy)
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		w.state = StateTerminated
 	}
@@ -187,12 +191,14 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// guardedSync is sync with a panic turned into an error, with its stack: one pod's bug
-// must not end the agent and every other pod's worker. The worker retries it as any error.
+// guardedSync is sync with a panic turned into an error, with its stack, and a FailedSync
+// event on the pod: one pod's bug must not end the agent and every other pod's worker.
+// The worker retries it as any error.
 func (w *Worker) guardedSync(ctx context.Context) (retry time.Duration, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			retry, err = 0, fmt.Errorf("panic while syncing the pod: %v\n%s", r, debug.Stack())
+			w.panicEvent(r)
 		}
 	}()
 	return w.sync(ctx)
@@ -260,17 +266,23 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 	if err := admit(pod); err != nil {
 		w.log.Info("Rejecting pod", "reason", err.Error())
 		w.rejected, w.state = "Pod was rejected: "+err.Error(), StateTerminating
+		w.podEvent(pod, corev1.EventTypeWarning, ReasonRejected, "%s", w.rejected)
 		return w.sync(ctx)
 	}
 	deadline, past := w.deadline(pod)
 	if past {
 		w.log.Info("Stopping pod past its active deadline", "activeDeadlineSeconds", *pod.Spec.ActiveDeadlineSeconds)
 		w.pastDeadline, w.state = true, StateTerminating
+		w.podEvent(pod, corev1.EventTypeNormal, events.DeadlineExceeded, "Pod was active on the node longer than the specified deadline")
 		return w.sync(ctx)
 	}
 	if !w.sandbox {
 		ips, err := w.env.Runtime.StartSandbox(ctx, podRef(pod))
 		if err != nil {
+			// As the kubelet: the pod stays Pending, not ready to start containers, its
+			// containers ContainerCreating, and the event says why.
+			w.podEvent(pod, corev1.EventTypeWarning, events.FailedCreatePodSandBox, "Failed to create pod sandbox: %v", err)
+			w.report(ctx, pod, false)
 			return 0, fmt.Errorf("starting the sandbox: %w", err)
 		}
 		if pod.Spec.HostNetwork {

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/record"
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,6 +50,7 @@ type rig struct {
 	execs  *atomic.Int32
 	api    client.Client
 	status *statuses
+	events *recorded
 	env    *Env
 	w      *Worker
 }
@@ -56,6 +58,9 @@ type rig struct {
 func newRig(t *testing.T, pod *corev1alpha1.Pod) *rig {
 	scheme := k8sruntime.NewScheme()
 	if err := corev1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := corev1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, ctx: context.Background(), clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), status: &statuses{}}
@@ -68,6 +73,8 @@ func newRig(t *testing.T, pod *corev1alpha1.Pod) *rig {
 	r.execs = &counted.execs
 	r.env = &Env{Runtime: counted, RuntimeName: "simulated", Client: r.api, Status: r.status, Clock: r.clock, HostIP: "10.0.0.1", LogDir: t.TempDir()}
 	r.env.Volumes = &volume.Manager{Root: t.TempDir(), Client: r.api, Clock: r.clock}
+	r.events = &recorded{fake: record.NewFakeRecorder(1000)}
+	r.env.Recorder = r.events.fake
 	r.w = New(r.env, pod, logr.Discard())
 	return r
 }

@@ -33,24 +33,47 @@ type Running struct {
 // probes every periodSeconds; liveness and readiness wait until the startup probe, if
 // any, has succeeded. Loops end when Sync no longer lists their container, and a liveness
 // or startup loop also once it has failed for good: the pod worker then kills the
-// container, and its next instance gets new loops. Every change of a result calls notify.
+// container, and its next instance gets new loops. Every change of a result calls notify;
+// every failed probe run calls unhealthy, as the kubelet records an Unhealthy event for
+// each.
 type Set struct {
-	target Target
-	clock  clock.WithTicker
-	pod    runtime.PodRef
-	notify func()
+	target    Target
+	clock     clock.WithTicker
+	pod       runtime.PodRef
+	notify    func()
+	unhealthy Unhealthy
 
 	mu      sync.Mutex
 	loops   map[string]context.CancelFunc
 	results map[string]map[Kind]Result
-	reasons map[string]string
+	reasons map[string]Kill
 }
 
+// Unhealthy is told of every failed run of a probe of kind on container c, with the
+// probe's output.
+type Unhealthy func(c *corev1.Container, kind Kind, output string)
+
+// Kill is why a container must be killed: its liveness or startup probe failed for good.
+type Kill struct {
+	Container string
+	Kind      Kind
+	// Output is the last failed run's.
+	Output string
+}
+
+// Event is what the kubelet says when it kills the container for the failure.
+func (f Kill) Event() string {
+	return fmt.Sprintf("Container %s failed %s probe, will be restarted", f.Container, lower(f.Kind))
+}
+
+// Message is the killed instance's termination message: the event, with the output.
+func (f Kill) Message() string { return f.Event() + ": " + f.Output }
+
 // NewSet returns the probe set of pod; notify is called, from the loops' goroutines,
-// whenever a result changes.
-func NewSet(target Target, clk clock.WithTicker, pod runtime.PodRef, notify func()) *Set {
-	return &Set{target: target, clock: clk, pod: pod, notify: notify,
-		loops: map[string]context.CancelFunc{}, results: map[string]map[Kind]Result{}, reasons: map[string]string{}}
+// whenever a result changes, and unhealthy, when not nil, at every failed run.
+func NewSet(target Target, clk clock.WithTicker, pod runtime.PodRef, notify func(), unhealthy Unhealthy) *Set {
+	return &Set{target: target, clock: clk, pod: pod, notify: notify, unhealthy: unhealthy,
+		loops: map[string]context.CancelFunc{}, results: map[string]map[Kind]Result{}, reasons: map[string]Kill{}}
 }
 
 // Sync starts the loops of instances that have none and ends those of instances not
@@ -110,8 +133,8 @@ func (s *Set) Ready(id string, c *corev1.Container) bool {
 }
 
 // Failed returns, for an instance whose liveness or startup probe failed for good, why it
-// must be restarted, in upstream's words.
-func (s *Set) Failed(id string) (string, bool) {
+// must be restarted.
+func (s *Set) Failed(id string) (Kill, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reason, ok := s.reasons[id]
@@ -152,6 +175,9 @@ func (s *Set) loop(ctx context.Context, r Running, kind Kind, p *corev1.Probe) {
 			if ctx.Err() != nil {
 				return
 			}
+			if !ok && s.unhealthy != nil {
+				s.unhealthy(r.Spec, kind, message)
+			}
 			if th.observe(ok) {
 				s.record(r, kind, th.result, message)
 			}
@@ -178,7 +204,7 @@ func (s *Set) record(r Running, kind Kind, result Result, message string) {
 	}
 	s.results[r.ID][kind] = result
 	if result == Failure && kind != Readiness {
-		s.reasons[r.ID] = fmt.Sprintf("Container %s failed %s probe, will be restarted: %s", r.Spec.Name, lower(kind), message)
+		s.reasons[r.ID] = Kill{Container: r.Spec.Name, Kind: kind, Output: message}
 	}
 	s.mu.Unlock()
 	s.notify()
