@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -69,6 +70,12 @@ type Config struct {
 	Labels   map[string]string
 	Arch     string
 	Capacity corev1.ResourceList
+	// Allocatable is what pods may use: capacity less reservations and hard eviction
+	// thresholds (eviction.Allocatable); nil reports Capacity.
+	Allocatable corev1.ResourceList
+	// Pressure reports the node's pressure conditions; nil reports none, as simulated
+	// nodes do.
+	Pressure PressureSource
 	Address  string
 	NodeInfo corev1.NodeSystemInfo
 	// LogDir holds the pods' container logs.
@@ -108,6 +115,12 @@ type Agent struct {
 	log     logr.Logger
 
 	lastStatus time.Time
+	// statusChanged wakes the heartbeat loop (StatusChanged); lastRelist is when the relist
+	// loop last completed a round (Unix nanoseconds); networkReady is set once the runtime
+	// has the node's pod CIDR.
+	statusChanged chan struct{}
+	lastRelist    atomic.Int64
+	networkReady  atomic.Bool
 
 	mu      sync.Mutex
 	workers map[types.UID]*podworker.Worker
@@ -128,8 +141,11 @@ func New(shared Shared, cfg Config, rt runtime.Runtime) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{Shared: shared, cfg: cfg, client: c, runtime: rt, clock: shared.Clock,
-		log: shared.Log.WithValues("node", cfg.NodeName), workers: map[types.UID]*podworker.Worker{}}, nil
+	a := &Agent{Shared: shared, cfg: cfg, client: c, runtime: rt, clock: shared.Clock,
+		log: shared.Log.WithValues("node", cfg.NodeName), workers: map[types.UID]*podworker.Worker{}, statusChanged: make(chan struct{}, 1)}
+	// The relist loop starts with the pods; until it is 3 min late it counts as healthy.
+	a.relisted()
+	return a, nil
 }
 
 // Run registers the node and runs its pods, resolving names through the host's resolver
@@ -173,6 +189,7 @@ func (a *Agent) Register(ctx context.Context) (netip.Prefix, error) {
 	if err := a.runtime.SetPodCIDR(ctx, cidr); err != nil {
 		return netip.Prefix{}, fmt.Errorf("node %s: %w", a.cfg.NodeName, err)
 	}
+	a.networkConfigured()
 	return prefix, nil
 }
 
@@ -191,11 +208,15 @@ func (a *Agent) RunPods(ctx context.Context, cluster Cluster) error {
 	if err != nil {
 		return err
 	}
+	allocatable := a.cfg.Allocatable
+	if allocatable == nil {
+		allocatable = a.cfg.Capacity
+	}
 	statuses := status.NewManager(a.client, a.log, 8)
 	go statuses.Run(ctx)
 	env := &podworker.Env{PodDir: a.cfg.PodDir, DNS: cluster.DNS, ServiceEnv: cluster.Env, Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
-		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity, LogDir: a.cfg.LogDir, Recorder: events.NewRecorder(a.Events, a.Scheme, a.cfg.NodeName),
-		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Objects: &volume.Objects{Client: clientset, Direct: a.client}, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, PinSubPaths: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: a.cfg.Capacity}}
+		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: allocatable, LogDir: a.cfg.LogDir, Recorder: events.NewRecorder(a.Events, a.Scheme, a.cfg.NodeName),
+		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Objects: &volume.Objects{Client: clientset, Direct: a.client}, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, PinSubPaths: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: allocatable}}
 
 	pods, err := ctrlcache.New(a.Rest, ctrlcache.Options{Scheme: a.Scheme, HTTPClient: a.HTTP, Mapper: a.Mapper,
 		ByObject: map[client.Object]ctrlcache.ByObject{&corev1alpha1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName)}}})
@@ -294,6 +315,7 @@ func (a *Agent) relist(ctx context.Context, pods client.Reader) {
 			a.log.Error(err, "Listing containers")
 			continue
 		}
+		a.relisted()
 		now := map[types.UID]string{}
 		orphans := map[types.UID][]runtime.Container{}
 		for _, c := range containers {

@@ -65,28 +65,30 @@ func (a *Agent) labels() map[string]string {
 	return out
 }
 
-// postStatus writes the node's capacity, addresses, identity and a Ready condition.
+// postStatus writes the node's capacity, allocatable, addresses, identity and
+// conditions as evaluated now.
 func (a *Agent) postStatus(ctx context.Context) error {
-	now := metav1.NewTime(a.clock.Now())
-	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
-		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: now, LastTransitionTime: now}
-	}
-	status := corev1.NodeStatus{
-		Capacity:        a.cfg.Capacity,
-		Allocatable:     a.cfg.Capacity,
-		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.cfg.Address}, {Type: corev1.NodeHostName, Address: a.cfg.NodeName}},
-		NodeInfo:        a.cfg.NodeInfo,
-		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: a.cfg.APIPort}},
-		Conditions: []corev1.NodeCondition{
-			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "node agent has sufficient memory available"),
-			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "node agent has no disk pressure"),
-			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "node agent has sufficient PID available"),
-			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "node agent is posting ready status"),
-		},
-	}
 	node := &corev1alpha1.Node{}
 	if err := a.client.Get(ctx, client.ObjectKey{Name: a.cfg.NodeName}, node); err != nil {
 		return fmt.Errorf("reading node %s: %w", a.cfg.NodeName, err)
+	}
+	return a.postConditions(ctx, node, a.conditions(ctx))
+}
+
+// postConditions posts the node's status with conds, keeping the transition time of each
+// condition whose status the Node already shows.
+func (a *Agent) postConditions(ctx context.Context, node *corev1alpha1.Node, conds []corev1.NodeCondition) error {
+	allocatable := a.cfg.Allocatable
+	if allocatable == nil {
+		allocatable = a.cfg.Capacity
+	}
+	status := corev1.NodeStatus{
+		Capacity:        a.cfg.Capacity,
+		Allocatable:     allocatable,
+		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.cfg.Address}, {Type: corev1.NodeHostName, Address: a.cfg.NodeName}},
+		NodeInfo:        a.cfg.NodeInfo,
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: a.cfg.APIPort}},
+		Conditions:      conds,
 	}
 	for i, c := range status.Conditions {
 		for _, old := range node.Status.Conditions {
@@ -108,15 +110,19 @@ func (a *Agent) postStatus(ctx context.Context) error {
 	return nil
 }
 
-// heartbeat renews the node's Lease every renewInterval, and posts the node's status
-// again when it is due or when the node no longer says Ready (node lifecycle marks an
-// agent that was away Unknown).
+// heartbeat renews the node's Lease every renewInterval and evaluates the node's
+// conditions as often (upstream's nodeStatusUpdateFrequency), and at once when
+// StatusChanged asks; it posts the node's status when a condition's status differs from
+// what the Node shows (node lifecycle marks an agent that was away Unknown), else every
+// statusReportInterval.
 func (a *Agent) heartbeat(ctx context.Context) {
 	ticker := a.clock.NewTicker(renewInterval)
 	defer ticker.Stop()
-	for {
-		if err := a.renewLease(ctx); err != nil {
-			a.log.Error(err, "Renewing node lease")
+	for renew := true; ; {
+		if renew {
+			if err := a.renewLease(ctx); err != nil {
+				a.log.Error(err, "Renewing node lease")
+			}
 		}
 		if err := a.postStatusIfDue(ctx); err != nil {
 			a.log.Error(err, "Posting node status")
@@ -125,6 +131,10 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C():
+			renew = true
+		case <-a.statusChanged:
+			// The Lease waits for its tick.
+			renew = false
 		}
 	}
 }
@@ -134,14 +144,16 @@ func (a *Agent) postStatusIfDue(ctx context.Context) error {
 	if err := a.client.Get(ctx, client.ObjectKey{Name: a.cfg.NodeName}, node); err != nil {
 		return fmt.Errorf("reading node %s: %w", a.cfg.NodeName, err)
 	}
-	ready := false
-	for _, c := range node.Status.Conditions {
-		ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue)
-	}
-	if ready && a.clock.Since(a.lastStatus) < statusReportInterval {
+	conds := a.conditions(ctx)
+	if !changed(node.Status.Conditions, conds) && a.clock.Since(a.lastStatus) < statusReportInterval {
 		return nil
 	}
-	return a.postStatus(ctx)
+	for _, c := range conds {
+		if c.Type == corev1.NodeReady {
+			a.log.V(1).Info("Posting node status", "ready", c.Status, "message", c.Message)
+		}
+	}
+	return a.postConditions(ctx, node, conds)
 }
 
 // renewLease creates or renews the node's Lease, held by the node's name.
