@@ -92,7 +92,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	deadline := renewed.Add(r.GracePeriod)
 	if now.Before(deadline) {
-		return ctrl.Result{RequeueAfter: deadline.Sub(now) + time.Second}, r.markReachable(ctx, node)
+		if err := r.markReachable(ctx, node); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{RequeueAfter: deadline.Sub(now) + time.Second}, r.syncConditionTaints(ctx, node)
 	}
 	taintedAt, err := r.markUnreachable(ctx, node, now)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -105,5 +106,40 @@ var _ = Describe("Node lifecycle", Ordered, func() {
 
 		lost.resume()
 		Eventually(func() []corev1.Taint { return nodeOf("lost")().Spec.Taints }).Should(BeEmpty())
+	})
+
+	It("taints a node NoSchedule by its conditions, not ready or under pressure, and untaints it when they clear", func() {
+		a := startAgent("conditions")
+		setCondition := func(t corev1.NodeConditionType, s corev1.ConditionStatus) {
+			n := nodeOf(a.node.Name)()
+			orig := n.DeepCopy()
+			conds := []corev1.NodeCondition{{Type: t, Status: s, Reason: "Test", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+			for _, c := range n.Status.Conditions {
+				if c.Type != t {
+					conds = append(conds, c)
+				}
+			}
+			n.Status.Conditions = conds
+			Expect(k8s.Status().Patch(ctx, n, client.MergeFrom(orig))).To(Succeed())
+		}
+		taints := func() []corev1.Taint { return nodeOf(a.node.Name)().Spec.Taints }
+		noSchedule := func(key string) types.GomegaMatcher {
+			return ContainElement(And(HaveField("Key", key), HaveField("Effect", corev1.TaintEffectNoSchedule)))
+		}
+
+		setCondition(corev1.NodeDiskPressure, corev1.ConditionTrue)
+		setCondition(corev1.NodeMemoryPressure, corev1.ConditionTrue)
+		Eventually(taints).Should(And(noSchedule(corev1.TaintNodeDiskPressure), noSchedule(corev1.TaintNodeMemoryPressure)))
+		setCondition(corev1.NodeReady, corev1.ConditionFalse)
+		setCondition(corev1.NodePIDPressure, corev1.ConditionTrue)
+		Eventually(taints).Should(And(noSchedule(corev1.TaintNodeNotReady), noSchedule(corev1.TaintNodePIDPressure)))
+
+		setCondition(corev1.NodeDiskPressure, corev1.ConditionFalse)
+		Eventually(taints).ShouldNot(noSchedule(corev1.TaintNodeDiskPressure))
+		Expect(taints()).To(And(noSchedule(corev1.TaintNodeMemoryPressure), noSchedule(corev1.TaintNodeNotReady)))
+		setCondition(corev1.NodeReady, corev1.ConditionTrue)
+		setCondition(corev1.NodeMemoryPressure, corev1.ConditionFalse)
+		setCondition(corev1.NodePIDPressure, corev1.ConditionFalse)
+		Eventually(taints).Should(BeEmpty())
 	})
 })
