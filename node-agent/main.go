@@ -68,6 +68,7 @@ type options struct {
 	api                 apiOptions
 	eventQPS            float64
 	eventBurst          int
+	eviction            evictionOptions
 }
 
 func main() {
@@ -99,6 +100,7 @@ func main() {
 	flag.StringVar(&o.api.keyFile, "tls-private-key-file", "", "The key of --tls-cert-file.")
 	flag.Float64Var(&o.eventQPS, "event-qps", events.DefaultQPS, "Events the agent writes per second at most, as the kubelet's --event-qps; 0 writes none, where the kubelet's 0 means its default.")
 	flag.IntVar(&o.eventBurst, "event-burst", events.DefaultBurst, "Events the agent may write at once above --event-qps, as the kubelet's --event-burst.")
+	o.eviction.bind(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -116,6 +118,9 @@ func run(ctx context.Context, o options) error {
 		return errors.Join(proxy.Cleanup(ctx, proxy.TableName(o.nodeName)), apiservice.Cleanup(ctx, o.nodeName))
 	}
 	if err := corev1alpha1.ValidateClusterCIDR(o.clusterCIDR, o.serviceRanges.ClusterIPs); err != nil {
+		return err
+	}
+	if _, _, err := o.eviction.parsed(nil); err != nil {
 		return err
 	}
 	cfg, err := clientConfig(ctx, o)
@@ -181,6 +186,10 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err != nil {
 		return err
 	}
+	_, allocatable, err := o.eviction.parsed(capacity)
+	if err != nil {
+		return err
+	}
 	services, err := startProxy(ctx, o.nodeName, o.serviceRanges, shared)
 	if err != nil {
 		return err
@@ -190,7 +199,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 		return err
 	}
 	host := resolvconf.Parse(string(hostResolv))
-	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Address: hostAddress(),
+	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Allocatable: allocatable, Address: hostAddress(),
 		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd",
 		PodDir: filepath.Join(o.stateDir, "nodes", o.nodeName, "pods"), Tmpfs: true, APIPort: int32(o.api.port)}, rt)
 	if err != nil {
