@@ -22,6 +22,7 @@ func (w *Worker) stopAll(ctx context.Context, pod *corev1alpha1.Pod, gone bool) 
 	if !gone && pod.Spec.TerminationGracePeriodSeconds != nil {
 		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
+	grace = w.stopGrace(grace)
 	containers, err := w.containers(ctx)
 	if err != nil {
 		return err

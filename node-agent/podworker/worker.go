@@ -96,6 +96,8 @@ type Worker struct {
 	mu   sync.Mutex
 	pod  *corev1alpha1.Pod
 	gone bool
+	// evicted is the eviction message once Evict was called.
+	evicted string
 	wake chan struct{}
 
 	// Owned by the worker's goroutine.
@@ -274,6 +276,10 @@ func (w *Worker) syncActive(ctx context.Context, pod *corev1alpha1.Pod) (time.Du
 		w.log.Info("Stopping pod past its active deadline", "activeDeadlineSeconds", *pod.Spec.ActiveDeadlineSeconds)
 		w.pastDeadline, w.state = true, StateTerminating
 		w.podEvent(pod, corev1.EventTypeNormal, events.DeadlineExceeded, "Pod was active on the node longer than the specified deadline")
+		return w.sync(ctx)
+	}
+	if w.evictedMessage() != "" {
+		w.state = StateTerminating
 		return w.sync(ctx)
 	}
 	if !w.sandbox {
@@ -477,9 +483,9 @@ func (w *Worker) report(ctx context.Context, pod *corev1alpha1.Pod, terminated b
 }
 
 func (w *Worker) reportWith(_ context.Context, pod *corev1alpha1.Pod, containers map[string][]runtime.Container, terminated bool) {
-	w.env.Status.Set(pod, podStatus(pod, observed{sandboxReady: w.sandbox, containers: containers, waiting: w.waiting,
+	w.env.Status.Set(pod, w.withEviction(podStatus(pod, observed{sandboxReady: w.sandbox, containers: containers, waiting: w.waiting,
 		terminated: terminated, runtimeName: w.env.RuntimeName, hostIP: w.env.HostIP, startTime: w.startTime, now: w.env.Clock.Now(),
-		probes: w.probes, killed: w.killed, pastDeadline: w.pastDeadline, rejected: w.rejected, podIPs: w.podIPs}))
+		probes: w.probes, killed: w.killed, pastDeadline: w.pastDeadline, rejected: w.rejected, podIPs: w.podIPs})))
 }
 
 func podRef(pod *corev1alpha1.Pod) runtime.PodRef {

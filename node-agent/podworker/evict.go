@@ -1,0 +1,75 @@
+package podworker
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+)
+
+// Eviction's pod status, as upstream's kubelet reports a pod it evicted.
+const (
+	ReasonEvicted = "Evicted"
+	// ReasonTerminationByKubelet is the DisruptionTarget condition's reason.
+	ReasonTerminationByKubelet = "TerminationByKubelet"
+	// evictionGrace is how long an evicted pod's containers get to stop: upstream's
+	// kubelet gives pods it evicts on a hard threshold 1 s, whatever their grace period.
+	evictionGrace = time.Second
+)
+
+// Evict stops the pod for node-pressure eviction and reports it Failed with reason
+// Evicted, message and a DisruptionTarget condition, as the kubelet's eviction manager
+// does. It returns false, doing nothing, for a pod already evicted.
+func (w *Worker) Evict(message string) bool {
+	w.mu.Lock()
+	if w.evicted != "" {
+		w.mu.Unlock()
+		return false
+	}
+	w.evicted = message
+	w.mu.Unlock()
+	w.log.Info("Evicting pod", "message", message)
+	w.Poke()
+	return true
+}
+
+// Pod is the newest version of the worker's pod.
+func (w *Worker) Pod() *corev1alpha1.Pod {
+	pod, _ := w.snapshot()
+	return pod
+}
+
+func (w *Worker) evictedMessage() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.evicted
+}
+
+// stopGrace is grace, or evictionGrace if shorter for an evicted pod.
+func (w *Worker) stopGrace(grace time.Duration) time.Duration {
+	if w.evictedMessage() != "" {
+		return min(grace, evictionGrace)
+	}
+	return grace
+}
+
+// withEviction is s as an evicted pod reports it.
+func (w *Worker) withEviction(s corev1.PodStatus) corev1.PodStatus {
+	msg := w.evictedMessage()
+	if msg == "" {
+		return s
+	}
+	s.Phase, s.Reason, s.Message = corev1.PodFailed, ReasonEvicted, msg
+	cond := corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: ReasonTerminationByKubelet,
+		Message: msg, LastTransitionTime: metav1.NewTime(w.env.Clock.Now())}
+	for i, c := range s.Conditions {
+		if c.Type == corev1.DisruptionTarget {
+			s.Conditions[i] = cond
+			return s
+		}
+	}
+	s.Conditions = append(s.Conditions, cond)
+	return s
+}

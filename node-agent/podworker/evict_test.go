@@ -1,0 +1,42 @@
+package podworker
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestEvictStopsThePodAndReportsItEvicted(t *testing.T) {
+	r := newRig(t, testPod(corev1.RestartPolicyAlways, ctr("web", "httpd", "-f")))
+	r.step(0)
+	r.step(latency)
+	if r.phase() != corev1.PodRunning {
+		t.Fatalf("phase %s before the eviction", r.phase())
+	}
+	const msg = "The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. "
+	if !r.w.Evict(msg) {
+		t.Fatal("Evict of a running pod returned false")
+	}
+	if r.w.Evict("again") {
+		t.Fatal("a second Evict returned true")
+	}
+	r.step(0)
+	r.status.mu.Lock()
+	st := r.status.last
+	r.status.mu.Unlock()
+	if r.w.State() != StateTerminated || st.Phase != corev1.PodFailed || st.Reason != ReasonEvicted || st.Message != msg {
+		t.Fatalf("after Evict: state %s, phase %s, reason %q, message %q", r.w.State(), st.Phase, st.Reason, st.Message)
+	}
+	found := false
+	for _, c := range st.Conditions {
+		if c.Type == corev1.DisruptionTarget {
+			found = c.Status == corev1.ConditionTrue && c.Reason == ReasonTerminationByKubelet && c.Message == msg
+		}
+	}
+	if !found {
+		t.Fatalf("no DisruptionTarget condition by the kubelet in %+v", st.Conditions)
+	}
+	if r.container("web").State.Terminated == nil {
+		t.Fatalf("the container still runs: %+v", r.container("web").State)
+	}
+}
