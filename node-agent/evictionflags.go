@@ -2,11 +2,15 @@ package main
 
 import (
 	"flag"
+	"os"
+	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kybern/kybern/node-agent/agent"
 	"github.com/kybern/kybern/node-agent/eviction"
+	"github.com/kybern/kybern/node-agent/runtime"
 )
 
 // evictionOptions are the kubelet's flags for node allocatable and node-pressure
@@ -38,4 +42,26 @@ func (o *evictionOptions) parsed(capacity corev1.ResourceList) ([]eviction.Thres
 		return nil, nil, err
 	}
 	return hard, eviction.Allocatable(capacity, system, kube, hard), nil
+}
+
+// manager is the real node's eviction manager: nodefs is the pods' directory's
+// filesystem, imagefs containerd's root's.
+func (o *evictionOptions) manager(hard []eviction.Threshold, shared agent.Shared, node, podDir, logDir, imageFs string, rt runtime.Runtime) *eviction.Manager {
+	return &eviction.Manager{Thresholds: hard, TransitionPeriod: o.pressureTransitionPeriod,
+		Signals: eviction.Host{NodeFs: podDir, ImageFs: imageFs}, Usage: eviction.HostUsage{Runtime: rt, PodDir: podDir, LogDir: logDir},
+		Clock: shared.Clock, Log: shared.Log.WithName("eviction").WithValues("node", node)}
+}
+
+// imageFs is containerd's root: the embedded containerd's under the state directory, or
+// the host containerd's default, or the pods' directory's filesystem's when that is
+// missing.
+func imageFs(o options) string {
+	dir := "/var/lib/containerd"
+	if o.containerdMode == "embedded" {
+		dir = filepath.Join(o.stateDir, "nodes", o.nodeName, "root")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return o.stateDir
+	}
+	return dir
 }

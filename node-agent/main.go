@@ -186,10 +186,15 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err != nil {
 		return err
 	}
-	_, allocatable, err := o.eviction.parsed(capacity)
+	hard, allocatable, err := o.eviction.parsed(capacity)
 	if err != nil {
 		return err
 	}
+	podDir := filepath.Join(o.stateDir, "nodes", o.nodeName, "pods")
+	if err := os.MkdirAll(podDir, 0o755); err != nil {
+		return err
+	}
+	evictions := o.eviction.manager(hard, shared, o.nodeName, podDir, o.logDir, imageFs(o), rt)
 	services, err := startProxy(ctx, o.nodeName, o.serviceRanges, shared)
 	if err != nil {
 		return err
@@ -201,10 +206,11 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	host := resolvconf.Parse(string(hostResolv))
 	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Allocatable: allocatable, Address: hostAddress(),
 		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd",
-		PodDir: filepath.Join(o.stateDir, "nodes", o.nodeName, "pods"), Tmpfs: true, APIPort: int32(o.api.port)}, rt)
+		PodDir: podDir, Tmpfs: true, APIPort: int32(o.api.port), Eviction: evictions}, rt)
 	if err != nil {
 		return err
 	}
+	evictions.PressureChanged = a.StatusChanged
 	podCIDR, err := a.Register(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -32,6 +32,7 @@ import (
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/events"
+	"github.com/kybern/kybern/node-agent/eviction"
 	"github.com/kybern/kybern/node-agent/podworker"
 	"github.com/kybern/kybern/node-agent/resolvconf"
 	"github.com/kybern/kybern/node-agent/runtime"
@@ -73,9 +74,10 @@ type Config struct {
 	// Allocatable is what pods may use: capacity less reservations and hard eviction
 	// thresholds (eviction.Allocatable); nil reports Capacity.
 	Allocatable corev1.ResourceList
-	// Pressure reports the node's pressure conditions; nil reports none, as simulated
-	// nodes do.
-	Pressure PressureSource
+	// Eviction is the node's eviction manager, which RunPods runs and whose pressure the
+	// node's conditions report; nil for none: simulated nodes measure nothing and report
+	// no pressure.
+	Eviction *eviction.Manager
 	Address  string
 	NodeInfo corev1.NodeSystemInfo
 	// LogDir holds the pods' container logs.
@@ -257,6 +259,9 @@ func (a *Agent) RunPods(ctx context.Context, cluster Cluster) error {
 	a.synced = true
 	a.mu.Unlock()
 	a.log.Info("Node agent running")
+	if a.cfg.Eviction != nil {
+		go a.cfg.Eviction.Run(ctx, evictable{a})
+	}
 	a.relist(ctx, pods)
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+
+	"github.com/kybern/kybern/node-agent/eviction"
 )
 
 // Health thresholds, as upstream's kubelet: the relist loop (the PLEG) is unhealthy once it
@@ -64,9 +66,9 @@ func (a *Agent) readyErrors(ctx context.Context) error {
 // keeps the transition time of a condition whose status holds.
 func (a *Agent) conditions(ctx context.Context) []corev1.NodeCondition {
 	now := a.clock.Now()
-	var pressure Pressure
-	if a.cfg.Pressure != nil {
-		pressure = a.cfg.Pressure.Pressure()
+	var pressure eviction.Pressure
+	if a.cfg.Eviction != nil {
+		pressure = a.cfg.Eviction.Pressure()
 	}
 	out := make([]corev1.NodeCondition, 0, 4)
 	add := func(t corev1.NodeConditionType, on bool, onReason, onMsg, offReason, offMsg string) {
@@ -91,17 +93,6 @@ func (a *Agent) conditions(ctx context.Context) []corev1.NodeCondition {
 		out[i].LastHeartbeatTime.Time, out[i].LastTransitionTime.Time = now, now
 	}
 	return out
-}
-
-// Pressure says which of the node's pressure conditions hold.
-type Pressure struct {
-	Memory, Disk, PID bool
-}
-
-// PressureSource reports the node's pressure conditions, as node-pressure eviction
-// evaluates them (node-agent/eviction); its Pressure must be cheap and never block.
-type PressureSource interface {
-	Pressure() Pressure
 }
 
 // changed says whether a condition of want differs in status from what the Node shows.

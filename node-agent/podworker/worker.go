@@ -96,9 +96,9 @@ type Worker struct {
 	mu   sync.Mutex
 	pod  *corev1alpha1.Pod
 	gone bool
-	// evicted is the eviction message once Evict was called.
-	evicted string
 	wake chan struct{}
+	// evicted is the eviction message once Evict was called; under mu.
+	evicted string
 
 	// Owned by the worker's goroutine.
 	state     State
