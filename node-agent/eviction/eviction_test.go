@@ -90,9 +90,9 @@ func TestRank(t *testing.T) {
 			pods:  []*corev1alpha1.Pod{pod("measured", 0, ""), pod("unmeasured", 1000, "")},
 			usage: map[types.UID]PodUsage{"measured": mem(300)}, want: "unmeasured,measured"},
 		{name: "disk by emptyDirs and logs", res: corev1.ResourceEphemeralStorage,
-			pods: []*corev1alpha1.Pod{pod("logs", 0, ""), pod("emptydir", 0, "")},
+			pods:  []*corev1alpha1.Pod{pod("logs", 0, ""), pod("emptydir", 0, "")},
 			usage: map[types.UID]PodUsage{"logs": mem(10), "emptydir": {Memory: mi, EmptyDirs: map[string]int64{"scratch": 50 * mi}}},
-			want: "emptydir,logs"},
+			want:  "emptydir,logs"},
 	} {
 		rank(tc.pods, tc.usage, tc.res)
 		var names []string

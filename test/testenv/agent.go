@@ -51,6 +51,12 @@ func StartAgentProcess(work, kubeconfig, node string) (*AgentProcess, error) {
 	return startAgentProcess(work, node, "--kubeconfig", kubeconfig)
 }
 
+// StartAgentProcessWith is StartAgentProcess with extra flags for the agent, such as
+// --eviction-hard.
+func StartAgentProcessWith(work, kubeconfig, node string, flags ...string) (*AgentProcess, error) {
+	return startAgentProcess(work, node, append([]string{"--kubeconfig", kubeconfig}, flags...)...)
+}
+
 // StartJoiningAgentProcess is StartAgentProcess for an agent that joins with a bootstrap
 // kubeconfig and keeps its certificate in work/nodes/<node>/pki, as make run's does.
 func StartJoiningAgentProcess(work, bootstrapKubeconfig, node string) (*AgentProcess, error) {
