@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
@@ -20,14 +19,10 @@ const monitoringInterval = 10 * time.Second
 type Pods interface {
 	// Active are the pods the node runs that are neither finished nor being deleted.
 	Active() []*corev1alpha1.Pod
-	// Evict stops pod and reports it Failed, reason Evicted, with message; false when
-	// the pod is gone or was evicted already.
+	// Evict stops pod and reports it Failed, reason Evicted, with message, recording the
+	// pod's Evicted Warning event; false when the pod is gone or was evicted already.
 	Evict(pod *corev1alpha1.Pod, message string) bool
 }
-
-// EventFunc records an event about pod. The agent has no event recorder yet: until it
-// has, Manager.Events is nil and evictions are only logged.
-type EventFunc func(pod *corev1alpha1.Pod, eventType, reason, message string)
 
 // Manager is the node's eviction manager. Set its fields, then Run it; Pressure may be
 // called at any time from any goroutine.
@@ -40,8 +35,6 @@ type Manager struct {
 	Usage            UsageMeasurer
 	Clock            clock.WithTicker
 	Log              logr.Logger
-	// Events, when set, records the Evicted Warning event of each pod evicted.
-	Events EventFunc
 	// PressureChanged, when set, is called when a pressure condition changes (the
 	// agent's StatusChanged).
 	PressureChanged func()
@@ -135,8 +128,5 @@ func (m *Manager) evict(pods Pods, pod *corev1alpha1.Pod, msg string) bool {
 		return false
 	}
 	m.Log.Info("Evicted pod", "pod", pod.Namespace+"/"+pod.Name, "message", msg)
-	if m.Events != nil {
-		m.Events(pod, corev1.EventTypeWarning, "Evicted", msg)
-	}
 	return true
 }

@@ -20,8 +20,9 @@ const (
 )
 
 // Evict stops the pod for node-pressure eviction and reports it Failed with reason
-// Evicted, message and a DisruptionTarget condition, as the kubelet's eviction manager
-// does. It returns false, doing nothing, for a pod already evicted.
+// Evicted, message and a DisruptionTarget condition, recording an Evicted Warning event,
+// as the kubelet's eviction manager does. It returns false, doing nothing, for a pod
+// already evicted.
 func (w *Worker) Evict(message string) bool {
 	w.mu.Lock()
 	if w.evicted != "" {
@@ -31,6 +32,7 @@ func (w *Worker) Evict(message string) bool {
 	w.evicted = message
 	w.mu.Unlock()
 	w.log.Info("Evicting pod", "message", message)
+	w.podEvent(w.Pod(), corev1.EventTypeWarning, ReasonEvicted, "%s", message)
 	w.Poke()
 	return true
 }

@@ -4,10 +4,13 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/record"
 )
 
 func TestEvictStopsThePodAndReportsItEvicted(t *testing.T) {
 	r := newRig(t, testPod(corev1.RestartPolicyAlways, ctr("web", "httpd", "-f")))
+	recorder := record.NewFakeRecorder(10)
+	r.env.Recorder = recorder
 	r.step(0)
 	r.step(latency)
 	if r.phase() != corev1.PodRunning {
@@ -35,6 +38,15 @@ func TestEvictStopsThePodAndReportsItEvicted(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no DisruptionTarget condition by the kubelet in %+v", st.Conditions)
+	}
+	evictedEvents := 0
+	for len(recorder.Events) > 0 {
+		if e := <-recorder.Events; e == "Warning Evicted "+msg {
+			evictedEvents++
+		}
+	}
+	if evictedEvents != 1 {
+		t.Errorf("%d Evicted Warning events, want 1", evictedEvents)
 	}
 	if r.container("web").State.Terminated == nil {
 		t.Fatalf("the container still runs: %+v", r.container("web").State)

@@ -93,6 +93,12 @@ var _ = Describe("Node-pressure eviction", Ordered, func() {
 		got := &corev1alpha1.Pod{}
 		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), got)).To(Succeed())
 		Expect(got.Status.Message).To(HavePrefix("The node was low on resource: ephemeral-storage. Threshold quantity: 24Mi, available: "))
+		Eventually(func(g Gomega) []corev1.Event {
+			var list corev1.EventList
+			g.Expect(k8s.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+			return list.Items
+		}).Should(ContainElement(And(HaveField("Reason", "Evicted"), HaveField("Type", corev1.EventTypeWarning),
+			HaveField("InvolvedObject.Name", p.Name), HaveField("Message", got.Status.Message))))
 		// The node keeps no new pod while under pressure.
 		Eventually(func(g Gomega) []corev1.Taint {
 			n := &corev1alpha1.Node{}
