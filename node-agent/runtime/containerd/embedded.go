@@ -239,21 +239,19 @@ func (e *Embedded) launch(ctx context.Context) (*process, error) {
 	}
 }
 
-// terminate stops p with SIGTERM, and SIGKILL after 10 s, and removes the pid file.
+// terminate stops p with SIGTERM, and SIGKILL after 10 s, waits until it has exited, and
+// removes the pid file. Whatever status p then exits with, it is the stop asked for.
 func (e *Embedded) terminate(p *process) error {
 	defer os.Remove(filepath.Join(e.dir, PidFile))
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		<-p.exited
-		return nil // It has exited already.
+		_ = p.wait() // It has exited already.
+		return nil
 	}
-	select {
-	case <-p.exited:
-		return nil // Whatever its status, this is the shutdown SIGTERM asked for.
-	case <-time.After(10 * time.Second):
-	}
-	if err := p.cmd.Process.Kill(); err != nil {
-		return err
-	}
-	<-p.exited
+	kill := time.AfterFunc(10*time.Second, func() { _ = p.cmd.Process.Kill() })
+	defer kill.Stop()
+	_ = p.wait()
 	return nil
 }
+
+// wait is how p exited, once it has.
+func (p *process) wait() error { return <-p.exited }
