@@ -149,7 +149,9 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	switch o.containerdMode {
 	case "":
 	case "embedded":
-		e, err := containerd.StartEmbedded(ctx, filepath.Join(o.stateDir, "nodes", o.nodeName))
+		// Restarted with a backoff whenever it dies; the containers keep running meanwhile.
+		e, err := containerd.StartEmbedded(ctx, filepath.Join(o.stateDir, "nodes", o.nodeName),
+			containerd.Supervision{Log: shared.Log.WithName("containerd").WithValues("node", o.nodeName)})
 		if err != nil {
 			return err
 		}

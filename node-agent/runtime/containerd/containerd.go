@@ -61,7 +61,8 @@ var _ runtime.Runtime = (*Runtime)(nil)
 // New connects to the containerd at address and works in namespace; the pods' network
 // state (address leases) goes in netDir, and their routes cover ranges.
 func New(address, namespace, logDriver, netDir string, ranges Ranges) (*Runtime, error) {
-	c, err := containerd.New(address, containerd.WithDefaultNamespace(namespace), containerd.WithTimeout(10*time.Second))
+	c, err := containerd.New(address, containerd.WithDefaultNamespace(namespace), containerd.WithTimeout(10*time.Second),
+		containerd.WithExtraDialOpts(restartable(address)))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to containerd at %s: %w", address, err)
 	}
