@@ -146,6 +146,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 		return err
 	}
 	address := o.containerdAddress
+	var embedded *containerd.Embedded
 	switch o.containerdMode {
 	case "":
 	case "embedded":
@@ -160,7 +161,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 				shared.Log.Error(err, "Stopping the embedded containerd")
 			}
 		}()
-		address = e.Address
+		address, embedded = e.Address, e
 	default:
 		return fmt.Errorf("--containerd=%s: the only mode is embedded", o.containerdMode)
 	}
@@ -211,6 +212,10 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 		PodDir: podDir, Tmpfs: true, APIPort: int32(o.api.port), Eviction: evictions}, rt)
 	if err != nil {
 		return err
+	}
+	if embedded != nil {
+		// The node's Ready condition follows containerd's deaths and restarts at once.
+		embedded.OnChange(func(bool) { a.StatusChanged() })
 	}
 	evictions.PressureChanged = a.StatusChanged
 	podCIDR, err := a.Register(ctx)

@@ -108,6 +108,8 @@ var _ = Describe("A supervised node", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 
 		By("killing the embedded containerd")
+		// Node conditions carry whole seconds.
+		killedAt := time.Now().Truncate(time.Second)
 		Expect(syscall.Kill(killed, syscall.SIGKILL)).To(Succeed())
 		Eventually(func() bool { return alive(killed) }).Should(BeFalse())
 		expectRunning(pids)
@@ -120,6 +122,15 @@ var _ = Describe("A supervised node", Ordered, func() {
 			g.Expect(alive(pid)).To(BeTrue())
 		}, 30*time.Second).Should(Succeed())
 		expectRunning(pids)
+
+		By("seeing the node Ready again, after a transition since the kill: it was NotReady meanwhile")
+		Eventually(func(g Gomega) {
+			node := &corev1alpha1.Node{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Name: supervisedNode}, node)).To(Succeed())
+			g.Expect(node.Status.Conditions).To(ContainElement(And(
+				HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue),
+				HaveField("LastTransitionTime.Time", BeTemporally(">=", killedAt)))))
+		}, 30*time.Second).Should(Succeed())
 
 		By("starting a pod on the node after")
 		after := sleeper(ns, "after")
