@@ -65,6 +65,7 @@ type options struct {
 	simCPU, simMem      string
 	serviceRanges       proxy.Ranges
 	clusterCIDR         netip.Prefix
+	containerLogs       containerLogOptions
 	api                 apiOptions
 	eventQPS            float64
 	eventBurst          int
@@ -76,6 +77,8 @@ func main() {
 	var o options
 	flag.StringVar(&o.nodeName, "node-name", hostname, "The Node's name; with --simulate-nodes, the prefix of the simulated nodes' names (<name>-0, <name>-1, …).")
 	flag.StringVar(&o.logDir, "log-dir", "/var/log/pods", "Where container logs go: <log-dir>/<namespace>_<pod>_<uid>/<container>/<restart>.log.")
+	flag.StringVar(&o.containerLogs.maxSize, "container-log-max-size", "10Mi", "A container's log file is rotated once it reaches this size, a quantity (10Mi, 64Ki); a negative size never rotates it.")
+	flag.IntVar(&o.containerLogs.maxFiles, "container-log-max-files", 5, "The most log files a container keeps, the current one included; the oldest rotated one is removed. At least 2.")
 	flag.StringVar(&o.stateDir, "state-dir", ".kybern", "Where --containerd=embedded keeps each node's containerd: <state-dir>/nodes/<node>/.")
 	flag.StringVar(&o.imageDir, "image-dir", ".kybern/images", "Image archives (*.tar, OCI layout) imported at start; they count as present under any pull policy.")
 	flag.StringVar(&o.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "The containerd socket to use.")
@@ -165,7 +168,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	default:
 		return fmt.Errorf("--containerd=%s: the only mode is embedded", o.containerdMode)
 	}
-	logDriver, err := logDriverPath()
+	logDriver, err := o.containerLogs.driver()
 	if err != nil {
 		return err
 	}
@@ -303,6 +306,27 @@ func startProxy(ctx context.Context, node string, ranges proxy.Ranges, shared ag
 		}
 	}()
 	return c, nil
+}
+
+// containerLogOptions are the kubelet's containerLogMaxSize and containerLogMaxFiles.
+type containerLogOptions struct {
+	maxSize  string
+	maxFiles int
+}
+
+// driver is kybern-log-driver, rotating logs as the options say, which are checked as
+// the kubelet's container log manager checks them (pkg/kubelet/logs).
+func (o containerLogOptions) driver() (containerd.LogDriver, error) {
+	q, err := resource.ParseQuantity(o.maxSize)
+	size, whole := q.AsInt64()
+	switch {
+	case err != nil || !whole || size == 0:
+		return containerd.LogDriver{}, fmt.Errorf("--container-log-max-size=%s: must be a whole number of bytes, such as 10Mi, or negative for no rotation", o.maxSize)
+	case o.maxFiles < 2:
+		return containerd.LogDriver{}, fmt.Errorf("--container-log-max-files=%d: must be at least 2, the current file and a rotated one", o.maxFiles)
+	}
+	path, err := logDriverPath()
+	return containerd.LogDriver{Path: path, MaxSize: max(size, 0), MaxFiles: o.maxFiles}, err
 }
 
 // logDriverPath is kybern-log-driver beside this binary, as make build puts it.

@@ -2,8 +2,10 @@
 // runs it for each container, with the container's stdout and stderr, and it appends
 // them to the file --log-file names, in the kubelet's format, one line per line
 // written: "<RFC3339Nano time> <stream> <F|P> <text>", P marking a part of a line: one
-// too long, or one whose newline has not come yet. Being its own small process, it keeps logging while the agent restarts,
-// at a few MiB per container; it exits when both streams close.
+// too long, or one whose newline has not come yet. With --max-size it rotates the file as
+// the kubelet rotates container logs (rotate.go), keeping --max-files files. Being its own
+// small process, it keeps logging while the agent restarts, at a few MiB per container;
+// it exits when both streams close.
 package main
 
 import (
@@ -21,13 +23,20 @@ import (
 
 func main() {
 	path := flag.String("log-file", "", "The file the container's output is appended to.")
+	var policy rotation
+	flag.Int64Var(&policy.maxSize, "max-size", 0, "Rotate the file once it holds this many bytes; 0 never rotates it.")
+	flag.IntVar(&policy.maxFiles, "max-files", 5, "With --max-size, the most files kept, the current one included; at least 2.")
 	flag.Parse()
-	if *path == "" {
-		fmt.Fprintln(os.Stderr, "usage: kybern-log-driver --log-file <file>; containerd's shim runs it for the node agent")
+	if *path == "" || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: kybern-log-driver --log-file <file> [--max-size <bytes> --max-files <n>]; containerd's shim runs it for the node agent")
+		os.Exit(2)
+	}
+	if err := policy.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "kybern-log-driver:", err)
 		os.Exit(2)
 	}
 	logging.Run(func(_ context.Context, cfg *logging.Config, ready func() error) error {
-		f, err := os.OpenFile(*path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		f, err := openLogFile(*path, policy, time.Now, os.Stderr)
 		if err != nil {
 			return err
 		}
@@ -35,10 +44,9 @@ func main() {
 		if err := ready(); err != nil {
 			return err
 		}
-		var mu sync.Mutex
 		var wg sync.WaitGroup
 		for stream, r := range map[string]io.Reader{"stdout": cfg.Stdout, "stderr": cfg.Stderr} {
-			wg.Go(func() { copyLines(f, &mu, stream, r) })
+			wg.Go(func() { copyLines(f, stream, r) })
 		}
 		wg.Wait()
 		return nil
@@ -54,13 +62,21 @@ const maxLine = 16 << 10
 // the container is removed.
 const partialWait = 100 * time.Millisecond
 
-// copyLines writes each line read from r as one log line; a line longer than maxLine, or
-// one unterminated for partialWait, goes out in P-tagged parts, the last part F-tagged.
-func copyLines(w io.Writer, mu *sync.Mutex, stream string, r io.Reader) {
+// copyLines writes each line read from r as one log record, in one Write of w, which
+// other streams' copyLines share; a line longer than maxLine, or one unterminated for
+// partialWait, goes out in P-tagged parts, the last part F-tagged.
+func copyLines(w io.Writer, stream string, r io.Reader) {
+	var record []byte
 	write := func(text []byte, tag string) {
-		mu.Lock()
-		fmt.Fprintf(w, "%s %s %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), stream, tag, text)
-		mu.Unlock()
+		record = time.Now().UTC().AppendFormat(record[:0], time.RFC3339Nano)
+		record = append(record, ' ')
+		record = append(record, stream...)
+		record = append(record, ' ')
+		record = append(record, tag...)
+		record = append(record, ' ')
+		record = append(record, text...)
+		record = append(record, '\n')
+		_, _ = w.Write(record)
 	}
 	chunks := make(chan []byte)
 	go func() {

@@ -28,10 +28,9 @@ func TestCopyLines(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r, w := io.Pipe()
-			var out bytes.Buffer
-			var mu sync.Mutex
+			var out lockedBuffer
 			done := make(chan struct{})
-			go func() { copyLines(&out, &mu, "stdout", r); close(done) }()
+			go func() { copyLines(&out, "stdout", r); close(done) }()
 			for _, s := range tc.writes {
 				if _, err := w.Write([]byte(s)); err != nil {
 					t.Fatal(err)
@@ -39,10 +38,7 @@ func TestCopyLines(t *testing.T) {
 			}
 			if tc.pause > 0 {
 				time.Sleep(tc.pause)
-				mu.Lock()
-				written := out.String()
-				mu.Unlock()
-				if !strings.Contains(written, "P") {
+				if written := out.String(); !strings.Contains(written, "P") {
 					t.Fatalf("nothing written while the stream stayed open: %q", written)
 				}
 			}
@@ -59,4 +55,22 @@ func TestCopyLines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that may be written and read at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -138,15 +140,26 @@ func tailOffset(f *os.File, n int64) (int64, error) {
 	return 0, nil
 }
 
-// copyLog writes the log at path to w as o asks. Following, it waits at the end of the
-// file for more, until running reports that the container has stopped (and what it wrote
-// is read) or ctx ends.
+// copyLog writes the log at path to w as o asks: the current file, as the kubelet reads
+// it. Following, it waits at the end of the file for more, until running reports that
+// the container has stopped (and what it wrote is read) or ctx ends; when the log driver
+// rotates the file, it reads the renamed file to its end and goes on in the new one.
+// A follower so far behind that the driver rotated twice before it reached the end of
+// its file misses the file in between, as the kubelet's would.
 func copyLog(ctx context.Context, path string, o LogOptions, w io.Writer, running func() bool) error {
+	err := readLog(ctx, path, o, w, running)
+	if errors.Is(err, errLimit) {
+		return nil
+	}
+	return err
+}
+
+func readLog(ctx context.Context, path string, o LogOptions, w io.Writer, running func() bool) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { f.Close() }()
 	if o.TailLines != nil {
 		off, err := tailOffset(f, *o.TailLines)
 		if err != nil {
@@ -156,41 +169,37 @@ func copyLog(ctx context.Context, path string, o LogOptions, w io.Writer, runnin
 			return err
 		}
 	}
-	var watcher *fsnotify.Watcher
-	if o.Follow {
-		if watcher, err = fsnotify.NewWatcher(); err != nil {
-			return err
-		}
-		defer watcher.Close()
-		if err := watcher.Add(path); err != nil {
-			return err
-		}
-	}
 	lw := newLogWriter(w, o)
 	r := bufio.NewReader(f)
 	var pending []byte
+	if err := copyRecords(r, &pending, lw); err != nil || !o.Follow {
+		return err
+	}
+	// The directory's events cover writes to the current file and its replacement.
+	watcher, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer watcher.Close()
+	if err := watcher.Add(filepath.Dir(path)); err != nil {
+		return err
+	}
 	for {
-		line, err := r.ReadBytes('\n')
-		pending = append(pending, line...)
-		if err == nil {
-			e, perr := parseEntry(bytes.TrimSuffix(pending, []byte{'\n'}))
-			pending = pending[:0]
-			if perr != nil {
-				return perr
-			}
-			if werr := lw.write(e); werr != nil {
-				if errors.Is(werr, errLimit) {
-					return nil
-				}
-				return werr
-			}
-			continue
-		}
-		if err != io.EOF {
+		if err := copyRecords(r, &pending, lw); err != nil {
 			return err
 		}
-		if !o.Follow {
-			return nil
+		next, err := replaced(path, f)
+		if err != nil {
+			return err
+		}
+		if next != nil {
+			// The driver writes no more to f once it renamed it: what is left is read first.
+			if err := copyRecords(r, &pending, lw); err != nil {
+				return errors.Join(err, next.Close())
+			}
+			f.Close()
+			f, r = next, bufio.NewReader(next)
+			continue
 		}
 		// At the end: a stopped container writes no more, once what it wrote is read.
 		if !running() {
@@ -203,6 +212,50 @@ func copyLog(ctx context.Context, path string, o LogOptions, w io.Writer, runnin
 			return err
 		}
 	}
+}
+
+// copyRecords writes the records r holds to lw, up to its end, where it keeps the
+// beginning of a record still being written in pending.
+func copyRecords(r *bufio.Reader, pending *[]byte, lw *logWriter) error {
+	for {
+		line, err := r.ReadBytes('\n')
+		*pending = append(*pending, line...)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e, err := parseEntry(bytes.TrimSuffix(*pending, []byte{'\n'}))
+		*pending = (*pending)[:0]
+		if err != nil {
+			return err
+		}
+		if err := lw.write(e); err != nil {
+			return err
+		}
+	}
+}
+
+// replaced opens the file now at path when it is no longer f, which the log driver
+// rotated; it is nil while f is the current file, or while the new one is not there yet.
+func replaced(path string, f *os.File) (*os.File, error) {
+	next, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := f.Stat()
+	if err != nil {
+		return nil, errors.Join(err, next.Close())
+	}
+	b, err := next.Stat()
+	if err != nil || os.SameFile(a, b) {
+		return nil, errors.Join(err, next.Close())
+	}
+	return next, nil
 }
 
 // grew reports whether f holds bytes beyond what r has read.

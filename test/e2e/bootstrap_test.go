@@ -46,8 +46,8 @@ func issuedTo(user string) func(Gomega) int {
 
 // join starts node's agent with the bootstrap kubeconfig, waits until the Node is Ready,
 // and stops the agent and deletes the Node when the spec ends.
-func join(bootstrap, node string) {
-	a, err := testenv.StartJoiningAgentProcess(work, bootstrap, node)
+func join(bootstrap, node string, flags ...string) {
+	a, err := testenv.StartJoiningAgentProcess(work, bootstrap, node, flags...)
 	Expect(err).NotTo(HaveOccurred())
 	agents[node] = a
 	DeferCleanup(func() {

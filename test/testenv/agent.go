@@ -58,9 +58,10 @@ func StartAgentProcessWith(work, kubeconfig, node string, flags ...string) (*Age
 }
 
 // StartJoiningAgentProcess is StartAgentProcess for an agent that joins with a bootstrap
-// kubeconfig and keeps its certificate in work/nodes/<node>/pki, as make run's does.
-func StartJoiningAgentProcess(work, bootstrapKubeconfig, node string) (*AgentProcess, error) {
-	return startAgentProcess(work, node, "--bootstrap-kubeconfig", bootstrapKubeconfig)
+// kubeconfig and keeps its certificate in work/nodes/<node>/pki, as make run's does;
+// flags are more of the agent's flags.
+func StartJoiningAgentProcess(work, bootstrapKubeconfig, node string, flags ...string) (*AgentProcess, error) {
+	return startAgentProcess(work, node, append([]string{"--bootstrap-kubeconfig", bootstrapKubeconfig}, flags...)...)
 }
 
 func startAgentProcess(work, node string, credential ...string) (*AgentProcess, error) {

@@ -48,8 +48,8 @@ type Runtime struct {
 	namespace string
 	net       *network
 	// logDriver is the kybern-log-driver binary, which containerd's shim runs for each
-	// container to write its log, so logs outlive an agent restart.
-	logDriver string
+	// container to write and rotate its log, so logs outlive an agent restart.
+	logDriver LogDriver
 
 	mu sync.Mutex
 	// preloaded are the images imported from the image directory; they count as pulled.
@@ -58,9 +58,28 @@ type Runtime struct {
 
 var _ runtime.Runtime = (*Runtime)(nil)
 
+// LogDriver is the kybern-log-driver binary and how it rotates containers' logs.
+type LogDriver struct {
+	Path string
+	// MaxSize is the size at which a container's log file is rotated; 0 never rotates it.
+	MaxSize int64
+	// MaxFiles is the most files a container's log keeps, the current one included.
+	MaxFiles int
+}
+
+// args are the driver's arguments, which the shim gets in the log URI.
+func (d LogDriver) args(logPath string) map[string]string {
+	args := map[string]string{"--log-file": logPath}
+	if d.MaxSize > 0 {
+		args["--max-size"] = strconv.FormatInt(d.MaxSize, 10)
+		args["--max-files"] = strconv.Itoa(d.MaxFiles)
+	}
+	return args
+}
+
 // New connects to the containerd at address and works in namespace; the pods' network
 // state (address leases) goes in netDir, and their routes cover ranges.
-func New(address, namespace, logDriver, netDir string, ranges Ranges) (*Runtime, error) {
+func New(address, namespace string, logDriver LogDriver, netDir string, ranges Ranges) (*Runtime, error) {
 	c, err := containerd.New(address, containerd.WithDefaultNamespace(namespace), containerd.WithTimeout(10*time.Second),
 		containerd.WithExtraDialOpts(restartable(address)))
 	if err != nil {
@@ -274,7 +293,7 @@ func (r *Runtime) startTask(ctx context.Context, c containerd.Container, logPath
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return err
 	}
-	task, err := c.NewTask(ctx, cio.BinaryIO(r.logDriver, map[string]string{"--log-file": logPath}))
+	task, err := c.NewTask(ctx, cio.BinaryIO(r.logDriver.Path, r.logDriver.args(logPath)))
 	if err != nil {
 		return err
 	}

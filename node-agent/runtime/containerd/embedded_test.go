@@ -62,7 +62,7 @@ func TestEmbeddedRestarts(t *testing.T) {
 	t.Cleanup(func() { _ = e.Stop() })
 	changes := make(chan bool, 4)
 	e.OnChange(func(up bool) { changes <- up })
-	rt, err := New(e.Address, "test", "/bin/true", filepath.Join(dir, "net"), Ranges{})
+	rt, err := New(e.Address, "test", LogDriver{Path: "/bin/true"}, filepath.Join(dir, "net"), Ranges{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,93 @@
+// Package containerlogs is the layout of a container's log files across rotation, which
+// the log driver (node-agent/logdriver) writes, the agent's API (node-agent/server) reads
+// and the eviction manager measures. The current file is <attempt>.log; when the driver
+// rotates it, it becomes <attempt>.log.<time of rotation> (TimeFormat, UTC), and every
+// rotated file but the newest is compressed to <name>.gz, as the kubelet's container log
+// manager names them (pkg/kubelet/logs/container_log_manager.go).
+package containerlogs
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	// TimeFormat is the rotation time in a rotated file's name; names sort by it.
+	TimeFormat = "20060102-150405"
+	// CompressedSuffix ends the name of a compressed rotated file.
+	CompressedSuffix = ".gz"
+	// TempSuffix ends the name of a compression under way, a leftover once it failed.
+	TempSuffix = ".tmp"
+)
+
+// RotatedName is the name the current file at path takes when it is rotated at t. The
+// kubelet formats local time; UTC keeps the names in time order across a change of
+// daylight saving time, and is the same on a node that runs in UTC.
+func RotatedName(path string, t time.Time) string {
+	return path + "." + t.UTC().Format(TimeFormat)
+}
+
+// Rotated lists the rotated files of the log whose current file is path, oldest first,
+// and apart from them the leftovers of an interrupted compression: a temporary file, or
+// an uncompressed file beside its compressed copy.
+func Rotated(path string) (inUse, leftovers []string, err error) {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return nil, nil, err
+	}
+	prefix := filepath.Base(path) + "."
+	names := map[string]bool{}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			names[e.Name()] = true
+		}
+	}
+	for name := range names {
+		full := filepath.Join(filepath.Dir(path), name)
+		if strings.HasSuffix(name, TempSuffix) || names[name+CompressedSuffix] {
+			leftovers = append(leftovers, full)
+		} else {
+			inUse = append(inUse, full)
+		}
+	}
+	sort.Strings(inUse)
+	sort.Strings(leftovers)
+	return inUse, leftovers, nil
+}
+
+// Usage is the disk space, in bytes, that the files under dir take, as du counts it: a
+// container's or a pod's log directory, rotated files and leftovers included. A missing
+// dir takes none.
+func Usage(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		total += allocated(info)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return total, nil
+	}
+	return total, err
+}
+
+// allocated is the space a file's blocks take, which for a small or sparse file differs
+// from its size.
+func allocated(info fs.FileInfo) int64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return info.Size()
+}
