@@ -50,10 +50,14 @@ func (w *Worker) imageEvents(pod *corev1alpha1.Pod, c *corev1.Container, err err
 }
 
 // unhealthy records a failed probe run of container c, as the kubelet's prober does at
-// every failure, before any threshold.
-func (w *Worker) unhealthy(c *corev1.Container, kind prober.Kind, output string) {
+// every failure, before any threshold; one the runtime could not run "errored".
+func (w *Worker) unhealthy(c *corev1.Container, kind prober.Kind, output string, errored bool) {
 	pod, _ := w.snapshot()
-	w.containerEvent(pod, c, corev1.EventTypeWarning, events.Unhealthy, "%s probe failed: %s", kind, output)
+	verb := "failed"
+	if errored {
+		verb = "errored"
+	}
+	w.containerEvent(pod, c, corev1.EventTypeWarning, events.Unhealthy, "%s probe %s: %s", kind, verb, output)
 }
 
 // panicEvent reports a sync that panicked on the pod, without the stack, which the log has.

@@ -35,7 +35,7 @@ func (w *Worker) runHook(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.C
 		}
 	case h.HTTPGet != nil:
 		probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: h.HTTPGet}, TimeoutSeconds: int32(max(timeout/time.Second, 1))}
-		if ok, message := prober.Run(ctx, w.env.Runtime, podRef(pod), id, c, probe); !ok {
+		if ok, message, _ := prober.Run(ctx, w.env.Runtime, podRef(pod), id, c, probe); !ok {
 			return hookError("HTTP", []string{h.HTTPGet.Path}, c, pod, message)
 		}
 	case h.Sleep != nil:

@@ -33,12 +33,23 @@ const userAgent = "kybern-probe/1.0"
 const maxBody = 10 << 10
 
 // Run runs probe p of container c (running as containerID in pod) once. It fails with a
-// message in upstream's words.
-func Run(ctx context.Context, t Target, pod runtime.PodRef, containerID string, c *corev1.Container, p *corev1.Probe) (bool, string) {
+// message in upstream's words. err is set when the runtime could not run an exec probe
+// at all (containerd down or restarting, the command not startable): upstream's prober
+// throws such a result away rather than count it, so that an outage of the runtime
+// restarts no container.
+func Run(ctx context.Context, t Target, pod runtime.PodRef, containerID string, c *corev1.Container, p *corev1.Probe) (ok bool, message string, err error) {
 	timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
 	switch {
 	case p.Exec != nil:
 		return runExec(ctx, t, containerID, p.Exec.Command, timeout)
+	}
+	ok, message = runNetwork(ctx, t, pod, c, p, timeout)
+	return ok, message, nil
+}
+
+// runNetwork runs an httpGet, tcpSocket or grpc probe, whose every error is a failure.
+func runNetwork(ctx context.Context, t Target, pod runtime.PodRef, c *corev1.Container, p *corev1.Probe, timeout time.Duration) (bool, string) {
+	switch {
 	case p.HTTPGet != nil:
 		return runHTTP(ctx, t, pod, c, p.HTTPGet, timeout)
 	case p.TCPSocket != nil:
@@ -60,17 +71,17 @@ func Run(ctx context.Context, t Target, pod runtime.PodRef, containerID string, 
 	return false, "the probe names no handler: set exec, httpGet or tcpSocket"
 }
 
-func runExec(ctx context.Context, t Target, id string, cmd []string, timeout time.Duration) (bool, string) {
+func runExec(ctx context.Context, t Target, id string, cmd []string, timeout time.Duration) (bool, string, error) {
 	res, err := t.ExecSync(ctx, id, cmd, timeout)
 	switch {
 	case err != nil:
-		return false, err.Error()
+		return false, err.Error(), err
 	case res.TimedOut:
-		return false, fmt.Sprintf("command %q timed out", strings.Join(cmd, " "))
+		return false, fmt.Sprintf("command %q timed out", strings.Join(cmd, " ")), nil
 	case res.ExitCode != 0:
-		return false, res.Output
+		return false, res.Output, nil
 	}
-	return true, ""
+	return true, "", nil
 }
 
 func runHTTP(ctx context.Context, t Target, pod runtime.PodRef, c *corev1.Container, g *corev1.HTTPGetAction, timeout time.Duration) (bool, string) {

@@ -50,8 +50,8 @@ type Set struct {
 }
 
 // Unhealthy is told of every failed run of a probe of kind on container c, with the
-// probe's output.
-type Unhealthy func(c *corev1.Container, kind Kind, output string)
+// probe's output; errored says the runtime could not run it, and the run was not counted.
+type Unhealthy func(c *corev1.Container, kind Kind, output string, errored bool)
 
 // Kill is why a container must be killed: its liveness or startup probe failed for good.
 type Kill struct {
@@ -171,14 +171,14 @@ func (s *Set) loop(ctx context.Context, r Running, kind Kind, p *corev1.Probe) {
 	defer ticker.Stop()
 	for {
 		if kind == Startup || s.Started(r.ID, r.Spec) {
-			ok, message := Run(ctx, s.target, s.pod, r.ID, r.Spec, p)
+			ok, message, err := Run(ctx, s.target, s.pod, r.ID, r.Spec, p)
 			if ctx.Err() != nil {
 				return
 			}
 			if !ok && s.unhealthy != nil {
-				s.unhealthy(r.Spec, kind, message)
+				s.unhealthy(r.Spec, kind, message, err != nil)
 			}
-			if th.observe(ok) {
+			if err == nil && th.observe(ok) {
 				s.record(r, kind, th.result, message)
 			}
 			switch {
