@@ -94,7 +94,17 @@ func expectRunning(pids map[string]int) {
 
 var _ = Describe("A supervised node", Ordered, func() {
 	var ns string
-	BeforeAll(func() { startAgent(supervisedNode) })
+	BeforeAll(func() {
+		startAgent(supervisedNode)
+		// The node goes with these specs: later ones count the nodes their pods land on.
+		DeferCleanup(func() {
+			if _, running := agents[supervisedNode]; running {
+				stopAgent(supervisedNode)
+			}
+			removeNodeRules(supervisedNode)
+			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: supervisedNode}}))).To(Succeed())
+		})
+	})
 	BeforeEach(func() {
 		var err error
 		ns, err = env.NewNamespace(ctx, "e2e-sup")
