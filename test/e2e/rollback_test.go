@@ -184,6 +184,9 @@ var _ = Describe("Automatic rollback on real containers", Ordered, func() {
 		Expect(cur.Spec.Template.Spec.Containers[0].Image).To(Equal(unpullable), "spec.template was rewritten")
 	})
 
+	// Both count a pod available after 5 s ready, as rollbackDeployment does: with 0 the
+	// broken version's pod, Ready for the moment before its container exits, completes the
+	// rollout and becomes the stable revision, so nothing is rolled back.
 	It("returns a StatefulSet and a DaemonSet whose new version crash loops to their old revision by themselves", func() {
 		policy := &appsv1alpha1.RollbackPolicy{Triggers: &appsv1alpha1.RollbackTriggers{CrashLoop: &appsv1alpha1.CrashLoopTrigger{Restarts: ptr.To[int32](1)}}}
 		serve := corev1.Container{Name: "app", Image: "busybox", Command: []string{"httpd", "-f", "-p", "8080"}}
@@ -191,6 +194,7 @@ var _ = Describe("Automatic rollback on real containers", Ordered, func() {
 
 		set := &appsv1alpha1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}}
 		set.Spec.Replicas = ptr.To[int32](2)
+		set.Spec.MinReadySeconds = 5
 		set.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}
 		set.Spec.Template.Labels = map[string]string{"app": "db"}
 		set.Spec.Template.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "e2e-a"}
@@ -198,6 +202,7 @@ var _ = Describe("Automatic rollback on real containers", Ordered, func() {
 		set.Spec.Template.Spec.Containers = []corev1.Container{serve}
 		set.Spec.RollbackPolicy = policy
 		ds := &appsv1alpha1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agent"}}
+		ds.Spec.MinReadySeconds = 5
 		ds.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}}
 		ds.Spec.Template.Labels = map[string]string{"app": "agent"}
 		ds.Spec.Template.Spec.NodeSelector = map[string]string{corev1.LabelHostname: "e2e-a"}
