@@ -74,13 +74,16 @@ func (w *Worker) restart(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.C
 // start pulls c's image and starts attempt of it. A failure is shown as c's waiting
 // reason and retried after a back-off, whose remainder it returns.
 func (w *Worker) start(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.Container, attempt int32) time.Duration {
-	imageID, err := w.env.Runtime.EnsureImage(ctx, c.Image, c.ImagePullPolicy)
+	img, err := w.env.Runtime.EnsureImage(ctx, c.Image, c.ImagePullPolicy, func() {
+		w.containerEvent(pod, c, corev1.EventTypeNormal, events.Pulling, "Pulling image %q", c.Image)
+	})
 	if err != nil {
 		w.waiting[c.Name] = imageReason(err, w.waiting[c.Name])
-		w.imageEvents(pod, c, err, w.waiting[c.Name])
+		w.imageFailedEvents(pod, c, err, w.waiting[c.Name])
 		return backoffInitial
 	}
-	w.imageEvents(pod, c, nil, reason{})
+	w.pulledEvent(pod, c, img.Pull)
+	imageID := img.ID
 	env, err := containerEnv(ctx, envInput{reader: w.env.Client, hostIP: w.env.HostIP, allocatable: w.env.Allocatable, services: w.env.ServiceEnv}, pod, c)
 	if err != nil {
 		return w.failedStart(pod, c, reason{ReasonCreateContainerConfigErr, err.Error()})

@@ -3,6 +3,7 @@ package podworker
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -27,21 +28,28 @@ func (w *Worker) containerEvent(pod *corev1alpha1.Pod, c *corev1.Container, even
 	}
 }
 
-// imageEvents records what the kubelet's image manager and container start say of c's
-// image: Pulled for an image present here (the agent's images are imported or looked up,
-// never pulled in the open), or why it is missing, then Failed with the waiting reason.
-func (w *Worker) imageEvents(pod *corev1alpha1.Pod, c *corev1.Container, err error, waiting reason) {
-	var pull *runtime.ImagePullError
-	switch {
-	case err == nil:
+// pulledEvent records, as the kubelet's image manager, that c's image is there: pulled
+// now when pull is set, else found present.
+func (w *Worker) pulledEvent(pod *corev1alpha1.Pod, c *corev1.Container, pull *runtime.Pull) {
+	if pull == nil {
 		w.containerEvent(pod, c, corev1.EventTypeNormal, events.Pulled, "Container image %q already present on machine", c.Image)
 		return
+	}
+	w.containerEvent(pod, c, corev1.EventTypeNormal, events.Pulled, "Successfully pulled image %q in %s. Image size: %d bytes.",
+		c.Image, pull.Duration.Round(time.Millisecond), pull.Size)
+}
+
+// imageFailedEvents records what the kubelet's image manager and container start say of c's
+// image that could not be made present, then Failed with the waiting reason. The
+// Pulling event of a failed pull was recorded as it started.
+func (w *Worker) imageFailedEvents(pod *corev1alpha1.Pod, c *corev1.Container, err error, waiting reason) {
+	var pull *runtime.ImagePullError
+	switch {
 	case errors.Is(err, runtime.ErrImageNeverPull):
 		w.containerEvent(pod, c, corev1.EventTypeWarning, events.ErrImageNeverPull, "Container image %q is not present with pull policy of Never", c.Image)
 	case waiting.reason == ReasonImagePullBackOff:
 		w.containerEvent(pod, c, corev1.EventTypeNormal, events.BackOff, "Back-off pulling image %q", c.Image)
 	case errors.As(err, &pull):
-		w.containerEvent(pod, c, corev1.EventTypeNormal, events.Pulling, "Pulling image %q", c.Image)
 		w.containerEvent(pod, c, corev1.EventTypeWarning, events.Failed, "Failed to pull image %q: %s", c.Image, pull.Message)
 	default:
 		w.containerEvent(pod, c, corev1.EventTypeWarning, events.InspectFailed, "Failed to inspect image %q: %v", c.Image, err)

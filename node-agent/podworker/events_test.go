@@ -72,8 +72,17 @@ func (noSandbox) StartSandbox(context.Context, runtime.PodRef) ([]string, error)
 // noImage fails every pull, as a registry that does not answer.
 type noImage struct{ *simulated.Runtime }
 
-func (noImage) EnsureImage(_ context.Context, image string, _ corev1.PullPolicy) (string, error) {
-	return "", &runtime.ImagePullError{Image: image, Message: "dial tcp: lookup registry.example: no such host"}
+func (noImage) EnsureImage(_ context.Context, image string, _ corev1.PullPolicy, pulling func()) (runtime.Image, error) {
+	pulling()
+	return runtime.Image{}, &runtime.ImagePullError{Image: image, Message: "dial tcp: lookup registry.example: no such host"}
+}
+
+// pulls pulls every image, as a registry that serves it to a node that lacks it.
+type pulls struct{ *simulated.Runtime }
+
+func (pulls) EnsureImage(_ context.Context, image string, _ corev1.PullPolicy, pulling func()) (runtime.Image, error) {
+	pulling()
+	return runtime.Image{ID: "simulated://" + image, Pull: &runtime.Pull{Duration: 1500 * time.Millisecond, Size: 1234}}, nil
 }
 
 func TestEventsHaveTheKubeletsReasons(t *testing.T) {
@@ -156,6 +165,15 @@ func TestEventsHaveTheKubeletsReasons(t *testing.T) {
 		}(),
 		run:  func(r *rig) { r.step(0) },
 		want: []string{`Warning FailedMount MountVolume.SetUp failed for volume "config" : configmap "missing" not found`},
+	}, {
+		name: "an absent image: Pulling, then Pulled with the time it took and its size",
+		pod:  testPod(corev1.RestartPolicyAlways, ctr("web", "httpd", "-f")),
+		run: func(r *rig) {
+			r.env.Runtime = pulls{r.rt}
+			r.step(0)
+		},
+		want: []string{`Normal Pulling Pulling image "busybox"`, `Normal Pulled Successfully pulled image "busybox" in 1.5s. Image size: 1234 bytes.`,
+			"Normal Started Started container web"},
 	}, {
 		name: "a failed pull, then its back-off",
 		pod:  testPod(corev1.RestartPolicyAlways, ctr("web", "httpd", "-f")),

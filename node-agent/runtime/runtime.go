@@ -24,9 +24,10 @@ type Runtime interface {
 	Version(ctx context.Context) (string, error)
 
 	// EnsureImage makes image present as policy asks (Always pulls, IfNotPresent pulls
-	// when absent, Never fails with ErrImageNeverPull when absent) and returns its ID.
-	// A failed pull returns an *ImagePullError carrying the registry's message.
-	EnsureImage(ctx context.Context, image string, policy corev1.PullPolicy) (imageID string, err error)
+	// when absent, Never fails with ErrImageNeverPull when absent) and says what it did.
+	// It calls pulling, when not nil, just before a pull starts. A failed pull returns an
+	// *ImagePullError carrying the registry's message.
+	EnsureImage(ctx context.Context, image string, policy corev1.PullPolicy, pulling func()) (Image, error)
 
 	// SetPodCIDR gives the runtime the node's pod CIDR, which pod addresses come from;
 	// sandboxes cannot start before it.
@@ -81,6 +82,20 @@ type Runtime interface {
 	// and so is one that exits while it is measured: that is no error. CPU usage is
 	// cumulative since the container started, so that two calls give a rate.
 	ContainerStats(ctx context.Context) ([]ContainerStats, error)
+}
+
+// Image is what EnsureImage made present.
+type Image struct {
+	ID string
+	// Pull is set when EnsureImage pulled the image, rather than finding it present.
+	Pull *Pull
+}
+
+// Pull is what pulling an image took.
+type Pull struct {
+	Duration time.Duration
+	// Size is the bytes the image's content takes in the runtime's store.
+	Size int64
 }
 
 // ContainerStats is one measurement of a running container's usage.

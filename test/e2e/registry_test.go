@@ -3,12 +3,14 @@ package e2e
 import (
 	"archive/tar"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -22,7 +24,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/podworker"
+	"github.com/kybern/kybern/test/testenv"
 )
 
 // testRegistry is an OCI registry on loopback, counting the manifest requests it serves.
@@ -121,12 +125,15 @@ var _ = Describe("Images from a registry", Ordered, func() {
 		Expect(current(first)()).To(HaveField("Status.ContainerStatuses", ConsistOf(HaveField("Image", image))))
 		pulls := reg.manifests.Load()
 		Expect(pulls).To(BeNumerically(">=", 1), "the first pod must pull its image from the registry")
+		Eventually(imageMessages(first)).Should(Equal([]string{
+			fmt.Sprintf("Pulling: Pulling image %q", image), fmt.Sprintf("Pulled: Successfully pulled image %q", image)}))
 
 		again := newPod(ns, "again", corev1.RestartPolicyNever, "true")
 		again.Spec.Containers[0].Image, again.Spec.Containers[0].ImagePullPolicy = image, corev1.PullIfNotPresent
 		Expect(k8s.Create(ctx, again)).To(Succeed())
 		Eventually(current(again)).Should(HaveField("Status.Phase", corev1.PodSucceeded))
 		Expect(reg.manifests.Load()).To(Equal(pulls), "IfNotPresent must not pull an image that is present")
+		Eventually(imageMessages(again)).Should(Equal([]string{fmt.Sprintf("Pulled: Container image %q already present on machine", image)}))
 
 		always := newPod(ns, "always", corev1.RestartPolicyNever, "true")
 		always.Spec.Containers[0].Image, always.Spec.Containers[0].ImagePullPolicy = image, corev1.PullAlways
@@ -145,3 +152,26 @@ var _ = Describe("Images from a registry", Ordered, func() {
 		Eventually(current(p)).Should(HaveField("Status.ContainerStatuses", ConsistOf(HaveField("State.Waiting.Reason", podworker.ReasonImagePullBackOff))))
 	})
 })
+
+// imageMessages are pod's Pulling and Pulled events in the order they were recorded, as
+// "reason: message", a pull's message cut before the time it took, which varies. The
+// recorder names an event after its object and the time in hexadecimal nanoseconds, which
+// orders events of the same second, unlike their timestamps.
+func imageMessages(pod *corev1alpha1.Pod) func() ([]string, error) {
+	events := testenv.EventsOf(ctx, k8s, pod, "Pod")
+	return func() ([]string, error) {
+		list, err := events()
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(list, func(a, b corev1.Event) int { return strings.Compare(a.Name, b.Name) })
+		var out []string
+		for _, e := range list {
+			if e.Reason == "Pulling" || e.Reason == "Pulled" {
+				msg, _, _ := strings.Cut(e.Message, " in ")
+				out = append(out, e.Reason+": "+msg)
+			}
+		}
+		return out, nil
+	}
+}

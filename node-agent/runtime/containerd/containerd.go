@@ -143,10 +143,10 @@ func (r *Runtime) importArchive(ctx context.Context, path string) ([]string, err
 }
 
 // EnsureImage implements runtime.Runtime.
-func (r *Runtime) EnsureImage(ctx context.Context, image string, policy corev1.PullPolicy) (string, error) {
+func (r *Runtime) EnsureImage(ctx context.Context, image string, policy corev1.PullPolicy, pulling func()) (runtime.Image, error) {
 	ref, err := normalize(image)
 	if err != nil {
-		return "", &runtime.ImagePullError{Image: image, Message: err.Error()}
+		return runtime.Image{}, &runtime.ImagePullError{Image: image, Message: err.Error()}
 	}
 	if policy == "" {
 		policy = corev1.PullIfNotPresent
@@ -160,19 +160,27 @@ func (r *Runtime) EnsureImage(ctx context.Context, image string, policy corev1.P
 	img, err := r.client.GetImage(ctx, ref)
 	present := err == nil
 	if err != nil && !errdefs.IsNotFound(err) {
-		return "", err
+		return runtime.Image{}, err
 	}
 	switch {
 	case present && (policy != corev1.PullAlways || preloaded):
-		return img.Target().Digest.String(), nil
+		return runtime.Image{ID: img.Target().Digest.String()}, nil
 	case policy == corev1.PullNever:
-		return "", runtime.ErrImageNeverPull
+		return runtime.Image{}, runtime.ErrImageNeverPull
 	}
+	if pulling != nil {
+		pulling()
+	}
+	start := time.Now()
 	pulled, err := r.client.Pull(ctx, ref, containerd.WithPullUnpack, containerd.WithPullSnapshotter(snapshotter))
 	if err != nil {
-		return "", &runtime.ImagePullError{Image: image, Message: err.Error()}
+		return runtime.Image{}, &runtime.ImagePullError{Image: image, Message: err.Error()}
 	}
-	return pulled.Target().Digest.String(), nil
+	pull := &runtime.Pull{Duration: time.Since(start)}
+	if pull.Size, err = pulled.Size(ctx); err != nil {
+		return runtime.Image{}, fmt.Errorf("sizing pulled image %s: %w", ref, err)
+	}
+	return runtime.Image{ID: pulled.Target().Digest.String(), Pull: pull}, nil
 }
 
 // normalize turns "busybox" into "docker.io/library/busybox:latest".

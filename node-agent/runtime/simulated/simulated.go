@@ -62,8 +62,8 @@ func (r *Runtime) Version(context.Context) (string, error) { return "simulated:/
 
 // EnsureImage implements runtime.Runtime: every image is present, with an ID derived
 // from its name.
-func (r *Runtime) EnsureImage(_ context.Context, image string, _ corev1.PullPolicy) (string, error) {
-	return "simulated://" + image, nil
+func (r *Runtime) EnsureImage(_ context.Context, image string, _ corev1.PullPolicy, _ func()) (runtime.Image, error) {
+	return runtime.Image{ID: "simulated://" + image}, nil
 }
 
 // SetPodCIDR implements runtime.Runtime.
