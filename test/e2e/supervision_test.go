@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -118,8 +120,10 @@ var _ = Describe("A supervised node", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 
 		By("killing the embedded containerd")
+		readiness := watchReady(supervisedNode)
 		// Node conditions carry whole seconds.
 		killedAt := time.Now().Truncate(time.Second)
+		kill := time.Now()
 		Expect(syscall.Kill(killed, syscall.SIGKILL)).To(Succeed())
 		Eventually(func() bool { return alive(killed) }).Should(BeFalse())
 		expectRunning(pids)
@@ -141,6 +145,13 @@ var _ = Describe("A supervised node", Ordered, func() {
 				HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue),
 				HaveField("LastTransitionTime.Time", BeTemporally(">=", killedAt)))))
 		}, 30*time.Second).Should(Succeed())
+		Eventually(readiness.seen).Should(Equal([]corev1.ConditionStatus{corev1.ConditionFalse, corev1.ConditionTrue}),
+			"the Node's Ready as watched from the kill on")
+		readiness.stop()
+		at := readiness.times()
+		notReady, ready := at[0].Sub(kill), at[1].Sub(kill)
+		AddReportEntry("containerd killed", fmt.Sprintf("node NotReady %s after the kill, Ready again %s after it (watched at the apiserver)",
+			notReady.Round(10*time.Millisecond), ready.Round(10*time.Millisecond)))
 
 		By("starting a pod on the node after")
 		after := sleeper(ns, "after")
@@ -173,3 +184,62 @@ var _ = Describe("A supervised node", Ordered, func() {
 		expectRunning(pids)
 	})
 })
+
+// readyWatch records the changes of a Node's Ready condition that a watch delivers.
+type readyWatch struct {
+	stop func()
+	mu   sync.Mutex
+	// statuses and at are the successive values of Ready and when each was seen.
+	statuses []corev1.ConditionStatus
+	at       []time.Time
+}
+
+// watchReady watches node's Ready condition from now on. The value it has now is not
+// recorded; a change is, at the time the watch delivers it.
+func watchReady(node string) *readyWatch {
+	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: k8s.Scheme()})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	cur := &corev1alpha1.Node{}
+	ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKey{Name: node}, cur)).To(Succeed())
+	w, err := wc.Watch(ctx, &corev1alpha1.NodeList{}, client.MatchingFields{"metadata.name": node},
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: cur.ResourceVersion}})
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	rw := &readyWatch{stop: w.Stop}
+	last := nodeReady(cur)
+	go func() {
+		for ev := range w.ResultChan() {
+			n, ok := ev.Object.(*corev1alpha1.Node)
+			if !ok {
+				continue
+			}
+			if st := nodeReady(n); st != last {
+				last = st
+				rw.mu.Lock()
+				rw.statuses, rw.at = append(rw.statuses, st), append(rw.at, time.Now())
+				rw.mu.Unlock()
+			}
+		}
+	}()
+	return rw
+}
+
+func (rw *readyWatch) seen() []corev1.ConditionStatus {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return slices.Clone(rw.statuses)
+}
+
+func (rw *readyWatch) times() []time.Time {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return slices.Clone(rw.at)
+}
+
+func nodeReady(n *corev1alpha1.Node) corev1.ConditionStatus {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status
+		}
+	}
+	return corev1.ConditionUnknown
+}
