@@ -66,7 +66,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.TextVar(&o.ServiceClusterIPRange, "service-cluster-ip-range", netip.MustParsePrefix(corev1alpha1.DefaultServiceClusterIPRange), "The IPv4 CIDR Services' cluster IPs are allocated from, /12 to /29; its first address is kept for a kubernetes Service.")
 	o.ServiceNodePortRange = *utilnet.ParsePortRangeOrDie(corev1alpha1.DefaultServiceNodePortRange)
 	fs.Var(&o.ServiceNodePortRange, "service-node-port-range", "The ports NodePort and LoadBalancer Services' node ports are allocated from, as first-last.")
-	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "How long a pod that states no toleration of node.kubernetes.io/unreachable stays on an unreachable node before it is evicted.")
+	fs.Int64Var(&o.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", 300, "How long a pod that states no toleration of node.kubernetes.io/not-ready:NoExecute stays on a node whose agent reports it not Ready before it is evicted.")
+	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", 300, "How long a pod that states no toleration of node.kubernetes.io/unreachable:NoExecute stays on an unreachable node before it is evicted.")
 	fs.StringVar(&o.ClusterSigningCertFile, "cluster-signing-cert-file", "", "PEM CA certificate the csrsigning controller signs kubernetes.io/kube-apiserver-client certificates with (the CA the apiserver trusts for client certificates); unset, it signs nothing and the cluster's own signer must.")
 	fs.StringVar(&o.ClusterSigningKeyFile, "cluster-signing-key-file", "", "PEM private key of --cluster-signing-cert-file.")
 	fs.DurationVar(&o.ClusterSigningDuration, "cluster-signing-duration", certificates.DefaultSigningDuration, "The longest a signed certificate is valid for; a request's expirationSeconds may ask for less.")
@@ -103,6 +104,9 @@ func (o *Options) Validate() error {
 	}
 	if o.TerminatedPodGCThreshold < 0 {
 		return fmt.Errorf("--terminated-pod-gc-threshold=%d: must not be negative (0 keeps every terminated pod)", o.TerminatedPodGCThreshold)
+	}
+	if o.DefaultNotReadyTolerationSeconds < 0 {
+		return fmt.Errorf("--default-not-ready-toleration-seconds=%d: must not be negative", o.DefaultNotReadyTolerationSeconds)
 	}
 	if o.DefaultUnreachableTolerationSeconds < 0 {
 		return fmt.Errorf("--default-unreachable-toleration-seconds=%d: must not be negative", o.DefaultUnreachableTolerationSeconds)

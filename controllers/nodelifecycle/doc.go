@@ -3,9 +3,9 @@
 //
 // A node whose Lease in namespace kybern-node-lease goes unrenewed for the grace period
 // gets Ready=Unknown and the node.kubernetes.io/unreachable taints (NoSchedule, so nothing
-// new lands there, and NoExecute). Its pods are deleted once their toleration of the
-// NoExecute taint runs out (the default when they state none), so that their controllers
-// replace them elsewhere; StatefulSet pods stay, since deleting one whose node may still
-// run it could leave two pods with one ordinal. A node that renews its Lease again loses
-// the taints.
+// new lands there, and NoExecute); one whose agent reports Ready=False gets the not-ready
+// taints of both effects. A pod leaves a node once it no longer tolerates one of its
+// NoExecute taints (noexecute.go), so that its controller replaces it elsewhere; an
+// unreachable node's StatefulSet pods stay, since deleting one whose node may still run
+// it could leave two pods with one ordinal. The taints go with their condition.
 package nodelifecycle

@@ -2,7 +2,6 @@ package nodelifecycle
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -37,9 +36,10 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// GracePeriod is how long a Lease may go unrenewed before its node is unreachable.
 	GracePeriod time.Duration
-	// DefaultTolerationSeconds is how long a pod that states no toleration of the
-	// unreachable taint stays on an unreachable node.
-	DefaultTolerationSeconds int64
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds are how
+	// long a pod that states no toleration of the not-ready or unreachable NoExecute
+	// taint stays on a node that has it.
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 	// ClusterCIDR is the range Nodes' pod CIDRs come from, a /24 each.
 	ClusterCIDR netip.Prefix
 
@@ -59,7 +59,8 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) e
 		return err
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Recorder: cfg.Recorder, Clock: cfg.Clock,
-		GracePeriod: cfg.NodeMonitorGracePeriod, DefaultTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds, ClusterCIDR: cfg.ClusterCIDR}
+		GracePeriod: cfg.NodeMonitorGracePeriod, DefaultNotReadyTolerationSeconds: cfg.DefaultNotReadyTolerationSeconds,
+		DefaultUnreachableTolerationSeconds: cfg.DefaultUnreachableTolerationSeconds, ClusterCIDR: cfg.ClusterCIDR}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&corev1alpha1.Node{}).
 		Watches(&coordinationv1.Lease{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request {
@@ -91,19 +92,30 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	deadline := renewed.Add(r.GracePeriod)
-	if now.Before(deadline) {
-		if err := r.markReachable(ctx, node); err != nil {
-			return ctrl.Result{}, err
+	reachable := now.Before(deadline)
+	if reachable {
+		err = r.markReachable(ctx, node)
+		if err == nil {
+			err = r.syncConditionTaints(ctx, node, now)
 		}
-		return ctrl.Result{RequeueAfter: deadline.Sub(now) + time.Second}, r.syncConditionTaints(ctx, node)
+	} else {
+		err = r.markUnreachable(ctx, node, now)
 	}
-	taintedAt, err := r.markUnreachable(ctx, node, now)
+	if err == nil {
+		err = r.stampNoExecute(ctx, node, now)
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	next, err := r.evict(ctx, node, taintedAt, now)
-	if err != nil || next.IsZero() {
+	next, err := r.evict(ctx, node, now)
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if reachable && (next.IsZero() || deadline.Before(next)) {
+		next = deadline
+	}
+	if next.IsZero() {
+		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: next.Sub(now) + time.Second}, nil
 }
@@ -175,27 +187,27 @@ func unreachableTaints(now time.Time) []corev1.Taint {
 	}
 }
 
-// markUnreachable sets Ready=Unknown and the unreachable taints, and returns when the
-// NoExecute taint was added.
-func (r *Reconciler) markUnreachable(ctx context.Context, node *corev1alpha1.Node, now time.Time) (time.Time, error) {
+// markUnreachable sets Ready=Unknown and the unreachable taints in place of the
+// not-ready ones, as upstream swaps them: the agent's last word on readiness is stale.
+func (r *Reconciler) markUnreachable(ctx context.Context, node *corev1alpha1.Node, now time.Time) error {
 	for _, t := range node.Spec.Taints {
 		if t.Key == corev1.TaintNodeUnreachable && t.Effect == corev1.TaintEffectNoExecute && t.TimeAdded != nil {
-			return t.TimeAdded.Time, r.setReadyUnknown(ctx, node, now)
+			return r.setReadyUnknown(ctx, node, now)
 		}
 	}
 	orig := node.DeepCopy()
 	var kept []corev1.Taint
 	for _, t := range node.Spec.Taints {
-		if t.Key != corev1.TaintNodeUnreachable {
+		if t.Key != corev1.TaintNodeUnreachable && t.Key != corev1.TaintNodeNotReady {
 			kept = append(kept, t)
 		}
 	}
 	node.Spec.Taints = append(kept, unreachableTaints(now)...)
 	if err := r.Patch(ctx, node, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		return time.Time{}, err
+		return err
 	}
 	r.Recorder.Eventf(node, corev1.EventTypeNormal, "NodeNotReady", "Node %s status is now: NodeNotReady", node.Name)
-	return now, r.setReadyUnknown(ctx, node, now)
+	return r.setReadyUnknown(ctx, node, now)
 }
 
 func (r *Reconciler) setReadyUnknown(ctx context.Context, node *corev1alpha1.Node, now time.Time) error {
@@ -236,58 +248,4 @@ func (r *Reconciler) markReachable(ctx context.Context, node *corev1alpha1.Node)
 	}
 	r.Recorder.Eventf(node, corev1.EventTypeNormal, "NodeReachable", "Node %s renews its lease again", node.Name)
 	return nil
-}
-
-// evict deletes the pods on node whose toleration of the unreachable NoExecute taint,
-// added at taintedAt, has run out, and returns when the next one runs out (zero if none).
-func (r *Reconciler) evict(ctx context.Context, node *corev1alpha1.Node, taintedAt, now time.Time) (time.Time, error) {
-	var pods corev1alpha1.PodList
-	if err := r.List(ctx, &pods, client.MatchingFields{podNodeNameIndex: node.Name}); err != nil {
-		return time.Time{}, err
-	}
-	var next time.Time
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if p.DeletionTimestamp != nil || ownedByStatefulSet(p) {
-			continue
-		}
-		seconds, forever := r.tolerationSeconds(p)
-		if forever {
-			continue
-		}
-		at := taintedAt.Add(time.Duration(seconds) * time.Second)
-		if at.After(now) {
-			if next.IsZero() || at.Before(next) {
-				next = at
-			}
-			continue
-		}
-		if err := r.Delete(ctx, p, client.Preconditions{UID: &p.UID}); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
-			return next, fmt.Errorf("evicting pod %s/%s from unreachable node %s: %w", p.Namespace, p.Name, node.Name, err)
-		}
-		r.Recorder.Eventf(p, corev1.EventTypeNormal, "TaintManagerEviction", "Marking for deletion Pod %s/%s", p.Namespace, p.Name)
-	}
-	return next, nil
-}
-
-// tolerationSeconds is how long p tolerates the unreachable NoExecute taint; forever is
-// true for a toleration without a limit.
-func (r *Reconciler) tolerationSeconds(p *corev1alpha1.Pod) (seconds int64, forever bool) {
-	for _, t := range p.Spec.Tolerations {
-		if t.Effect != "" && t.Effect != corev1.TaintEffectNoExecute {
-			continue
-		}
-		if (t.Key == "" && t.Operator == corev1.TolerationOpExists) || t.Key == corev1.TaintNodeUnreachable {
-			if t.TolerationSeconds == nil {
-				return 0, true
-			}
-			return max(*t.TolerationSeconds, 0), false
-		}
-	}
-	return r.DefaultTolerationSeconds, false
-}
-
-func ownedByStatefulSet(p *corev1alpha1.Pod) bool {
-	ref := metav1.GetControllerOfNoCopy(p)
-	return ref != nil && ref.Kind == "StatefulSet"
 }

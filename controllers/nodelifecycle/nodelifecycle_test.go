@@ -73,6 +73,20 @@ func nodeOf(name string) func() *corev1alpha1.Node {
 	}
 }
 
+// setCondition sets condition t of node name to s, as its agent would.
+func setCondition(name string, t corev1.NodeConditionType, s corev1.ConditionStatus) {
+	n := nodeOf(name)()
+	orig := n.DeepCopy()
+	conds := []corev1.NodeCondition{{Type: t, Status: s, Reason: "Test", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	for _, c := range n.Status.Conditions {
+		if c.Type != t {
+			conds = append(conds, c)
+		}
+	}
+	n.Status.Conditions = conds
+	ExpectWithOffset(1, k8s.Status().Patch(ctx, n, client.MergeFrom(orig))).To(Succeed())
+}
+
 var _ = Describe("Node lifecycle", Ordered, func() {
 	It("gives every node its own /24 of 10.244.0.0/16", func() {
 		a, b := startAgent("cidr-a"), startAgent("cidr-b")
@@ -108,20 +122,39 @@ var _ = Describe("Node lifecycle", Ordered, func() {
 		Eventually(func() []corev1.Taint { return nodeOf("lost")().Spec.Taints }).Should(BeEmpty())
 	})
 
+	It("evicts the pods of a node its agent reports not Ready after their toleration of not-ready, keeps those that tolerate it, and untaints the node when Ready", func() {
+		ns, err := env.NewNamespace(ctx, "nl-notready")
+		Expect(err).NotTo(HaveOccurred())
+		sick := startAgent("sick")
+		startAgent("healthy")
+		rs := &appsv1alpha1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
+		rs.Spec.Replicas = ptr.To[int32](4)
+		rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+		rs.Spec.Template.Labels = map[string]string{"app": "web"}
+		rs.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox"}}
+		Expect(k8s.Create(ctx, rs)).To(Succeed())
+		perNode := func() (map[string]int, error) { return testenv.PodsPerNode(ctx, k8s, ns) }
+		Eventually(perNode).Should(Equal(map[string]int{"sick": 2, "healthy": 2}))
+		stays := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tolerant"}}
+		stays.Spec.NodeName = "sick"
+		stays.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox"}}
+		stays.Spec.Tolerations = []corev1.Toleration{{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}}
+		Expect(k8s.Create(ctx, stays)).To(Succeed())
+
+		setCondition(sick.node.Name, corev1.NodeReady, corev1.ConditionFalse)
+		Eventually(func() []corev1.Taint { return nodeOf("sick")().Spec.Taints }).Should(ContainElement(And(
+			HaveField("Key", corev1.TaintNodeNotReady), HaveField("Effect", corev1.TaintEffectNoExecute), HaveField("TimeAdded", Not(BeNil())))))
+		Eventually(perNode).Should(Equal(map[string]int{"sick": 1, "healthy": 4}))
+		Consistently(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(stays), stays) }, 3*time.Second).Should(Succeed())
+		Expect(stays.DeletionTimestamp).To(BeNil(), "a pod that tolerates not-ready without a limit stays")
+
+		setCondition(sick.node.Name, corev1.NodeReady, corev1.ConditionTrue)
+		Eventually(func() []corev1.Taint { return nodeOf("sick")().Spec.Taints }).Should(BeEmpty())
+	})
+
 	It("taints a node NoSchedule by its conditions, not ready or under pressure, and untaints it when they clear", func() {
 		a := startAgent("conditions")
-		setCondition := func(t corev1.NodeConditionType, s corev1.ConditionStatus) {
-			n := nodeOf(a.node.Name)()
-			orig := n.DeepCopy()
-			conds := []corev1.NodeCondition{{Type: t, Status: s, Reason: "Test", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-			for _, c := range n.Status.Conditions {
-				if c.Type != t {
-					conds = append(conds, c)
-				}
-			}
-			n.Status.Conditions = conds
-			Expect(k8s.Status().Patch(ctx, n, client.MergeFrom(orig))).To(Succeed())
-		}
+		setCondition := func(t corev1.NodeConditionType, s corev1.ConditionStatus) { setCondition(a.node.Name, t, s) }
 		taints := func() []corev1.Taint { return nodeOf(a.node.Name)().Spec.Taints }
 		noSchedule := func(key string) types.GomegaMatcher {
 			return ContainElement(And(HaveField("Key", key), HaveField("Effect", corev1.TaintEffectNoSchedule)))

@@ -24,7 +24,7 @@ var _ = testenv.DeclareSuite(testenv.SuiteSpec{
 	Controllers: []string{"nodelifecycle", "replicaset", "scheduler"},
 	Configure: func(o *controllers.Options) {
 		o.NodeMonitorGracePeriod = 3 * time.Second
-		o.DefaultUnreachableTolerationSeconds = 2
+		o.DefaultNotReadyTolerationSeconds, o.DefaultUnreachableTolerationSeconds = 2, 2
 	},
 }, func(s *testenv.Suite) {
 	env, k8s, ctx = s.Env, s.Env.Client, s.Ctx

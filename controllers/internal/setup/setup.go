@@ -28,9 +28,10 @@ type Settings struct {
 	// NodeMonitorGracePeriod is how long a node's Lease may go unrenewed before the node
 	// is unreachable (node lifecycle).
 	NodeMonitorGracePeriod time.Duration
-	// DefaultUnreachableTolerationSeconds is how long a pod that states no toleration of
-	// the unreachable taint stays on an unreachable node (node lifecycle).
-	DefaultUnreachableTolerationSeconds int64
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds are how
+	// long a pod that states no toleration of the not-ready or unreachable NoExecute taint
+	// stays on a node that has it (node lifecycle).
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 	// ClusterCIDR is the IPv4 CIDR Nodes' pod CIDRs come from (node lifecycle).
 	ClusterCIDR netip.Prefix
 	// ServiceClusterIPRange is the IPv4 CIDR Services' cluster IPs come from (service).
