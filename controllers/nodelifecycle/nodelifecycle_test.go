@@ -87,6 +87,17 @@ func setCondition(name string, t corev1.NodeConditionType, s corev1.ConditionSta
 	ExpectWithOffset(1, k8s.Status().Patch(ctx, n, client.MergeFrom(orig))).To(Succeed())
 }
 
+// runWeb creates a ReplicaSet of 4 pods in ns and returns how many of them each node has.
+func runWeb(ns string) func() (map[string]int, error) {
+	rs := &appsv1alpha1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
+	rs.Spec.Replicas = ptr.To[int32](4)
+	rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	rs.Spec.Template.Labels = map[string]string{"app": "web"}
+	rs.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox"}}
+	ExpectWithOffset(1, k8s.Create(ctx, rs)).To(Succeed())
+	return func() (map[string]int, error) { return testenv.PodsPerNode(ctx, k8s, ns) }
+}
+
 var _ = Describe("Node lifecycle", Ordered, func() {
 	It("gives every node its own /24 of 10.244.0.0/16", func() {
 		a, b := startAgent("cidr-a"), startAgent("cidr-b")
@@ -101,13 +112,7 @@ var _ = Describe("Node lifecycle", Ordered, func() {
 		lost := startAgent("lost")
 		startAgent("kept")
 
-		rs := &appsv1alpha1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
-		rs.Spec.Replicas = ptr.To[int32](4)
-		rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
-		rs.Spec.Template.Labels = map[string]string{"app": "web"}
-		rs.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox"}}
-		Expect(k8s.Create(ctx, rs)).To(Succeed())
-		perNode := func() (map[string]int, error) { return testenv.PodsPerNode(ctx, k8s, ns) }
+		perNode := runWeb(ns)
 		Eventually(perNode).Should(Equal(map[string]int{"lost": 2, "kept": 2}))
 
 		lost.pause()
@@ -127,13 +132,7 @@ var _ = Describe("Node lifecycle", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		sick := startAgent("sick")
 		startAgent("healthy")
-		rs := &appsv1alpha1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}
-		rs.Spec.Replicas = ptr.To[int32](4)
-		rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
-		rs.Spec.Template.Labels = map[string]string{"app": "web"}
-		rs.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "busybox"}}
-		Expect(k8s.Create(ctx, rs)).To(Succeed())
-		perNode := func() (map[string]int, error) { return testenv.PodsPerNode(ctx, k8s, ns) }
+		perNode := runWeb(ns)
 		Eventually(perNode).Should(Equal(map[string]int{"sick": 2, "healthy": 2}))
 		stays := &corev1alpha1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tolerant"}}
 		stays.Spec.NodeName = "sick"
