@@ -321,11 +321,20 @@ func nftRules(ctx context.Context, what ...string) (int, error) {
 		}
 		return 0, fmt.Errorf("nft list %v: %w: %s", what, err, stderr.String())
 	}
+	n, err := countNft(out)
+	if err != nil {
+		return 0, fmt.Errorf("nft list %v: %w", what, err)
+	}
+	return n, nil
+}
+
+// countNft counts the rules, and the elements of sets and maps, in nft's JSON output.
+func countNft(out []byte) (int, error) {
 	var doc struct {
 		Nftables []map[string]json.RawMessage `json:"nftables"`
 	}
 	if err := json.Unmarshal(out, &doc); err != nil {
-		return 0, fmt.Errorf("nft list %v: %w", what, err)
+		return 0, err
 	}
 	n := 0
 	for _, obj := range doc.Nftables {
