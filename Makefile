@@ -107,8 +107,12 @@ e2e-root:
 	  echo "test-e2e: the e2e suite runs real containers, which needs root to run containerd and create network namespaces; run: sudo make test-e2e" >&2; exit 1; fi
 
 .PHONY: bench
-bench: envtest ## Run the benchmarks.
-	$(ENVTEST_ASSETS) go test ./... -run '^$$' -bench . -benchtime 1x -timeout 60m
+bench: envtest ## Run the benchmarks, the soak among them (root; SOAK_DURATION, default 30m).
+	$(ENVTEST_ASSETS) go test ./... -run '^$$' -bench . -benchtime 1x -timeout 120m
+
+.PHONY: soak
+soak: envtest ## Run only the soak: Deployments and Jobs churned over two node agents for SOAK_DURATION (default 30m), then what leaked (root).
+	$(ENVTEST_ASSETS) go test ./test/bench -run '^$$' -bench '^BenchmarkSoak$$' -benchtime 1x -timeout 0
 
 ##@ Build
 
