@@ -1,19 +1,16 @@
 // Package containerlogs is the layout of a container's log files across rotation, which
 // the log driver (node-agent/logdriver) writes, the agent's API (node-agent/server) reads
-// and the eviction manager measures. The current file is <attempt>.log; when the driver
-// rotates it, it becomes <attempt>.log.<time of rotation> (TimeFormat, UTC), and every
-// rotated file but the newest is compressed to <name>.gz, as the kubelet's container log
-// manager names them (pkg/kubelet/logs/container_log_manager.go).
+// and the eviction manager measures (with node-agent/diskusage). The current file is
+// <attempt>.log; when the driver rotates it, it becomes <attempt>.log.<time of rotation>
+// (TimeFormat, UTC), and every rotated file but the newest is compressed to <name>.gz, as
+// the kubelet's container log manager names them (pkg/kubelet/logs/container_log_manager.go).
 package containerlogs
 
 import (
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -59,35 +56,4 @@ func Rotated(path string) (inUse, leftovers []string, err error) {
 	sort.Strings(inUse)
 	sort.Strings(leftovers)
 	return inUse, leftovers, nil
-}
-
-// Usage is the disk space, in bytes, that the files under dir take, as du counts it: a
-// container's or a pod's log directory, rotated files and leftovers included. A missing
-// dir takes none.
-func Usage(dir string) (int64, error) {
-	var total int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		total += allocated(info)
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return total, nil
-	}
-	return total, err
-}
-
-// allocated is the space a file's blocks take, which for a small or sparse file differs
-// from its size.
-func allocated(info fs.FileInfo) int64 {
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		return st.Blocks * 512
-	}
-	return info.Size()
 }

@@ -42,26 +42,3 @@ func TestRotated(t *testing.T) {
 		t.Errorf("leftovers: got %v, want %v", leftovers, want)
 	}
 }
-
-func TestUsage(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "c"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, size := range map[string]int{"c/0.log": 10000, "c/0.log.20261203-080405.gz": 3000} {
-		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, size), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := Usage(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Whole blocks: at least the bytes written, at most a block more for each file.
-	if got < 13000 || got > 13000+2*64<<10 {
-		t.Errorf("usage %d, want about 13000", got)
-	}
-	if got, err := Usage(filepath.Join(dir, "gone")); err != nil || got != 0 {
-		t.Errorf("missing directory: %d, %v; want 0, nil", got, err)
-	}
-}
