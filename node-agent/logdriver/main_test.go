@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kybern/kybern/node-agent/internal/testutil"
 )
 
 func TestCopyLines(t *testing.T) {
@@ -28,7 +28,7 @@ func TestCopyLines(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r, w := io.Pipe()
-			var out lockedBuffer
+			var out testutil.Buffer
 			done := make(chan struct{})
 			go func() { copyLines(&out, "stdout", r); close(done) }()
 			for _, s := range tc.writes {
@@ -55,22 +55,4 @@ func TestCopyLines(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that may be written and read at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

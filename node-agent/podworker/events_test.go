@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/node-agent/internal/testutil"
 	"github.com/kybern/kybern/node-agent/runtime"
 	"github.com/kybern/kybern/node-agent/runtime/simulated"
 )
@@ -120,7 +121,7 @@ func TestEventsHaveTheKubeletsReasons(t *testing.T) {
 			r.step(latency)
 			r.probed(1)
 			id := strings.TrimPrefix(r.container("web").ContainerID, "simulated://")
-			until(r.t, "the failure for good", func() bool { _, failed := r.w.probes.Failed(id); return failed })
+			testutil.Until(r.t, "the failure for good", func() bool { _, failed := r.w.probes.Failed(id); return failed })
 			r.step(0)
 		},
 		want: []string{"Warning Unhealthy Liveness probe failed: ", "Normal Killing Container web failed liveness probe, will be restarted"},

@@ -6,25 +6,15 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-)
 
-// until polls cond, which probe loops make true from their own goroutines.
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+	"github.com/kybern/kybern/node-agent/internal/testutil"
+)
 
 // probed waits until n probes ran in all; each probe loop makes its ticker before its
 // first probe, so a clock step after that reaches it.
 func (r *rig) probed(n int32) {
 	r.t.Helper()
-	until(r.t, "probes to run", func() bool { return r.execs.Load() >= n })
+	testutil.Until(r.t, "probes to run", func() bool { return r.execs.Load() >= n })
 }
 
 func execProbe(period, failures int32, command ...string) *corev1.Probe {
@@ -63,7 +53,7 @@ func TestLivenessProbeRestartsTheContainer(t *testing.T) {
 	r.step(0)
 	r.step(latency)
 	id := strings.TrimPrefix(r.container("web").ContainerID, "simulated://")
-	until(t, "the readiness probe to succeed", func() bool { return r.w.probes.Ready(id, &c) })
+	testutil.Until(t, "the readiness probe to succeed", func() bool { return r.w.probes.Ready(id, &c) })
 	r.step(0)
 	if !r.container("web").Ready {
 		t.Fatalf("ready after the readiness probe succeeded: %+v", r.container("web"))
@@ -73,7 +63,7 @@ func TestLivenessProbeRestartsTheContainer(t *testing.T) {
 	}
 	r.probed(2)
 	r.clock.Step(time.Second)
-	until(t, "the second liveness failure", func() bool { _, failed := r.w.probes.Failed(id); return failed })
+	testutil.Until(t, "the second liveness failure", func() bool { _, failed := r.w.probes.Failed(id); return failed })
 	r.step(0) // kills it
 	r.step(0) // restarts it at once
 	cs := r.container("web")
@@ -104,7 +94,7 @@ func TestStartupProbeHoldsTheOthersBack(t *testing.T) {
 		t.Fatalf("a probe failed for good after two startup failures of three: %s", why.Message())
 	}
 	r.clock.Step(time.Second)
-	until(t, "the third startup failure", func() bool { _, failed := r.w.probes.Failed(id); return failed })
+	testutil.Until(t, "the third startup failure", func() bool { _, failed := r.w.probes.Failed(id); return failed })
 	if why, _ := r.w.probes.Failed(id); !strings.Contains(why.Message(), "failed startup probe") {
 		t.Fatalf("reason %q, want the startup probe's", why.Message())
 	}

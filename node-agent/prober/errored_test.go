@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/kybern/kybern/node-agent/internal/testutil"
 	"github.com/kybern/kybern/node-agent/runtime"
 )
 
@@ -41,18 +42,6 @@ func (t *execTarget) ran() int {
 	return t.runs
 }
 
-// waitFor polls cond, which the probe loop's goroutine makes true.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // A liveness probe the runtime cannot run (containerd down or restarting) is thrown
 // away, as upstream's prober throws away a probe that errored: an outage of the runtime
 // must restart no container. The same probe failing by its exit code counts.
@@ -78,11 +67,11 @@ func TestExecProbeTheRuntimeCannotRunIsNotCounted(t *testing.T) {
 	s.Sync(context.Background(), []Running{{ID: "c1", StartedAt: clk.Now(), Spec: c}})
 
 	for i := 1; i <= 3; i++ {
-		waitFor(t, "the probe to run", func() bool { return target.ran() >= i })
+		testutil.Until(t, "the probe to run", func() bool { return target.ran() >= i })
 		if _, dead := s.Failed("c1"); dead {
 			t.Fatalf("after %d errored runs with a failure threshold of 1 the container is to be killed", i)
 		}
-		waitFor(t, "the probe loop's ticker", func() bool { return clk.HasWaiters() })
+		testutil.Until(t, "the probe loop's ticker", func() bool { return clk.HasWaiters() })
 		clk.Step(time.Second)
 	}
 	mu.Lock()
@@ -95,5 +84,5 @@ func TestExecProbeTheRuntimeCannotRunIsNotCounted(t *testing.T) {
 	target.err = nil
 	target.mu.Unlock()
 	clk.Step(time.Second)
-	waitFor(t, "a failing exit code to count", func() bool { _, dead := s.Failed("c1"); return dead })
+	testutil.Until(t, "a failing exit code to count", func() bool { _, dead := s.Failed("c1"); return dead })
 }

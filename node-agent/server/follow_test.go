@@ -4,11 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/kybern/kybern/node-agent/internal/testutil"
 )
 
 // A follower goes on into the file that replaces the one it read when the log driver
@@ -30,21 +29,21 @@ func TestCopyLogFollowsAcrossRotation(t *testing.T) {
 		}
 	}
 	appendTo(path, "2026-01-02T03:04:01Z stdout F one\n")
-	var out lockedBuffer
+	var out testutil.Buffer
 	var running atomic.Bool
 	running.Store(true)
 	done := make(chan error, 1)
 	go func() {
 		done <- copyLog(context.Background(), path, LogOptions{Follow: true}, &out, running.Load)
 	}()
-	awaitOutput(t, &out, "one\n")
+	testutil.Until(t, "the first line", func() bool { return out.String() == "one\n" })
 	// Rotated as the driver rotates: the last write to the old file, the rename, the new file.
 	appendTo(path, "2026-01-02T03:04:02Z stdout F two\n")
 	if err := os.Rename(path, path+".20260102-030402"); err != nil {
 		t.Fatal(err)
 	}
 	appendTo(path, "2026-01-02T03:04:03Z stderr F three\n")
-	awaitOutput(t, &out, "one\ntwo\nthree\n")
+	testutil.Until(t, "the lines before and after the rotation", func() bool { return out.String() == "one\ntwo\nthree\n" })
 	appendTo(path, "2026-01-02T03:04:04Z stdout F four\n")
 	running.Store(false)
 	if err := <-done; err != nil {
@@ -53,34 +52,4 @@ func TestCopyLogFollowsAcrossRotation(t *testing.T) {
 	if got, want := out.String(), "one\ntwo\nthree\nfour\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-}
-
-// awaitOutput waits up to 10 s until out holds want.
-func awaitOutput(t *testing.T, out *lockedBuffer, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for out.String() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("output %q, want %q", out.String(), want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// lockedBuffer is a strings.Builder that may be written and read at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
