@@ -220,7 +220,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 		// The node's Ready condition follows containerd's deaths and restarts at once.
 		embedded.OnChange(func(bool) { a.StatusChanged() })
 	}
-	evictions.PressureChanged = a.StatusChanged
+	evictions.OnPressureChanged(a.StatusChanged)
 	podCIDR, err := a.Register(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
@@ -25,9 +27,9 @@ func (e evictable) Active() []*corev1alpha1.Pod {
 }
 
 // Evict implements eviction.Pods.
-func (e evictable) Evict(pod *corev1alpha1.Pod, message string) bool {
+func (e evictable) Evict(pod *corev1alpha1.Pod, message string, grace time.Duration) bool {
 	e.a.mu.Lock()
 	w, ok := e.a.workers[pod.UID]
 	e.a.mu.Unlock()
-	return ok && w.Evict(message)
+	return ok && w.Evict(message, grace)
 }

@@ -48,12 +48,12 @@ func TestConditionsHoldForTheTransitionPeriod(t *testing.T) {
 		{6 * time.Minute, pids, Pressure{PID: true}},
 		{6*time.Minute + 10*time.Second, Observations{}, Pressure{PID: true}},
 	} {
-		if got := c.observe(met(hard, step.obs), start.Add(step.at)); got != step.want {
+		if got := c.observe(met(hard, step.obs, false), start.Add(step.at)); got != step.want {
 			t.Errorf("at %s: pressure %+v, want %+v", step.at, got, step.want)
 		}
 	}
 	zero := conditions{}
-	if got := zero.observe(met(hard, low), start); got != (Pressure{Memory: true, Disk: true}) {
+	if got := zero.observe(met(hard, low, false), start); got != (Pressure{Memory: true, Disk: true}) {
 		t.Errorf("no transition period: pressure %+v while crossed", got)
 	}
 }
@@ -153,6 +153,11 @@ func (f fakeUsage) Usage(context.Context, []*corev1alpha1.Pod) (map[types.UID]Po
 type fakePods struct {
 	active  []*corev1alpha1.Pod
 	evicted map[types.UID]string
+	grace   map[types.UID]time.Duration
+}
+
+func newFakePods(active ...*corev1alpha1.Pod) *fakePods {
+	return &fakePods{active: active, evicted: map[types.UID]string{}, grace: map[types.UID]time.Duration{}}
 }
 
 func (f *fakePods) Active() []*corev1alpha1.Pod {
@@ -165,29 +170,31 @@ func (f *fakePods) Active() []*corev1alpha1.Pod {
 	return out
 }
 
-func (f *fakePods) Evict(p *corev1alpha1.Pod, msg string) bool {
+func (f *fakePods) Evict(p *corev1alpha1.Pod, msg string, grace time.Duration) bool {
 	if _, done := f.evicted[p.UID]; done {
 		return false
 	}
-	f.evicted[p.UID] = msg
+	f.evicted[p.UID], f.grace[p.UID] = msg, grace
 	return true
 }
 
 func TestSynchronizeEvictsOnePodARound(t *testing.T) {
 	signals := &fakeSignals{obs: Observations{MemoryAvailable: {Available: 60 * mi, Capacity: 1024 * mi}}}
 	critical := pod("critical", systemCriticalPriority, "")
-	pods := &fakePods{active: []*corev1alpha1.Pod{pod("hog", 0, "10Mi"), pod("modest", 0, "500Mi"), critical}, evicted: map[types.UID]string{}}
+	pods := newFakePods(pod("hog", 0, "10Mi"), pod("modest", 0, "500Mi"), critical)
 	usage := fakeUsage{"hog": {Memory: 400 * mi, ContainerMemory: map[string]int64{"c": 400 * mi}}, "modest": {Memory: 100 * mi}, "critical": {Memory: 900 * mi}}
 	changes := 0
-	m := &Manager{Thresholds: mustThresholds(t, "memory.available<100Mi"), TransitionPeriod: time.Minute, Signals: signals, Usage: usage,
-		Clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), Log: logr.Discard(), PressureChanged: func() { changes++ }}
+	clk := testingclock.NewFakeClock(time.Unix(1_000_000, 0))
+	m := NewManager(Config{Thresholds: mustThresholds(t, "memory.available<100Mi"), TransitionPeriod: time.Minute, Signals: signals, Usage: usage,
+		Clock: clk, Log: logr.Discard()})
+	m.OnPressureChanged(func() { changes++ })
 
 	if got := m.synchronize(context.Background(), pods); got == nil || got.Name != "hog" {
 		t.Fatalf("first round evicted %v, want hog", got)
 	}
 	want := "The node was low on resource: memory. Threshold quantity: 100Mi, available: 60Mi. Container c was using 400Mi, request is 10Mi, has larger consumption of memory. "
-	if pods.evicted["hog"] != want {
-		t.Errorf("message %q, want %q", pods.evicted["hog"], want)
+	if pods.evicted["hog"] != want || pods.grace["hog"] != time.Second {
+		t.Errorf("message %q, grace %s; want %q, 1s as for every hard threshold", pods.evicted["hog"], pods.grace["hog"], want)
 	}
 	if !m.Pressure().Memory || changes != 1 {
 		t.Errorf("pressure %+v after %d changes, want MemoryPressure once", m.Pressure(), changes)
@@ -199,7 +206,7 @@ func TestSynchronizeEvictsOnePodARound(t *testing.T) {
 		t.Fatalf("third round evicted %s: a critical pod is never evicted", got.Name)
 	}
 	signals.obs = Observations{MemoryAvailable: {Available: 600 * mi, Capacity: 1024 * mi}}
-	m.Clock.(*testingclock.FakeClock).Step(time.Minute)
+	clk.Step(time.Minute)
 	m.synchronize(context.Background(), pods)
 	if m.Pressure().Memory || changes != 2 {
 		t.Errorf("pressure %+v after the transition period, %d changes", m.Pressure(), changes)
@@ -209,9 +216,9 @@ func TestSynchronizeEvictsOnePodARound(t *testing.T) {
 func TestSynchronizeEvictsAPodOverItsLimitWithoutPressure(t *testing.T) {
 	p := pod("writer", 0, "")
 	p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Mi")}
-	pods := &fakePods{active: []*corev1alpha1.Pod{p, pod("other", 0, "")}, evicted: map[types.UID]string{}}
-	m := &Manager{Thresholds: mustThresholds(t, DefaultHard), Signals: &fakeSignals{obs: Observations{}}, Log: logr.Discard(),
-		Usage: fakeUsage{"writer": {Logs: map[string]int64{"c": 2 * mi}}, "other": {}}, Clock: testingclock.NewFakeClock(time.Unix(0, 0))}
+	pods := newFakePods(p, pod("other", 0, ""))
+	m := NewManager(Config{Thresholds: mustThresholds(t, DefaultHard), Signals: &fakeSignals{obs: Observations{}}, Log: logr.Discard(),
+		Usage: fakeUsage{"writer": {Logs: map[string]int64{"c": 2 * mi}}, "other": {}}, Clock: testingclock.NewFakeClock(time.Unix(0, 0))})
 	if got := m.synchronize(context.Background(), pods); got == nil || got.Name != "writer" || len(pods.evicted) != 1 {
 		t.Fatalf("evicted %v (%v), want writer alone", got, pods.evicted)
 	}

@@ -12,37 +12,80 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// monitoringInterval is how often the manager measures and acts, upstream's.
-const monitoringInterval = 10 * time.Second
+const (
+	// monitoringInterval is how often the manager measures and acts, upstream's.
+	monitoringInterval = 10 * time.Second
+	// immediateGrace is how long a pod evicted on a hard threshold, or over its own
+	// ephemeral-storage limits, gets to stop: upstream's 1 s. It is also the least any
+	// evicted pod gets, as upstream's pod workers raise a grace period below 1 s to it.
+	immediateGrace = time.Second
+)
 
 // Pods are the node's pods as eviction sees them.
 type Pods interface {
 	// Active are the pods the node runs that are neither finished nor being deleted.
 	Active() []*corev1alpha1.Pod
-	// Evict stops pod and reports it Failed, reason Evicted, with message, recording the
-	// pod's Evicted Warning event; false when the pod is gone or was evicted already.
-	Evict(pod *corev1alpha1.Pod, message string) bool
+	// Evict stops pod with at most grace for its containers and reports it Failed,
+	// reason Evicted, with message, recording the pod's Evicted Warning event; false when
+	// the pod is gone or was evicted already.
+	Evict(pod *corev1alpha1.Pod, message string, grace time.Duration) bool
 }
 
-// Manager is the node's eviction manager. Set its fields, then Run it; Pressure may be
-// called at any time from any goroutine.
-type Manager struct {
+// Images is the runtime's image store, which the manager prunes under disk pressure
+// before it evicts a pod, as upstream's image garbage collection.
+type Images interface {
+	// DeleteUnusedImages deletes the images no container, running or not, uses.
+	DeleteUnusedImages(ctx context.Context) error
+}
+
+// Config is what a Manager is made of.
+type Config struct {
+	// Thresholds are the hard and soft thresholds (ParseThresholds, Combine).
 	Thresholds []Threshold
 	// TransitionPeriod is how long a pressure condition holds after its threshold was
 	// last crossed (--eviction-pressure-transition-period).
 	TransitionPeriod time.Duration
-	Signals          Measurer
-	Usage            UsageMeasurer
+	// MaxPodGracePeriod is the most grace a pod evicted on a soft threshold gets
+	// (--eviction-max-pod-grace-period); it gets less when its own is shorter.
+	MaxPodGracePeriod time.Duration
+	Signals           Measurer
+	Usage             UsageMeasurer
+	// Images, when set, is pruned under disk pressure before any pod is evicted.
+	Images Images
+	// DedicatedImageFs says the images are on a filesystem of their own, not on nodefs:
+	// then only imagefs pressure prunes them, as upstream.
+	DedicatedImageFs bool
 	Clock            clock.WithTicker
 	Log              logr.Logger
-	// PressureChanged, when set, is called when a pressure condition changes (the
-	// agent's StatusChanged).
-	PressureChanged func()
+}
+
+// Manager is the node's eviction manager. Make it with NewManager, then Run it; Pressure
+// may be called at any time from any goroutine.
+type Manager struct {
+	cfg Config
+	// pressureChanged, when set, is called when a pressure condition changes.
+	pressureChanged func()
 
 	mu       sync.Mutex
 	pressure Pressure
-	conds    conditions
+
+	// The rest is the state of Run's goroutine between rounds.
+	conds conditions
+	// counting are the thresholds that drove eviction in the last round, which count
+	// until their minimum reclaim is met.
+	counting []Threshold
+	// since is when each crossed threshold was first crossed.
+	since map[key]time.Time
 }
+
+// NewManager makes the manager cfg describes.
+func NewManager(cfg Config) *Manager {
+	return &Manager{cfg: cfg, conds: conditions{transitionPeriod: cfg.TransitionPeriod}}
+}
+
+// OnPressureChanged makes f be called whenever a pressure condition changes (the agent's
+// StatusChanged). Call it before Run.
+func (m *Manager) OnPressureChanged(f func()) { m.pressureChanged = f }
 
 // Pressure implements the agent's PressureSource.
 func (m *Manager) Pressure() Pressure {
@@ -53,7 +96,7 @@ func (m *Manager) Pressure() Pressure {
 
 // Run measures and acts every monitoringInterval until ctx ends.
 func (m *Manager) Run(ctx context.Context, pods Pods) {
-	ticker := m.Clock.NewTicker(monitoringInterval)
+	ticker := m.cfg.Clock.NewTicker(monitoringInterval)
 	defer ticker.Stop()
 	for {
 		m.synchronize(ctx, pods)
@@ -65,47 +108,57 @@ func (m *Manager) Run(ctx context.Context, pods Pods) {
 	}
 }
 
-// synchronize is one round: it measures the signals, updates the pressure conditions,
-// evicts pods over their own ephemeral-storage limits, and else, while a threshold is
-// crossed, evicts the one pod that ranks first. It returns the pod it evicted, if any.
+// synchronize is one round, as upstream's: it measures the signals; finds the
+// thresholds crossed, and those that counted last round whose minimum reclaim is not met
+// yet; updates the pressure conditions from them; evicts pods over their own
+// ephemeral-storage limits; and else, while a threshold has been crossed for its grace
+// period, reclaims what the node can without a pod (unused images, for disk) and, when
+// that is not enough, evicts the one pod that ranks first. It returns the pod it
+// evicted, if any.
 func (m *Manager) synchronize(ctx context.Context, pods Pods) *corev1alpha1.Pod {
-	obs, err := m.Signals.Measure(ctx)
+	obs, err := m.cfg.Signals.Measure(ctx)
 	if err != nil {
-		m.Log.Error(err, "Measuring the node's eviction signals")
+		m.cfg.Log.Error(err, "Measuring the node's eviction signals")
 		return nil
 	}
-	crossed := met(m.Thresholds, obs)
+	now := m.cfg.Clock.Now()
+	crossed := merge(met(m.cfg.Thresholds, obs, false), met(m.counting, obs, true))
+	m.since = firstObserved(crossed, m.since, now)
+	p := m.conds.observe(crossed, now)
+	m.counting = pastGracePeriod(crossed, m.since, now)
 	m.mu.Lock()
-	m.conds.transitionPeriod = m.TransitionPeriod
-	p := m.conds.observe(crossed, m.Clock.Now())
 	changed := p != m.pressure
 	m.pressure = p
 	m.mu.Unlock()
 	if changed {
-		m.Log.Info("Node pressure changed", "memoryPressure", p.Memory, "diskPressure", p.Disk, "pidPressure", p.PID)
-		if m.PressureChanged != nil {
-			m.PressureChanged()
+		m.cfg.Log.Info("Node pressure changed", "memoryPressure", p.Memory, "diskPressure", p.Disk, "pidPressure", p.PID)
+		if m.pressureChanged != nil {
+			m.pressureChanged()
 		}
 	}
 	active := pods.Active()
-	usage, err := m.Usage.Usage(ctx, active)
+	usage, err := m.cfg.Usage.Usage(ctx, active)
 	if err != nil {
-		m.Log.Error(err, "Measuring the pods' usage")
+		m.cfg.Log.Error(err, "Measuring the pods' usage")
 		return nil
 	}
 	var evicted *corev1alpha1.Pod
 	for _, pod := range active {
 		if u, ok := usage[pod.UID]; ok && !critical(pod) {
-			if msg := localStorageViolation(pod, u); msg != "" && m.evict(pods, pod, msg) {
+			if msg := localStorageViolation(pod, u); msg != "" && m.evict(pods, pod, msg, immediateGrace) {
 				evicted = pod
 			}
 		}
 	}
-	if evicted != nil || len(crossed) == 0 {
+	if evicted != nil || len(m.counting) == 0 {
 		return evicted
 	}
-	sort.SliceStable(crossed, func(i, j int) bool { return signalOrder(crossed[i].Signal) < signalOrder(crossed[j].Signal) })
-	t := crossed[0]
+	driving := append([]Threshold(nil), m.counting...)
+	sort.SliceStable(driving, func(i, j int) bool { return signalOrder(driving[i].Signal) < signalOrder(driving[j].Signal) })
+	t := driving[0]
+	if m.reclaimNodeLevel(ctx, t) {
+		return nil
+	}
 	res := signals[t.Signal].resource
 	candidates := make([]*corev1alpha1.Pod, 0, len(active))
 	for _, pod := range active {
@@ -115,18 +168,32 @@ func (m *Manager) synchronize(ctx context.Context, pods Pods) *corev1alpha1.Pod 
 	}
 	rank(candidates, usage, res)
 	for _, pod := range candidates {
-		if m.evict(pods, pod, nodeLowMessage(pod, usage[pod.UID], t, obs[t.Signal])) {
+		if m.evict(pods, pod, nodeLowMessage(pod, usage[pod.UID], t, obs[t.Signal]), m.grace(pod, t)) {
 			return pod
 		}
 	}
-	m.Log.Info("Eviction threshold crossed, but no pod to evict", "threshold", t.String())
+	m.cfg.Log.Info("Eviction threshold crossed, but no pod to evict", "threshold", t.String())
 	return nil
 }
 
-func (m *Manager) evict(pods Pods, pod *corev1alpha1.Pod, msg string) bool {
-	if !pods.Evict(pod, msg) {
+// grace is what a pod evicted for t gets, as upstream: immediateGrace for a hard
+// threshold, else MaxPodGracePeriod or the pod's own terminationGracePeriodSeconds when
+// shorter, and never less than immediateGrace.
+func (m *Manager) grace(pod *corev1alpha1.Pod, t Threshold) time.Duration {
+	if t.hard() {
+		return immediateGrace
+	}
+	g := m.cfg.MaxPodGracePeriod
+	if s := pod.Spec.TerminationGracePeriodSeconds; s != nil {
+		g = min(g, time.Duration(*s)*time.Second)
+	}
+	return max(g, immediateGrace)
+}
+
+func (m *Manager) evict(pods Pods, pod *corev1alpha1.Pod, msg string, grace time.Duration) bool {
+	if !pods.Evict(pod, msg, grace) {
 		return false
 	}
-	m.Log.Info("Evicted pod", "pod", pod.Namespace+"/"+pod.Name, "message", msg)
+	m.cfg.Log.Info("Evicted pod", "pod", pod.Namespace+"/"+pod.Name, "message", msg, "gracePeriod", grace)
 	return true
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -52,33 +53,53 @@ const (
 // pid.available threshold by default; one may be given.
 const DefaultHard = "memory.available<100Mi,nodefs.available<10%,nodefs.inodesFree<5%,imagefs.available<15%,imagefs.inodesFree<5%"
 
-// Threshold is crossed when its signal's available amount is less than Quantity, or,
-// when Quantity is nil, less than Percentage of the signal's capacity.
-type Threshold struct {
-	Signal     Signal
+// Amount is a quantity, or, when Quantity is nil, a Percentage (0 to 1) of a signal's
+// capacity.
+type Amount struct {
 	Quantity   *resource.Quantity
 	Percentage float64
 }
 
-// Value is the threshold's amount for a signal whose capacity is capacity.
-func (t Threshold) Value(capacity int64) int64 {
-	if t.Quantity != nil {
-		return t.Quantity.Value()
+// Value is the amount for a signal whose capacity is capacity.
+func (a Amount) Value(capacity int64) int64 {
+	if a.Quantity != nil {
+		return a.Quantity.Value()
 	}
-	return int64(float64(capacity) * t.Percentage)
+	return int64(float64(capacity) * a.Percentage)
 }
 
-// String is the threshold as --eviction-hard states it.
-func (t Threshold) String() string {
-	if t.Quantity != nil {
-		return fmt.Sprintf("%s<%s", t.Signal, t.Quantity.String())
+// String is the amount as the flags state it: 100Mi or 10%.
+func (a Amount) String() string {
+	if a.Quantity != nil {
+		return a.Quantity.String()
 	}
-	return fmt.Sprintf("%s<%s%%", t.Signal, strconv.FormatFloat(t.Percentage*100, 'f', -1, 64))
+	return strconv.FormatFloat(a.Percentage*100, 'f', -1, 64) + "%"
+}
+
+// Threshold is crossed when its signal's available amount is less than its Amount. A
+// hard threshold (GracePeriod 0, --eviction-hard) counts at once; a soft one
+// (--eviction-soft) once it has been crossed for GracePeriod. Once a threshold counted,
+// it goes on counting until the signal is back above the Amount plus MinReclaim
+// (--eviction-minimum-reclaim), as upstream's.
+type Threshold struct {
+	Signal Signal
+	Amount
+	GracePeriod time.Duration
+	MinReclaim  *Amount
+}
+
+// hard is upstream's isHardEvictionThreshold.
+func (t Threshold) hard() bool { return t.GracePeriod == 0 }
+
+// String is the threshold as --eviction-hard and --eviction-soft state it.
+func (t Threshold) String() string {
+	return fmt.Sprintf("%s<%s", t.Signal, t.Amount.String())
 }
 
 // ParseThresholds reads upstream's --eviction-hard syntax: comma-separated
 // signal<quantity or signal<percentage%, such as "memory.available<100Mi,nodefs.available<10%".
-// A threshold of 0 or 0% turns its signal off, as upstream. flag names the flag in errors.
+// A threshold of 0 or 0% turns its signal off, as upstream. flag names the flag in errors;
+// --eviction-soft has the same syntax.
 // The thresholds come back sorted by signal.
 func ParseThresholds(flag, s string) ([]Threshold, error) {
 	var out []Threshold
@@ -183,7 +204,8 @@ func ParseReserved(flag, s string) (corev1.ResourceList, error) {
 // Allocatable is what pods of the node may use, as upstream's container manager computes
 // it: each resource of capacity less what systemReserved and kubeReserved reserve of it,
 // and, for memory and ephemeral-storage, less the hard eviction threshold of
-// memory.available and nodefs.available; never below zero.
+// memory.available and nodefs.available (of --eviction-hard alone, as upstream); never
+// below zero.
 func Allocatable(capacity, systemReserved, kubeReserved corev1.ResourceList, hard []Threshold) corev1.ResourceList {
 	out := corev1.ResourceList{}
 	for name, c := range capacity {

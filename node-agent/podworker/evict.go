@@ -14,22 +14,19 @@ const (
 	ReasonEvicted = "Evicted"
 	// ReasonTerminationByKubelet is the DisruptionTarget condition's reason.
 	ReasonTerminationByKubelet = "TerminationByKubelet"
-	// evictionGrace is how long an evicted pod's containers get to stop: upstream's
-	// kubelet gives pods it evicts on a hard threshold 1 s, whatever their grace period.
-	evictionGrace = time.Second
 )
 
 // Evict stops the pod for node-pressure eviction and reports it Failed with reason
 // Evicted, message and a DisruptionTarget condition, recording an Evicted Warning event,
-// as the kubelet's eviction manager does. It returns false, doing nothing, for a pod
-// already evicted.
-func (w *Worker) Evict(message string) bool {
+// as the kubelet's eviction manager does; its containers get grace to stop, or their own
+// grace period when shorter. It returns false, doing nothing, for a pod already evicted.
+func (w *Worker) Evict(message string, grace time.Duration) bool {
 	w.mu.Lock()
 	if w.evicted != "" {
 		w.mu.Unlock()
 		return false
 	}
-	w.evicted = message
+	w.evicted, w.evictGrace = message, grace
 	w.mu.Unlock()
 	w.log.Info("Evicting pod", "message", message)
 	w.podEvent(w.Pod(), corev1.EventTypeWarning, ReasonEvicted, "%s", message)
@@ -43,18 +40,20 @@ func (w *Worker) Pod() *corev1alpha1.Pod {
 	return pod
 }
 
+// stopGrace is grace, or the eviction's grace if shorter for an evicted pod.
+func (w *Worker) stopGrace(grace time.Duration) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.evicted != "" {
+		return min(grace, w.evictGrace)
+	}
+	return grace
+}
+
 func (w *Worker) evictedMessage() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.evicted
-}
-
-// stopGrace is grace, or evictionGrace if shorter for an evicted pod.
-func (w *Worker) stopGrace(grace time.Duration) time.Duration {
-	if w.evictedMessage() != "" {
-		return min(grace, evictionGrace)
-	}
-	return grace
 }
 
 // withEviction is s as an evicted pod reports it.

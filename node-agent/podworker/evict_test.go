@@ -2,6 +2,7 @@ package podworker
 
 import (
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -17,11 +18,20 @@ func TestEvictStopsThePodAndReportsItEvicted(t *testing.T) {
 		t.Fatalf("phase %s before the eviction", r.phase())
 	}
 	const msg = "The node was low on resource: memory. Threshold quantity: 100Mi, available: 50Mi. "
-	if !r.w.Evict(msg) {
+	if r.w.stopGrace(30*time.Second) != 30*time.Second {
+		t.Fatal("a pod not evicted gets its own grace period")
+	}
+	if !r.w.Evict(msg, 5*time.Second) {
 		t.Fatal("Evict of a running pod returned false")
 	}
-	if r.w.Evict("again") {
+	if r.w.Evict("again", time.Second) {
 		t.Fatal("a second Evict returned true")
+	}
+	if got := r.w.stopGrace(30 * time.Second); got != 5*time.Second {
+		t.Errorf("an evicted pod whose grace period is longer stops in %s, want the eviction's 5s", got)
+	}
+	if got := r.w.stopGrace(2 * time.Second); got != 2*time.Second {
+		t.Errorf("an evicted pod whose grace period is shorter stops in %s, want its own 2s", got)
 	}
 	r.step(0)
 	r.status.mu.Lock()

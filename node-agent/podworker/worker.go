@@ -97,8 +97,10 @@ type Worker struct {
 	pod  *corev1alpha1.Pod
 	gone bool
 	wake chan struct{}
-	// evicted is the eviction message once Evict was called; under mu.
-	evicted string
+	// evicted is the eviction message once Evict was called, evictGrace the most its
+	// containers get to stop; under mu.
+	evicted    string
+	evictGrace time.Duration
 
 	// Owned by the worker's goroutine.
 	state     State
