@@ -18,9 +18,9 @@ import (
 // eviction, with upstream's syntax and defaults.
 type evictionOptions struct {
 	hard, soft, softGracePeriod, minimumReclaim string
-	systemReserved, kubeReserved               string
-	pressureTransitionPeriod                   time.Duration
-	maxPodGracePeriodSeconds                   int
+	systemReserved, kubeReserved                string
+	pressureTransitionPeriod                    time.Duration
+	maxPodGracePeriodSeconds                    int
 }
 
 func (o *evictionOptions) bind(fs *flag.FlagSet) {
@@ -60,14 +60,16 @@ func (o *evictionOptions) parsed(capacity corev1.ResourceList) ([]eviction.Thres
 }
 
 // manager is the real node's eviction manager: nodefs is the pods' directory's
-// filesystem, imagefs containerd's root's; the runtime's unused images are pruned under
-// disk pressure when it can delete them.
-func (o *evictionOptions) manager(thresholds []eviction.Threshold, shared agent.Shared, node, podDir, logDir, imageFs string, rt runtime.Runtime) *eviction.Manager {
-	images, _ := rt.(eviction.Images)
+// filesystem, imagefs containerd's root's; the runtime's unused images are deleted under
+// disk pressure before any pod is evicted.
+func (o *evictionOptions) manager(thresholds []eviction.Threshold, shared agent.Shared, node, podDir, logDir, imageFs string, rt interface {
+	runtime.Runtime
+	eviction.Images
+}) *eviction.Manager {
 	return eviction.NewManager(eviction.Config{Thresholds: thresholds, TransitionPeriod: o.pressureTransitionPeriod,
 		MaxPodGracePeriod: time.Duration(o.maxPodGracePeriodSeconds) * time.Second,
 		Signals:           eviction.Host{NodeFs: podDir, ImageFs: imageFs}, Usage: eviction.HostUsage{Runtime: rt, PodDir: podDir, LogDir: logDir},
-		Images: images, DedicatedImageFs: !sameFilesystem(podDir, imageFs),
+		Images: rt, DedicatedImageFs: !sameFilesystem(podDir, imageFs),
 		Clock: shared.Clock, Log: shared.Log.WithName("eviction").WithValues("node", node)})
 }
 
