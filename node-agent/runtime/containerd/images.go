@@ -48,7 +48,7 @@ func (r *Runtime) DeleteUnusedImages(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	var errs []error
-	for _, name := range unusedImages(imgs, used, pinned, time.Now()) {
+	for _, name := range unusedImages(imgs, used, pinned, time.Now().Add(-r.imageMinAge)) {
 		if err := r.client.ImageService().Delete(ctx, name, images.SynchronousDelete()); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("deleting image %s: %w", name, err))
 		}
@@ -56,11 +56,10 @@ func (r *Runtime) DeleteUnusedImages(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// unusedImages are the names of imgs that may be deleted at now: those whose content
-// (target digest) no container's image (usedNames) has, that are not pinned and are at
-// least minimumImageAge old. An image one name of which is used or pinned keeps every
-// name.
-func unusedImages(imgs []images.Image, usedNames []string, pinned map[string]bool, now time.Time) []string {
+// unusedImages are the names of imgs that may be deleted: those whose content (target
+// digest) no container's image (usedNames) has, that are not pinned and were made no later
+// than madeBy. An image one name of which is used or pinned keeps every name.
+func unusedImages(imgs []images.Image, usedNames []string, pinned map[string]bool, madeBy time.Time) []string {
 	byName := map[string]string{}
 	for _, img := range imgs {
 		byName[img.Name] = img.Target.Digest.String()
@@ -78,7 +77,7 @@ func unusedImages(imgs []images.Image, usedNames []string, pinned map[string]boo
 	}
 	var out []string
 	for _, img := range imgs {
-		if !keep[img.Target.Digest.String()] && now.Sub(img.CreatedAt) >= minimumImageAge {
+		if !keep[img.Target.Digest.String()] && !img.CreatedAt.After(madeBy) {
 			out = append(out, img.Name)
 		}
 	}
