@@ -1,8 +1,9 @@
 // Package eviction is the node agent's node-pressure eviction, as upstream's kubelet
-// pkg/kubelet/eviction: it measures the node's eviction signals against the hard eviction
-// thresholds (--eviction-hard), reports the pressure conditions they make, evicts one pod
-// a round while a threshold is crossed, and evicts pods over their ephemeral-storage
-// limits. It also computes the node's allocatable, which the thresholds take from.
+// pkg/kubelet/eviction: it measures the node's eviction signals against the hard and soft
+// eviction thresholds (--eviction-hard, --eviction-soft), reports the pressure conditions
+// they make, deletes unused images under disk pressure, evicts one pod a round while a
+// threshold counts, and evicts pods over their ephemeral-storage limits. It also computes
+// the node's allocatable, which the hard thresholds take from.
 package eviction
 
 import (
