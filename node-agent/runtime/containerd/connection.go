@@ -26,9 +26,27 @@ func restartable(address string) []grpc.DialOption {
 		}),
 		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			s, err := streamer(ctx, desc, cc, method, opts...)
-			return s, explainUnavailable(address, err)
+			if err != nil {
+				return nil, explainUnavailable(address, err)
+			}
+			return explainedStream{ClientStream: s, address: address}, nil
 		}),
 	}
+}
+
+// explainedStream explains the errors of a stream's messages as well: a stream opens
+// before a connection that just lost containerd knows it, and fails at its first read.
+type explainedStream struct {
+	grpc.ClientStream
+	address string
+}
+
+func (s explainedStream) SendMsg(m any) error {
+	return explainUnavailable(s.address, s.ClientStream.SendMsg(m))
+}
+
+func (s explainedStream) RecvMsg(m any) error {
+	return explainUnavailable(s.address, s.ClientStream.RecvMsg(m))
 }
 
 // explainUnavailable names containerd in the error of a call it was not there to serve;
