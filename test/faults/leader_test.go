@@ -20,19 +20,24 @@ import (
 )
 
 // Goals for a follower to act once the leader is gone: upstream's figure with its default
-// lease (15 s) when the leader dies, and 3 s when it hands over the lease.
+// lease (15 s) when the leader dies, and 3 s when it hands over the lease. The spec reports
+// them and asserts the bounds below.
 const (
 	killTakeoverGoal = 17 * time.Second
 	termTakeoverGoal = 3 * time.Second
 )
 
-// termTakeoverBound is what client-go's leader election promises after a release: a
-// follower tries again every retry period (controller-runtime's default, 2 s) stretched by
-// a jitter of up to 1.2 times it, so up to 4.4 s, plus a moment for the leader to stop its
-// controllers and the follower to start them. termTakeoverGoal is met only when the
-// follower's next try falls early, which is why the spec asserts this bound and reports
-// the goal.
-const termTakeoverBound = 5 * time.Second
+// The bounds client-go's leader election promises, with controller-runtime's defaults: a
+// follower tries every retry period (2 s) stretched by a jitter of up to 1.2 times it, so
+// up to 4.4 s apart, and counts the lease duration (15 s) from the try that last saw the
+// Lease renewed, which may come just after the kill. After a kill it leads within the lease
+// duration and two such tries; after a release, within one try. Each bound adds 1 s for the
+// controllers to start (and, after SIGTERM, the leader to stop its own). The goals are met
+// only when the follower's tries fall early, so asserting them would make the spec flaky.
+const (
+	killTakeoverBound = 15*time.Second + 2*4400*time.Millisecond + time.Second
+	termTakeoverBound = 4400*time.Millisecond + time.Second
+)
 
 // logSays reports whether m's log holds s.
 func logSays(m *testenv.ManagerProcess, s string) func() bool {
@@ -127,12 +132,12 @@ var _ = Describe("Two managers with leader election", func() {
 			}).Should(Succeed())
 			ips[s.Name] = s.Spec.ClusterIP
 		}
-		AddReportEntry("leader handover", fmt.Sprintf("after SIGKILL of the leader: %s until the follower acted (goal ≤ %s); "+
+		AddReportEntry("leader handover", fmt.Sprintf("after SIGKILL of the leader: %s until the follower acted (goal ≤ %s, met: %t; bound ≤ %s); "+
 			"after SIGTERM: %s (goal ≤ %s, met: %t; bound ≤ %s); cluster IPs given during the handover: %v",
-			afterKill.Round(10*time.Millisecond), killTakeoverGoal, afterTerm.Round(10*time.Millisecond), termTakeoverGoal,
-			afterTerm <= termTakeoverGoal, termTakeoverBound, ips))
+			afterKill.Round(10*time.Millisecond), killTakeoverGoal, afterKill <= killTakeoverGoal, killTakeoverBound,
+			afterTerm.Round(10*time.Millisecond), termTakeoverGoal, afterTerm <= termTakeoverGoal, termTakeoverBound, ips))
 		Expect(ips["svc-a"]).NotTo(Equal(ips["svc-b"]))
-		Expect(afterKill).To(BeNumerically("<=", killTakeoverGoal))
+		Expect(afterKill).To(BeNumerically("<=", killTakeoverBound))
 		Expect(afterTerm).To(BeNumerically("<=", termTakeoverBound))
 	})
 })
