@@ -45,7 +45,7 @@ type Env struct {
 }
 
 // Start starts etcd and kube-apiserver from KUBEBUILDER_ASSETS, writing the kubeconfig
-// into dir. It installs no CRDs: suites install them as users do.
+// and etcd's data into dir, which outlives Stop for the caller to remove. It installs no CRDs: suites install them as users do.
 func Start(dir string) (*Env, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -59,7 +59,10 @@ func Start(dir string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{KubectlPath: filepath.Join(assets, "kubectl"), CA: ca, env: &envtest.Environment{ControlPlane: envtest.ControlPlane{APIServer: api}}}
+	// etcd keeps its data in dir, not in a directory of its own that Stop removes, so
+	// that RestartControlPlane finds every object again.
+	plane := envtest.ControlPlane{Etcd: &envtest.Etcd{DataDir: filepath.Join(dir, "etcd")}, APIServer: api}
+	e := &Env{KubectlPath: filepath.Join(assets, "kubectl"), CA: ca, env: &envtest.Environment{ControlPlane: plane}}
 	cfg, err := e.env.Start()
 	if err != nil {
 		return nil, err
