@@ -10,12 +10,13 @@ import (
 // same addresses, with the same certificates and etcd data directory, so that every object
 // is kept, and Config, Client, Kubeconfig and the certificates issued so far stay valid.
 // Clients see connection failures until the apiserver serves again. The control plane
-// starts even when between fails (a Ginkgo assertion panics out of it), so that later
-// specs still have one.
+// starts even when stopping it or between fails (a Ginkgo assertion panics out of it),
+// so that later specs still have one.
 func (e *Env) RestartControlPlane(between func()) (err error) {
 	plane := &e.env.ControlPlane
-	if err := plane.Stop(); err != nil {
-		return fmt.Errorf("stopping the control plane: %w", err)
+	// A process that does not stop in time is killed: the control plane starts again anyway.
+	if stopErr := plane.Stop(); stopErr != nil {
+		err = fmt.Errorf("stopping the control plane: %w", stopErr)
 	}
 	defer func() {
 		if startErr := plane.Start(); startErr != nil {
@@ -26,5 +27,5 @@ func (e *Env) RestartControlPlane(between func()) (err error) {
 	if between != nil {
 		between()
 	}
-	return nil
+	return err
 }
