@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
@@ -45,7 +46,7 @@ type Env struct {
 }
 
 // Start starts etcd and kube-apiserver from KUBEBUILDER_ASSETS, writing the kubeconfig
-// into dir. It installs no CRDs: suites install them as users do.
+// and etcd's data into dir, which outlives Stop for the caller to remove. It installs no CRDs: suites install them as users do.
 func Start(dir string) (*Env, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -59,7 +60,15 @@ func Start(dir string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{KubectlPath: filepath.Join(assets, "kubectl"), CA: ca, env: &envtest.Environment{ControlPlane: envtest.ControlPlane{APIServer: api}}}
+	// etcd keeps its data in dir, not in a directory of its own that Stop removes, so
+	// that RestartControlPlane finds every object again.
+	plane := envtest.ControlPlane{Etcd: &envtest.Etcd{DataDir: filepath.Join(dir, "etcd")}, APIServer: api}
+	// kube-apiserver ends the watches open at shutdown within 5 s rather than waiting for
+	// them (a running manager's and agents') up to its request timeout, a minute; envtest
+	// waits up to 90 s for it to stop, as make envtest-down does.
+	api.Configure().Set("shutdown-watch-termination-grace-period", "5s")
+	e := &Env{KubectlPath: filepath.Join(assets, "kubectl"), CA: ca,
+		env: &envtest.Environment{ControlPlane: plane, ControlPlaneStopTimeout: 90 * time.Second}}
 	cfg, err := e.env.Start()
 	if err != nil {
 		return nil, err
