@@ -39,6 +39,8 @@ type flags struct {
 	leaderElectionID      string
 	leaderElectionNS      string
 	leaseDuration         time.Duration
+	renewDeadline         time.Duration
+	retryPeriod           time.Duration
 	qps                   float64
 	burst                 int
 	controllers           controllers.Options
@@ -55,6 +57,10 @@ func (f *flags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.leaderElectionID, "leader-election-id", "kybern-manager", "Name of the leader election Lease.")
 	fs.StringVar(&f.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace in a cluster, and must be set outside one.")
 	fs.DurationVar(&f.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a follower waits before taking over a lease that was not renewed.")
+	fs.DurationVar(&f.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader retries renewing its lease before it gives up leading; less than --leader-elect-lease-duration.")
+	// Half of upstream's 2 s: a follower tries up to 1.2 retry periods apart, and a
+	// released lease is taken within 3 s only when those tries are at most 2.2 s apart.
+	fs.DurationVar(&f.retryPeriod, "leader-elect-retry-period", time.Second, "How often the leader renews its lease and a follower tries to take it; 1.2 times it is less than --leader-elect-renew-deadline.")
 	fs.Float64Var(&f.qps, "kube-api-qps", controllers.DefaultQPS, "Queries per second to the apiserver, across all controllers.")
 	fs.IntVar(&f.burst, "kube-api-burst", controllers.DefaultBurst, "Burst of queries to the apiserver above --kube-api-qps.")
 	fs.DurationVar(&f.gracefulShutdownLimit, "graceful-shutdown-timeout", 30*time.Second, "How long controllers may take to finish their work on shutdown.")
@@ -68,6 +74,12 @@ func (f *flags) validate() error {
 	}
 	if f.burst < 1 {
 		return fmt.Errorf("--kube-api-burst=%d: must be at least 1", f.burst)
+	}
+	if f.leaderElect && f.leaseDuration <= f.renewDeadline {
+		return fmt.Errorf("--leader-elect-lease-duration=%s: must be longer than --leader-elect-renew-deadline=%s", f.leaseDuration, f.renewDeadline)
+	}
+	if f.leaderElect && float64(f.renewDeadline) <= 1.2*float64(f.retryPeriod) {
+		return fmt.Errorf("--leader-elect-renew-deadline=%s: must be longer than 1.2 times --leader-elect-retry-period=%s", f.renewDeadline, f.retryPeriod)
 	}
 	if f.leaderElect && f.leaderElectionNS == "" {
 		if _, err := os.Stat(inClusterNamespaceFile); err != nil {
@@ -127,6 +139,8 @@ func run(f flags) error {
 		LeaderElectionID:        f.leaderElectionID,
 		LeaderElectionNamespace: f.leaderElectionNS,
 		LeaseDuration:           &f.leaseDuration,
+		RenewDeadline:           &f.renewDeadline,
+		RetryPeriod:             &f.retryPeriod,
 		// run returns, and the process ends, once the manager stops.
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &f.gracefulShutdownLimit,

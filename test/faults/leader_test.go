@@ -27,16 +27,15 @@ const (
 	termTakeoverGoal = 3 * time.Second
 )
 
-// The bounds client-go's leader election promises, with controller-runtime's defaults: a
-// follower tries every retry period (2 s) stretched by a jitter of up to 1.2 times it, so
-// up to 4.4 s apart, and counts the lease duration (15 s) from the try that last saw the
+// The bounds client-go's leader election promises with the manager's defaults: a
+// follower tries every retry period (1 s) stretched by a jitter of up to 1.2 times it, so
+// up to 2.2 s apart, and counts the lease duration (15 s) from the try that last saw the
 // Lease renewed, which may come just after the kill. After a kill it leads within the lease
 // duration and two such tries; after a release, within one try. Each bound adds 1 s for the
-// controllers to start (and, after SIGTERM, the leader to stop its own). The goals are met
-// only when the follower's tries fall early, so asserting them would make the spec flaky.
+// controllers to start (and, after SIGTERM, the leader to stop its own).
 const (
-	killTakeoverBound = 15*time.Second + 2*4400*time.Millisecond + time.Second
-	termTakeoverBound = 4400*time.Millisecond + time.Second
+	killTakeoverBound = 15*time.Second + 2*2200*time.Millisecond + time.Second
+	termTakeoverBound = 2200*time.Millisecond + time.Second
 )
 
 // logSays reports whether m's log holds s.

@@ -167,6 +167,10 @@ var _ = Describe("The manager", func() {
 		Entry("zero concurrency", "--concurrent-deployment-syncs=0: must be at least 1", "--leader-elect=false", "--concurrent-deployment-syncs=0"),
 		Entry("zero QPS", "--kube-api-qps=0: must be greater than 0", "--leader-elect=false", "--kube-api-qps=0"),
 		Entry("leader election outside a cluster without a namespace", "--leader-election-namespace is required outside a cluster", "--leader-elect"),
+		Entry("a renew deadline as long as the lease", "--leader-elect-lease-duration=10s: must be longer than --leader-elect-renew-deadline=10s",
+			"--leader-election-namespace=default", "--leader-elect-lease-duration=10s"),
+		Entry("a retry period too close to the renew deadline", "--leader-elect-renew-deadline=10s: must be longer than 1.2 times --leader-elect-retry-period=9s",
+			"--leader-election-namespace=default", "--leader-elect-retry-period=9s"),
 	)
 
 	It("says the CRDs are missing, and how to install them, on a cluster without them", func() {
