@@ -48,6 +48,21 @@ type Reconciler struct {
 	// allocated holds the CIDRs given out, by node, until the cache shows them: a second
 	// allocation right after a first must not trust a cache that lags behind it.
 	allocated map[string]string
+
+	heartbeatMu sync.Mutex
+	// heartbeats holds, by node, the Lease renewal last read and when this controller
+	// first read it.
+	heartbeats map[string]heartbeat
+}
+
+// heartbeat is a Lease renewal as this controller saw it. A node's grace period runs from
+// when the controller saw its Lease renewed, on the controller's clock, as upstream's
+// probe timestamps do: neither a skewed node clock nor a control plane or manager that
+// was away longer than the grace period marks a node unreachable before its agent could
+// renew.
+type heartbeat struct {
+	renewed time.Time
+	seenAt  time.Time
 }
 
 // SetupWithManager registers the controller with cfg's grace period, default
@@ -79,6 +94,9 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, cfg setup.Config) e
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	node := &corev1alpha1.Node{}
 	if err := r.Get(ctx, req.NamespacedName, node); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forgetHeartbeat(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if node.Spec.PodCIDR == "" {
@@ -87,11 +105,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	now := r.Clock.Now()
-	renewed, err := r.lastHeartbeat(ctx, node)
+	seen, err := r.lastHeartbeat(ctx, node, now)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	deadline := renewed.Add(r.GracePeriod)
+	deadline := seen.Add(r.GracePeriod)
 	reachable := now.Before(deadline)
 	if reachable {
 		err = r.markReachable(ctx, node)
@@ -163,20 +181,37 @@ func (r *Reconciler) allocateCIDR(ctx context.Context, node *corev1alpha1.Node) 
 	return nil
 }
 
-// lastHeartbeat is when the node agent last renewed the node's Lease, or when the node was
-// created if it never has.
-func (r *Reconciler) lastHeartbeat(ctx context.Context, node *corev1alpha1.Node) (time.Time, error) {
+// lastHeartbeat is when this controller, at now, has last seen the node's Lease renewed:
+// the first time it read the renewal it reads now. A node without a Lease, or whose Lease
+// was never renewed, counts from when the controller first saw it so.
+func (r *Reconciler) lastHeartbeat(ctx context.Context, node *corev1alpha1.Node, now time.Time) (time.Time, error) {
 	lease := &coordinationv1.Lease{}
+	var renewed time.Time
 	err := r.Get(ctx, types.NamespacedName{Namespace: LeaseNamespace, Name: node.Name}, lease)
 	switch {
 	case apierrors.IsNotFound(err):
-		return node.CreationTimestamp.Time, nil
 	case err != nil:
 		return time.Time{}, err
-	case lease.Spec.RenewTime == nil:
-		return node.CreationTimestamp.Time, nil
+	case lease.Spec.RenewTime != nil:
+		renewed = lease.Spec.RenewTime.Time
 	}
-	return lease.Spec.RenewTime.Time, nil
+	r.heartbeatMu.Lock()
+	defer r.heartbeatMu.Unlock()
+	if r.heartbeats == nil {
+		r.heartbeats = map[string]heartbeat{}
+	}
+	h, ok := r.heartbeats[node.Name]
+	if !ok || !h.renewed.Equal(renewed) {
+		h = heartbeat{renewed: renewed, seenAt: now}
+		r.heartbeats[node.Name] = h
+	}
+	return h.seenAt, nil
+}
+
+func (r *Reconciler) forgetHeartbeat(node string) {
+	r.heartbeatMu.Lock()
+	defer r.heartbeatMu.Unlock()
+	delete(r.heartbeats, node)
 }
 
 func unreachableTaints(now time.Time) []corev1.Taint {
