@@ -21,7 +21,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/node-agent/apiservice"
 	"github.com/kybern/kybern/node-agent/proxy"
@@ -110,7 +109,7 @@ var _ = AfterSuite(func() {
 	if running() == 0 {
 		startManager()
 	}
-	removeAllPods()
+	testenv.RemoveDeploymentPods(ctx, k8s)
 })
 
 // A failed spec shows the end of every agent's and manager's log, which go with the work
@@ -178,23 +177,6 @@ func awaitReady(a *testenv.AgentProcess) {
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: a.Node}, n)).To(Succeed())
 		g.Expect(n.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
 	}, "90s").Should(Succeed())
-}
-
-// removeAllPods deletes every Deployment, ReplicaSet and pod, and waits for the agents to
-// stop and remove the pods.
-func removeAllPods() {
-	var nss corev1.NamespaceList
-	Expect(k8s.List(ctx, &nss)).To(Succeed())
-	for _, ns := range nss.Items {
-		for _, kind := range []client.Object{&appsv1alpha1.Deployment{}, &appsv1alpha1.ReplicaSet{}, &corev1alpha1.Pod{}} {
-			Expect(k8s.DeleteAllOf(ctx, kind, client.InNamespace(ns.Name))).To(Succeed())
-		}
-	}
-	Eventually(func() ([]corev1alpha1.Pod, error) {
-		var left corev1alpha1.PodList
-		err := k8s.List(ctx, &left)
-		return left.Items, err
-	}, 2*time.Minute).Should(BeEmpty())
 }
 
 // readyCondition is the status of p's Ready condition.

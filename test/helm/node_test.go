@@ -69,7 +69,7 @@ func joinNode(bootstrap, node string) {
 		Expect(apiservice.Cleanup(ctx, node)).To(Succeed())
 	})
 	// First of the cleanups: the agent stops its containers only while it runs.
-	DeferCleanup(removeAllPods)
+	DeferCleanup(func() { testenv.RemoveDeploymentPods(ctx, env.Client) })
 	Eventually(func(g Gomega) {
 		if exited, err := agent.Exited(); exited {
 			log, _ := os.ReadFile(agent.LogFile)
@@ -79,24 +79,6 @@ func joinNode(bootstrap, node string) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: node}, n)).To(Succeed())
 		g.Expect(n.Status.Conditions).To(ContainElement(And(HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
 	}).Should(Succeed())
-}
-
-// removeAllPods deletes every Deployment and ReplicaSet, then every pod, and waits until
-// the node agent has stopped their containers and let them go.
-func removeAllPods() {
-	k8s := env.Client
-	for _, kind := range []client.Object{&appsv1alpha1.Deployment{}, &appsv1alpha1.ReplicaSet{}, &corev1alpha1.Pod{}} {
-		var nss corev1.NamespaceList
-		Expect(k8s.List(ctx, &nss)).To(Succeed())
-		for _, ns := range nss.Items {
-			Expect(k8s.DeleteAllOf(ctx, kind, client.InNamespace(ns.Name))).To(Succeed())
-		}
-	}
-	Eventually(func() ([]corev1alpha1.Pod, error) {
-		var left corev1alpha1.PodList
-		err := k8s.List(ctx, &left)
-		return left.Items, err
-	}, 2*time.Minute).Should(BeEmpty())
 }
 
 // rolledOut waits until d's latest generation is rolled out, every replica updated and
