@@ -17,7 +17,6 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/test/testenv"
 	"github.com/kybern/kybern/test/testenv/clusterca"
 )
@@ -45,16 +44,12 @@ func issuedTo(user string) func(Gomega) int {
 }
 
 // join starts node's agent with the bootstrap kubeconfig, waits until the Node is Ready,
-// and stops the agent and deletes the Node when the spec ends.
+// and retires the node when the spec ends.
 func join(bootstrap, node string, flags ...string) {
 	a, err := testenv.StartJoiningAgentProcess(work, bootstrap, node, flags...)
 	Expect(err).NotTo(HaveOccurred())
 	agents[node] = a
-	DeferCleanup(func() {
-		stopAgent(node)
-		removeNodeRules(node)
-		Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}))).To(Succeed())
-	})
+	DeferCleanup(func() { retireNode(node) })
 	awaitReady(a)
 }
 

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
@@ -61,9 +60,7 @@ var _ = Describe("A node lost for good", func() {
 				_, err := os.Stat(filepath.Dir(filepath.Dir(podworker.LogPath(filepath.Join(work, "logs"), first, "db", 0))))
 				return os.IsNotExist(err)
 			}).Should(BeTrue(), "the agent removes the orphaned pod's containers, then its logs")
-			stopAgent(lostNode)
-			removeNodeRules(lostNode)
-			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: lostNode}}))).To(Succeed())
+			retireNode(lostNode)
 		})
 		Expect(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: lostNode}})).To(Succeed())
 

@@ -235,7 +235,13 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		d.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{
 			{TopologyKey: corev1.LabelHostname, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "pair"}}}}}}
 		d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "web", Image: "busybox", Command: []string{"httpd", "-f", "-p", "8080"}}}
+		d.Spec.Template.Spec.TerminationGracePeriodSeconds = ptr.To[int64](1)
 		Expect(k8s.Create(ctx, d)).To(Succeed())
+		// Left behind, its pods would follow every node later specs add and remove.
+		DeferCleanup(func() {
+			Expect(k8s.Delete(ctx, d)).To(Succeed())
+			deletePodsIn(ns)
+		})
 		Eventually(func(g Gomega) {
 			var pods corev1alpha1.PodList
 			g.Expect(k8s.List(ctx, &pods, client.InNamespace(ns))).To(Succeed())

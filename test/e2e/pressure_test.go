@@ -50,9 +50,7 @@ var _ = Describe("Node-pressure eviction", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		agents[pressureNode] = a
 		DeferCleanup(func() {
-			stopAgent(pressureNode)
-			removeNodeRules(pressureNode)
-			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: pressureNode}}))).To(Succeed())
+			retireNode(pressureNode)
 			Expect(syscall.Unmount(podDir, syscall.MNT_DETACH)).To(Succeed())
 		})
 		awaitReady(a)

@@ -18,6 +18,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -157,6 +158,50 @@ func stopAgent(node string) {
 func removeNodeRules(node string) {
 	Expect(proxy.Cleanup(ctx, proxy.TableName(node))).To(Succeed())
 	Expect(apiservice.Cleanup(ctx, node)).To(Succeed())
+}
+
+// retireNode removes node for good, leaving nothing of it on the host: it cordons the
+// Node, deletes every pod bound to it and waits until its agent has stopped their
+// containers, then stops the agent, removes its rules and deletes the Node. A pod left
+// running would hold the node's bridge, and the allocator gives the node's pod CIDR to the
+// next node, whose agent then refuses to start beside it.
+func retireNode(node string) {
+	n := &corev1alpha1.Node{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: node}, n); err == nil {
+		orig := n.DeepCopy()
+		n.Spec.Unschedulable = true
+		Expect(client.IgnoreNotFound(k8s.Patch(ctx, n, client.MergeFrom(orig)))).To(Succeed())
+	} else {
+		Expect(client.IgnoreNotFound(err)).To(Succeed())
+	}
+	onNode := func() ([]string, error) {
+		var pods corev1alpha1.PodList
+		if err := k8s.List(ctx, &pods); err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == node {
+				names = append(names, p.Namespace+"/"+p.Name)
+			}
+		}
+		return names, nil
+	}
+	Eventually(func(g Gomega) {
+		var pods corev1alpha1.PodList
+		g.Expect(k8s.List(ctx, &pods)).To(Succeed())
+		for i := range pods.Items {
+			if p := &pods.Items[i]; p.Spec.NodeName == node && p.DeletionTimestamp == nil {
+				g.Expect(client.IgnoreNotFound(k8s.Delete(ctx, p))).To(Succeed())
+			}
+		}
+		g.Expect(onNode()).To(BeEmpty())
+	}).Should(Succeed(), "the pods of node %s gone", node)
+	if _, running := agents[node]; running {
+		stopAgent(node)
+	}
+	removeNodeRules(node)
+	Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}))).To(Succeed())
 }
 
 // deletePodsIn deletes the pods of namespace ns and waits until their agents let them go.

@@ -100,11 +100,10 @@ var _ = Describe("A supervised node", Ordered, func() {
 		startAgent(supervisedNode)
 		// The node goes with these specs: later ones count the nodes their pods land on.
 		DeferCleanup(func() {
-			if _, running := agents[supervisedNode]; running {
-				stopAgent(supervisedNode)
+			if _, running := agents[supervisedNode]; !running {
+				startAgent(supervisedNode)
 			}
-			removeNodeRules(supervisedNode)
-			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1alpha1.Node{ObjectMeta: metav1.ObjectMeta{Name: supervisedNode}}))).To(Succeed())
+			retireNode(supervisedNode)
 		})
 	})
 	BeforeEach(func() {

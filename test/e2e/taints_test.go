@@ -63,7 +63,9 @@ var _ = Describe("A NoExecute taint on a node with real containers", Ordered, fu
 		})
 
 		gone := func(p *corev1alpha1.Pod) func() bool {
-			return func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(p), &corev1alpha1.Pod{})) }
+			return func() bool {
+				return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(p), &corev1alpha1.Pod{}))
+			}
 		}
 		By("seeing the pod without a toleration evicted, its container stopped and the pod removed by the agent")
 		Eventually(gone(intolerant)).Should(BeTrue())
