@@ -11,5 +11,5 @@ mkdir -p "$chart/crds" "$chart/files/rbac/node-agent" "$chart/files/cluster" "$c
 go run ./hack/crdfix -chart config/crd/bases "$chart/crds"
 cp config/rbac/role.yaml config/rbac/metrics_reader_role.yaml "$chart/files/rbac/"
 cp config/rbac/node-agent/*.yaml "$chart/files/rbac/node-agent/"
-cp config/cluster/node-lease-namespace.yaml config/cluster/node-restriction.yaml config/cluster/metrics-reader.yaml "$chart/files/cluster/"
+cp config/cluster/node-lease-namespace.yaml config/cluster/node-restriction.yaml config/cluster/metrics-reader.yaml config/cluster/shared-storageclass.yaml "$chart/files/cluster/"
 cp config/systemd/kybern-node-agent.service "$chart/files/systemd/"

@@ -113,8 +113,10 @@ setsid "$MANAGER" --kubeconfig "$KUBECONFIG" --leader-elect --leader-election-na
 pids+=($!)
 if [[ -n $real ]]; then
   "$CONTROLPLANE" --dir "$STATE_DIR" --kubeconfig "$KUBECONFIG" join
+  # The one node's "shared filesystem" is a local directory: claims of class kybern-shared work.
+  mkdir -p "$STATE_DIR/shared-claims"
   setsid "$NODE_AGENT" --bootstrap-kubeconfig "$STATE_DIR/bootstrap-kubeconfig" --containerd=embedded --state-dir "$STATE_DIR" \
-    --image-dir "$STATE_DIR/images" --log-dir "$STATE_DIR/logs" 9>&- &
+    --image-dir "$STATE_DIR/images" --log-dir "$STATE_DIR/logs" --shared-claim-dir "$STATE_DIR/shared-claims" 9>&- &
   pids+=($!)
 fi
 if ((SIMULATE_NODES > 0)); then

@@ -70,6 +70,7 @@ type options struct {
 	eventQPS            float64
 	eventBurst          int
 	eviction            evictionOptions
+	sharedClaimDir      string
 }
 
 func main() {
@@ -103,6 +104,7 @@ func main() {
 	flag.StringVar(&o.api.keyFile, "tls-private-key-file", "", "The key of --tls-cert-file.")
 	flag.Float64Var(&o.eventQPS, "event-qps", events.DefaultQPS, "Events the agent writes per second at most, as the kubelet's --event-qps; 0 writes none, where the kubelet's 0 means its default.")
 	flag.IntVar(&o.eventBurst, "event-burst", events.DefaultBurst, "Events the agent may write at once above --event-qps, as the kubelet's --event-burst.")
+	flag.StringVar(&o.sharedClaimDir, "shared-claim-dir", "", "Where a filesystem that every node mounts at the same path (NFS, CephFS, …) is mounted: claims of StorageClasses with provisioner "+corev1alpha1.SharedDirectoryProvisioner+" keep their data there, so it follows their pods to any node. It must exist; empty: this node runs no pod with such a claim.")
 	o.eviction.bind(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -124,6 +126,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if _, _, err := o.eviction.parsed(nil); err != nil {
+		return err
+	}
+	if err := checkSharedClaimDir(&o.sharedClaimDir); err != nil {
 		return err
 	}
 	cfg, err := clientConfig(ctx, o)
@@ -212,7 +217,7 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	host := resolvconf.Parse(string(hostResolv))
 	a, err := agent.New(shared, agent.Config{NodeName: o.nodeName, Arch: goruntime.GOARCH, Capacity: capacity, Allocatable: allocatable, Address: hostAddress(),
 		NodeInfo: nodeInfo(runtimeVersion, version), LogDir: o.logDir, RuntimeName: "containerd",
-		PodDir: podDir, Tmpfs: true, APIPort: int32(o.api.port), Eviction: evictions}, rt)
+		PodDir: podDir, SharedClaimDir: o.sharedClaimDir, Tmpfs: true, APIPort: int32(o.api.port), Eviction: evictions}, rt)
 	if err != nil {
 		return err
 	}
@@ -427,4 +432,25 @@ func simulatedCapacity(o options) (corev1.ResourceList, error) {
 	return corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem,
 		corev1.ResourcePods:             *resource.NewQuantity(maxPods, resource.DecimalSI),
 		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi")}, nil
+}
+
+// checkSharedClaimDir makes *dir absolute and checks that it is a directory: a missing
+// mount point is an error, not a local directory that would keep claims' data on one node.
+func checkSharedClaimDir(dir *string) error {
+	if *dir == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(*dir)
+	if err != nil {
+		return fmt.Errorf("--shared-claim-dir %q: %w", *dir, err)
+	}
+	info, err := os.Stat(abs)
+	if err != nil {
+		return fmt.Errorf("--shared-claim-dir %q: %w: mount the shared filesystem there first", *dir, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("--shared-claim-dir %q is not a directory: give the shared filesystem's mount point", *dir)
+	}
+	*dir = abs
+	return nil
 }

@@ -3,6 +3,7 @@ package nodelifecycle
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -104,7 +105,10 @@ func (r *Reconciler) evict(ctx context.Context, node *corev1alpha1.Node, now tim
 	if !hasNoExecute(node.Spec.Taints) {
 		return time.Time{}, nil
 	}
-	unreachable := hasTaint(node.Spec.Taints, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)
+	// Only a node that may still run its pods keeps its StatefulSet pods: one tainted
+	// out-of-service is declared shut down.
+	keepStatefulSetPods := hasTaint(node.Spec.Taints, corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute) &&
+		!slices.ContainsFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == corev1.TaintNodeOutOfService })
 	var pods corev1alpha1.PodList
 	if err := r.List(ctx, &pods, client.MatchingFields{podNodeNameIndex: node.Name}); err != nil {
 		return time.Time{}, err
@@ -112,7 +116,7 @@ func (r *Reconciler) evict(ctx context.Context, node *corev1alpha1.Node, now tim
 	var next time.Time
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if p.DeletionTimestamp != nil || (unreachable && ownedByStatefulSet(p)) {
+		if p.DeletionTimestamp != nil || (keepStatefulSetPods && ownedByStatefulSet(p)) {
 			continue
 		}
 		at, forever := r.evictionTime(p, node.Spec.Taints)

@@ -7,8 +7,10 @@ import (
 	. "github.com/onsi/gomega"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
@@ -53,6 +55,29 @@ var _ = Describe("The scheduler with persistent volume claims", Ordered, func() 
 			Expect(k8s.Create(ctx, p)).To(Succeed())
 			Eventually(nodeOf(p)).Should(Equal(node))
 		}
+	})
+
+	It("ties the pods of a shared-directory claim to no node", func() {
+		for _, n := range []string{"vol-shared-a", "vol-shared-b"} {
+			newNode(n, "4", nil)
+		}
+		class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "sched-shared"}, Provisioner: corev1alpha1.SharedDirectoryProvisioner}
+		Expect(k8s.Create(ctx, class)).To(Succeed())
+		DeferCleanup(func() { Expect(k8s.Delete(ctx, class)).To(Succeed()) })
+		claim := newClaim(ns, "shared")
+		claim.Spec.StorageClassName = ptr.To(class.Name)
+		Expect(k8s.Create(ctx, claim)).To(Succeed())
+		nodes := map[string]bool{}
+		for i := range 4 {
+			p := withClaim(newPod(ns, fmt.Sprintf("shared-%d", i), "100m"), "shared")
+			p.Spec.NodeSelector = map[string]string{corev1.LabelHostname: []string{"vol-shared-a", "vol-shared-b"}[i%2]}
+			Expect(k8s.Create(ctx, p)).To(Succeed())
+			Eventually(nodeOf(p)).ShouldNot(BeEmpty())
+			nodes[nodeOf(p)()] = true
+		}
+		Expect(nodes).To(HaveLen(2), "a node-local claim would keep the second node's pods Pending")
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(claim), claim)).To(Succeed())
+		Expect(claim.Annotations).NotTo(HaveKey("volume.kubernetes.io/selected-node"))
 	})
 
 	It("says a claim is missing, then places the pod once the claim exists", func() {

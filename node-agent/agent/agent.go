@@ -84,6 +84,9 @@ type Config struct {
 	LogDir string
 	// PodDir holds the pods' volumes: PodDir/<pod uid>/volumes/<volume>.
 	PodDir string
+	// SharedClaimDir, when set, is where every node mounts one filesystem: it holds the
+	// claims of shared-directory StorageClasses (volume.Manager.SharedClaimRoot).
+	SharedClaimDir string
 	// Tmpfs backs Secret volumes and medium Memory emptyDirs with tmpfs, and pins subPaths
 	// with bind mounts (volume.Manager.PinSubPaths); it needs root and a real runtime.
 	Tmpfs bool
@@ -218,7 +221,7 @@ func (a *Agent) RunPods(ctx context.Context, cluster Cluster) error {
 	go statuses.Run(ctx)
 	env := &podworker.Env{PodDir: a.cfg.PodDir, DNS: cluster.DNS, ServiceEnv: cluster.Env, Runtime: a.runtime, RuntimeName: a.cfg.RuntimeName, Client: a.client, Status: statuses,
 		Clock: a.clock, HostIP: a.cfg.Address, Allocatable: allocatable, LogDir: a.cfg.LogDir, Recorder: events.NewRecorder(a.Events, a.Scheme, a.cfg.NodeName),
-		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Objects: &volume.Objects{Client: clientset, Direct: a.client}, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, PinSubPaths: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), HostIP: a.cfg.Address, Allocatable: allocatable}}
+		Volumes: &volume.Manager{Root: a.cfg.PodDir, Client: a.client, Objects: &volume.Objects{Client: clientset, Direct: a.client}, Clock: a.clock, Tmpfs: a.cfg.Tmpfs, PinSubPaths: a.cfg.Tmpfs, NodeName: a.cfg.NodeName, ClaimRoot: filepath.Join(filepath.Dir(a.cfg.PodDir), "claims"), SharedClaimRoot: a.cfg.SharedClaimDir, HostIP: a.cfg.Address, Allocatable: allocatable}}
 
 	pods, err := ctrlcache.New(a.Rest, ctrlcache.Options{Scheme: a.Scheme, HTTPClient: a.HTTP, Mapper: a.Mapper,
 		ByObject: map[client.Object]ctrlcache.ByObject{&corev1alpha1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName)}}})

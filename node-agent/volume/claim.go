@@ -6,12 +6,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
+
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get
 
 // SelectedNode is the PersistentVolumeClaim annotation naming the node a claim's data
 // lives on, as upstream's scheduler sets it for WaitForFirstConsumer volumes. kybern's
@@ -19,10 +26,11 @@ import (
 // for a pod bound to its node without the scheduler.
 const SelectedNode = "volume.kubernetes.io/selected-node"
 
-// claim returns the directory backing the named PersistentVolumeClaim on this node:
-// ClaimRoot/<claim uid>, kept when pods go. A claim selected for another node fails; an
-// unselected one is claimed for this node. The claim is then reported Bound, with its
-// requested storage as capacity.
+// claim returns the directory backing the named PersistentVolumeClaim, kept when pods go:
+// SharedClaimRoot/<claim uid> for a claim of a shared-directory class, which any node may
+// use; otherwise ClaimRoot/<claim uid> on this node, where a claim selected for another
+// node fails and an unselected one is claimed for this node. The claim is then reported
+// Bound, with its requested storage as capacity.
 func (m *Manager) claim(ctx context.Context, namespace, name string) (string, error) {
 	pvc := &corev1.PersistentVolumeClaim{}
 	if err := m.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pvc); err != nil {
@@ -34,23 +42,20 @@ func (m *Manager) claim(ctx context.Context, namespace, name string) (string, er
 	if pvc.DeletionTimestamp != nil {
 		return "", fmt.Errorf("persistentvolumeclaim %q is being deleted", name)
 	}
-	switch node := pvc.Annotations[SelectedNode]; node {
-	case m.NodeName:
-	case "":
-		orig := pvc.DeepCopy()
-		if pvc.Annotations == nil {
-			pvc.Annotations = map[string]string{}
-		}
-		pvc.Annotations[SelectedNode] = m.NodeName
-		// Optimistic: of two nodes claiming at once, one wins and the other fails below on
-		// its retry.
-		if err := m.Client.Patch(ctx, pvc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			return "", fmt.Errorf("claiming persistentvolumeclaim %s/%s for node %s: %w", namespace, name, m.NodeName, err)
-		}
-	default:
-		return "", fmt.Errorf("persistentvolumeclaim %q is bound to node %q, not %q: its data lives there", name, node, m.NodeName)
+	if !uuidPattern.MatchString(string(pvc.UID)) {
+		return "", fmt.Errorf("persistentvolumeclaim %q has uid %q, which is not a UUID: refusing to make a path of it", name, pvc.UID)
 	}
-	dir := filepath.Join(m.ClaimRoot, string(pvc.UID))
+	shared, err := m.sharedClaim(ctx, pvc)
+	if err != nil {
+		return "", err
+	}
+	root := m.ClaimRoot
+	if shared {
+		root = m.SharedClaimRoot
+	} else if err := m.selectThisNode(ctx, pvc); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, string(pvc.UID))
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return "", err
 	}
@@ -63,6 +68,55 @@ func (m *Manager) claim(ctx context.Context, namespace, name string) (string, er
 		}
 	}
 	return dir, nil
+}
+
+// uuidPattern is the form of the UIDs the apiserver gives objects.
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// sharedClaim reports whether pvc's StorageClass is a shared-directory one, failing when it
+// is and this node mounts no shared filesystem. A class that does not exist is taken as a
+// node-local one, as kybern has no other provisioner to wait for.
+func (m *Manager) sharedClaim(ctx context.Context, pvc *corev1.PersistentVolumeClaim) (bool, error) {
+	className := ptr.Deref(pvc.Spec.StorageClassName, "")
+	if className == "" {
+		return false, nil
+	}
+	class := &storagev1.StorageClass{}
+	if err := m.Client.Get(ctx, client.ObjectKey{Name: className}, class); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading storageclass %q of persistentvolumeclaim %s/%s: %w", className, pvc.Namespace, pvc.Name, err)
+	}
+	if !corev1alpha1.SharedDirectoryClass(class) {
+		return false, nil
+	}
+	if m.SharedClaimRoot == "" {
+		return false, fmt.Errorf("persistentvolumeclaim %q is of storageclass %q, a shared directory, but node %q has no shared filesystem: mount one on every node and start their agents with --shared-claim-dir", pvc.Name, className, m.NodeName)
+	}
+	return true, nil
+}
+
+// selectThisNode makes pvc this node's: it fails when the claim is selected for another
+// node, and selects this one when none is.
+func (m *Manager) selectThisNode(ctx context.Context, pvc *corev1.PersistentVolumeClaim) error {
+	switch node := pvc.Annotations[SelectedNode]; node {
+	case m.NodeName:
+	case "":
+		orig := pvc.DeepCopy()
+		if pvc.Annotations == nil {
+			pvc.Annotations = map[string]string{}
+		}
+		pvc.Annotations[SelectedNode] = m.NodeName
+		// Optimistic: of two nodes claiming at once, one wins and the other fails below on
+		// its retry.
+		if err := m.Client.Patch(ctx, pvc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("claiming persistentvolumeclaim %s/%s for node %s: %w", pvc.Namespace, pvc.Name, m.NodeName, err)
+		}
+	default:
+		return fmt.Errorf("persistentvolumeclaim %q is bound to node %q, not %q: its data lives there", pvc.Name, node, m.NodeName)
+	}
+	return nil
 }
 
 // reportBound sets the claim's status Bound, with its access modes and requested storage.

@@ -37,9 +37,11 @@ type Manager struct {
 	Objects *Objects
 	Clock   clock.PassiveClock
 	// NodeName is this node's; ClaimRoot holds the data of the claims bound to it, one
-	// directory per claim UID, kept when pods go.
-	NodeName  string
-	ClaimRoot string
+	// directory per claim UID, kept when pods go. SharedClaimRoot, when set, is where every
+	// node mounts the same filesystem, holding the claims of shared-directory classes.
+	NodeName        string
+	ClaimRoot       string
+	SharedClaimRoot string
 	// Tmpfs backs Secret volumes and medium Memory emptyDirs with tmpfs mounts, so that
 	// their contents never reach a disk; it needs root. Without it they are directories.
 	Tmpfs bool

@@ -202,9 +202,9 @@ func TestClaims(t *testing.T) {
 	}
 	storage := corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}
 	api := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&corev1.PersistentVolumeClaim{}).WithObjects(
-		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "free", UID: "claim-1"},
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "free", UID: "00000000-0000-4000-8000-000000000001"},
 			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, Resources: storage}},
-		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "elsewhere", UID: "claim-2",
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "elsewhere", UID: "00000000-0000-4000-8000-000000000002",
 			Annotations: map[string]string{SelectedNode: "n2"}}},
 	).Build()
 	m := &Manager{Root: t.TempDir(), ClaimRoot: t.TempDir(), Client: api, Clock: testingclock.NewFakeClock(time.Unix(1_000_000, 0)), NodeName: "n1"}

@@ -38,6 +38,9 @@ var (
 	ctx   context.Context
 	// work holds the agent binary, the image archive, and each agent's state and logs.
 	work string
+	// sharedClaims stands for the filesystem every node mounts: each agent's
+	// --shared-claim-dir, which claims of class kybern-shared live on.
+	sharedClaims string
 	// unlockHost lets other test processes with real containers start once this one is done.
 	unlockHost func()
 )
@@ -75,6 +78,8 @@ var _ = BeforeSuite(func() {
 	work, err = os.MkdirTemp("", "kybern-e2e-")
 	Expect(err).NotTo(HaveOccurred())
 	Expect(testenv.BuildNodeAgent(work)).To(Succeed())
+	sharedClaims = filepath.Join(work, "shared-claims")
+	Expect(os.Mkdir(sharedClaims, 0o755)).To(Succeed())
 	Expect(os.MkdirAll(filepath.Join(work, "controlplane"), 0o755)).To(Succeed())
 	suite, err = testenv.StartSuite(filepath.Join(work, "controlplane"), GinkgoWriter, spec)
 	Expect(err).NotTo(HaveOccurred())
@@ -127,7 +132,7 @@ func startAgent(node string) *testenv.AgentProcess {
 	if a, ok := agents[node]; ok {
 		return a
 	}
-	a, err := testenv.StartAgentProcess(work, env.Kubeconfig, node)
+	a, err := testenv.StartAgentProcessWith(work, env.Kubeconfig, node, "--shared-claim-dir", sharedClaims)
 	Expect(err).NotTo(HaveOccurred())
 	agents[node] = a
 	awaitReady(a)
