@@ -18,6 +18,7 @@ import (
 	"github.com/kybern/kybern/controllers/scheduler"
 	"github.com/kybern/kybern/controllers/service"
 	"github.com/kybern/kybern/controllers/serviceaccount"
+	"github.com/kybern/kybern/controllers/sharedclaims"
 	"github.com/kybern/kybern/controllers/statefulset"
 )
 
@@ -66,6 +67,7 @@ var Registry = []Controller{
 		Concurrency: &ConcurrencyFlag{"concurrent-gc-syncs", 20, "Objects the garbage collector processes at once."}},
 	{Name: "nodelifecycle", Component: "node-controller", Setup: nodelifecycle.SetupWithManager},
 	{Name: "pod-garbage-collector", Component: "pod-garbage-collector", Setup: podgc.SetupWithManager},
+	{Name: "shared-directory-provisioner", Component: "shared-directory-provisioner", Setup: sharedclaims.SetupWithManager},
 	{Name: "csrapproving", Component: "certificate-controller", Setup: certificates.SetupApprover},
 	{Name: "csrsigning", Component: "certificate-controller", Setup: certificates.SetupSigner},
 	{Name: "nodeauthorizer", Component: "node-authorizer", Setup: nodeauthorizer.SetupWithManager,

@@ -28,9 +28,9 @@ const SelectedNode = "volume.kubernetes.io/selected-node"
 
 // claim returns the directory backing the named PersistentVolumeClaim, kept when pods go:
 // SharedClaimRoot/<claim uid> for a claim of a shared-directory class, which any node may
-// use; otherwise ClaimRoot/<claim uid> on this node, where a claim selected for another
-// node fails and an unselected one is claimed for this node. The claim is then reported
-// Bound, with its requested storage as capacity.
+// use once the manager has bound it; otherwise ClaimRoot/<claim uid> on this node, where a
+// claim selected for another node fails and an unselected one is claimed for this node,
+// then reported Bound.
 func (m *Manager) claim(ctx context.Context, namespace, name string) (string, error) {
 	pvc := &corev1.PersistentVolumeClaim{}
 	if err := m.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pvc); err != nil {
@@ -49,17 +49,19 @@ func (m *Manager) claim(ctx context.Context, namespace, name string) (string, er
 	if err != nil {
 		return "", err
 	}
-	root := m.ClaimRoot
 	if shared {
-		root = m.SharedClaimRoot
-	} else if err := m.selectThisNode(ctx, pvc); err != nil {
+		// The manager's shared-directory provisioner binds it, as upstream's volume
+		// binder binds an Immediate claim before any pod uses it.
+		if pvc.Status.Phase != corev1.ClaimBound {
+			return "", fmt.Errorf("persistentvolumeclaim %q is not bound yet", pvc.Name)
+		}
+		return claimDir(m.SharedClaimRoot, pvc.UID)
+	}
+	if err := m.selectThisNode(ctx, pvc); err != nil {
 		return "", err
 	}
-	dir := filepath.Join(root, string(pvc.UID))
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return "", err
-	}
-	if err := os.Chmod(dir, 0o777); err != nil {
+	dir, err := claimDir(m.ClaimRoot, pvc.UID)
+	if err != nil {
 		return "", err
 	}
 	if pvc.Status.Phase != corev1.ClaimBound {
@@ -68,6 +70,15 @@ func (m *Manager) claim(ctx context.Context, namespace, name string) (string, er
 		}
 	}
 	return dir, nil
+}
+
+// claimDir makes root/<uid>, writable by any user of the pods that mount it.
+func claimDir(root string, uid types.UID) (string, error) {
+	dir := filepath.Join(root, string(uid))
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return "", err
+	}
+	return dir, os.Chmod(dir, 0o777)
 }
 
 // uuidPattern is the form of the UIDs the apiserver gives objects.
@@ -121,11 +132,7 @@ func (m *Manager) selectThisNode(ctx context.Context, pvc *corev1.PersistentVolu
 
 // reportBound sets the claim's status Bound, with its access modes and requested storage.
 func (m *Manager) reportBound(ctx context.Context, pvc *corev1.PersistentVolumeClaim) error {
-	status := corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound, AccessModes: pvc.Spec.AccessModes}
-	if storage, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
-		status.Capacity = corev1.ResourceList{corev1.ResourceStorage: storage}
-	}
-	body, err := json.Marshal(map[string]any{"status": status})
+	body, err := json.Marshal(map[string]any{"status": corev1alpha1.BoundStatus(pvc)})
 	if err != nil {
 		return err
 	}

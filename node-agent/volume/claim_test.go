@@ -19,9 +19,9 @@ import (
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 )
 
-// TestSharedClaims: a claim of a shared-directory class lives under SharedClaimRoot, is
-// selected for no node, and serves each node that mounts the shared filesystem; a node
-// without one, or a claim whose UID is no UUID, is refused.
+// TestSharedClaims: a bound claim of a shared-directory class lives under SharedClaimRoot,
+// is selected for no node, and serves each node that mounts the shared filesystem; a node
+// without one, a claim not bound yet, or a claim whose UID is no UUID, is refused.
 func TestSharedClaims(t *testing.T) {
 	scheme := k8sruntime.NewScheme()
 	for _, add := range []func(*k8sruntime.Scheme) error{corev1.AddToScheme, storagev1.AddToScheme} {
@@ -33,10 +33,15 @@ func TestSharedClaims(t *testing.T) {
 		return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: uid},
 			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(class)}}
 	}
+	bound := func(pvc *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
+		pvc.Status.Phase = corev1.ClaimBound
+		return pvc
+	}
 	api := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&corev1.PersistentVolumeClaim{}).WithObjects(
 		&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "nfs"}, Provisioner: corev1alpha1.SharedDirectoryProvisioner},
 		&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "local"}, Provisioner: "example.com/local"},
-		claim("shared", "00000000-0000-4000-8000-00000000000a", "nfs"),
+		bound(claim("shared", "00000000-0000-4000-8000-00000000000a", "nfs")),
+		claim("unbound", "00000000-0000-4000-8000-00000000000d", "nfs"),
 		claim("local", "00000000-0000-4000-8000-00000000000b", "local"),
 		claim("unknown-class", "00000000-0000-4000-8000-00000000000c", "gone"),
 		claim("bad-uid", "../../etc", "nfs"),
@@ -85,6 +90,10 @@ func TestSharedClaims(t *testing.T) {
 	_, err = isolated.Setup(ctx, pod("pod-3", "shared"))
 	if err == nil || !strings.Contains(err.Error(), `node "c" has no shared filesystem`) || !strings.Contains(err.Error(), "--shared-claim-dir") {
 		t.Fatalf("a node without --shared-claim-dir: %v", err)
+	}
+	_, err = a.Setup(ctx, pod("pod-5", "unbound"))
+	if err == nil || !strings.Contains(err.Error(), `persistentvolumeclaim "unbound" is not bound yet`) {
+		t.Fatalf("a shared claim the manager has not bound: %v", err)
 	}
 	_, err = a.Setup(ctx, pod("pod-4", "bad-uid"))
 	if err == nil || !strings.Contains(err.Error(), "not a UUID") {

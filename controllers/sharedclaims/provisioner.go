@@ -1,0 +1,86 @@
+// Package sharedclaims binds the PersistentVolumeClaims of StorageClasses with provisioner
+// kybern.io/shared-directory, whose data node agents keep under their --shared-claim-dir.
+// Like upstream's volume binder for an Immediate class, it binds a claim when it is
+// created, before any pod uses it; the agents then only use the claim, and so need no
+// right to bind a claim no node has selected.
+package sharedclaims
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/controllers/internal/setup"
+)
+
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims/status,verbs=patch
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
+
+// Provisioner binds shared-directory claims.
+type Provisioner struct {
+	client.Client
+}
+
+// SetupWithManager runs the provisioner. A StorageClass created after its claims binds
+// them too.
+func SetupWithManager(_ context.Context, mgr ctrl.Manager, _ setup.Config) error {
+	p := &Provisioner{Client: mgr.GetClient()}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&corev1.PersistentVolumeClaim{}).
+		Watches(&storagev1.StorageClass{}, handler.EnqueueRequestsFromMapFunc(p.claimsOf)).
+		Named("shared-directory-provisioner").
+		Complete(p)
+}
+
+// Reconcile binds the claim when it is of a shared-directory class and not yet bound.
+func (p *Provisioner) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := p.Get(ctx, req.NamespacedName, pvc); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	className := ptr.Deref(pvc.Spec.StorageClassName, "")
+	if pvc.DeletionTimestamp != nil || pvc.Status.Phase == corev1.ClaimBound || className == "" {
+		return reconcile.Result{}, nil
+	}
+	class := &storagev1.StorageClass{}
+	if err := p.Get(ctx, types.NamespacedName{Name: className}, class); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !corev1alpha1.SharedDirectoryClass(class) {
+		return reconcile.Result{}, nil
+	}
+	body, err := json.Marshal(map[string]any{"status": corev1alpha1.BoundStatus(pvc)})
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := p.Status().Patch(ctx, pvc, client.RawPatch(types.MergePatchType, body)); err != nil {
+		return reconcile.Result{}, fmt.Errorf("binding persistentvolumeclaim %s of storageclass %s: %w", req.NamespacedName, className, err)
+	}
+	return reconcile.Result{}, nil
+}
+
+// claimsOf lists the claims of class.
+func (p *Provisioner) claimsOf(ctx context.Context, class client.Object) []reconcile.Request {
+	var claims corev1.PersistentVolumeClaimList
+	if err := p.List(ctx, &claims); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range claims.Items {
+		if ptr.Deref(claims.Items[i].Spec.StorageClassName, "") == class.GetName() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&claims.Items[i])})
+		}
+	}
+	return reqs
+}
