@@ -60,16 +60,13 @@ func (o *evictionOptions) parsed(capacity corev1.ResourceList) ([]eviction.Thres
 }
 
 // manager is the real node's eviction manager: nodefs is the pods' directory's
-// filesystem, imagefs containerd's root's; the runtime's unused images are deleted under
-// disk pressure before any pod is evicted.
-func (o *evictionOptions) manager(thresholds []eviction.Threshold, shared agent.Shared, node, podDir, logDir, imageFs string, rt interface {
-	runtime.Runtime
-	eviction.Images
-}) *eviction.Manager {
+// filesystem, imagefs containerd's root's; images, the image garbage collector, deletes
+// the unused images under disk pressure before any pod is evicted.
+func (o *evictionOptions) manager(thresholds []eviction.Threshold, shared agent.Shared, node, podDir, logDir, imageFs string, rt runtime.Runtime, images eviction.Images) *eviction.Manager {
 	return eviction.NewManager(eviction.Config{Thresholds: thresholds, TransitionPeriod: o.pressureTransitionPeriod,
 		MaxPodGracePeriod: time.Duration(o.maxPodGracePeriodSeconds) * time.Second,
 		Signals:           eviction.Host{NodeFs: podDir, ImageFs: imageFs}, Usage: eviction.HostUsage{Runtime: rt, PodDir: podDir, LogDir: logDir},
-		Images: rt, DedicatedImageFs: !sameFilesystem(podDir, imageFs),
+		Images: images, DedicatedImageFs: !sameFilesystem(podDir, imageFs),
 		Clock: shared.Clock, Log: shared.Log.WithName("eviction").WithValues("node", node)})
 }
 

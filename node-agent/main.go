@@ -40,6 +40,7 @@ import (
 	"github.com/kybern/kybern/node-agent/dns"
 	"github.com/kybern/kybern/node-agent/events"
 	"github.com/kybern/kybern/node-agent/identity"
+	"github.com/kybern/kybern/node-agent/imagegc"
 	"github.com/kybern/kybern/node-agent/proxy"
 	"github.com/kybern/kybern/node-agent/resolvconf"
 	"github.com/kybern/kybern/node-agent/runtime/containerd"
@@ -71,6 +72,7 @@ type options struct {
 	eventBurst          int
 	eviction            evictionOptions
 	sharedClaimDir      string
+	imageGC             imageGCOptions
 }
 
 func main() {
@@ -106,6 +108,7 @@ func main() {
 	flag.IntVar(&o.eventBurst, "event-burst", events.DefaultBurst, "Events the agent may write at once above --event-qps, as the kubelet's --event-burst.")
 	flag.StringVar(&o.sharedClaimDir, "shared-claim-dir", "", "Where a filesystem that every node mounts at the same path (NFS, CephFS, …) is mounted: claims of StorageClasses with provisioner "+corev1alpha1.SharedDirectoryProvisioner+" keep their data there, so it follows their pods to any node. It must exist; empty: this node runs no pod with such a claim.")
 	o.eviction.bind(flag.CommandLine)
+	o.imageGC.bind(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -129,6 +132,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if err := checkSharedClaimDir(&o.sharedClaimDir); err != nil {
+		return err
+	}
+	if err := o.imageGC.policy.Validate(); err != nil {
 		return err
 	}
 	cfg, err := clientConfig(ctx, o)
@@ -188,11 +194,11 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err != nil {
 		return fmt.Errorf("containerd at %s: %w (is it running? --containerd=embedded starts one)", address, err)
 	}
-	images, err := rt.ImportDir(ctx, o.imageDir)
+	imported, err := rt.ImportDir(ctx, o.imageDir)
 	if err != nil {
 		return err
 	}
-	shared.Log.Info("Imported images", "dir", o.imageDir, "images", images)
+	shared.Log.Info("Imported images", "dir", o.imageDir, "images", imported)
 	capacity, err := hostCapacity(o.stateDir)
 	if err != nil {
 		return err
@@ -205,7 +211,9 @@ func runContainerd(ctx context.Context, o options, shared agent.Shared) error {
 	if err := os.MkdirAll(podDir, 0o755); err != nil {
 		return err
 	}
-	evictions := o.eviction.manager(hard, shared, o.nodeName, podDir, o.logDir, imageFs(o), rt)
+	images := imagegc.New(o.imageGC.policy, rt, imagegc.Dir(imageFs(o)), shared.Clock, shared.Log.WithName("imagegc").WithValues("node", o.nodeName))
+	go images.Run(ctx)
+	evictions := o.eviction.manager(hard, shared, o.nodeName, podDir, o.logDir, imageFs(o), rt, images)
 	services, err := startProxy(ctx, o.nodeName, o.serviceRanges, shared)
 	if err != nil {
 		return err

@@ -31,10 +31,11 @@ type Pods interface {
 	Evict(pod *corev1alpha1.Pod, message string, grace time.Duration) bool
 }
 
-// Images is the runtime's image store, which the manager prunes under disk pressure
-// before it evicts a pod, as upstream's image garbage collection.
+// Images is the node's image garbage collector (imagegc.Collector), which the manager
+// asks to prune under disk pressure before it evicts a pod.
 type Images interface {
-	// DeleteUnusedImages deletes the images no container, running or not, uses.
+	// DeleteUnusedImages deletes the images no container, running or not, uses, but for
+	// pinned ones and those younger than the minimum age.
 	DeleteUnusedImages(ctx context.Context) error
 }
 

@@ -54,8 +54,6 @@ type Runtime struct {
 	mu sync.Mutex
 	// preloaded are the images imported from the image directory; they count as pulled.
 	preloaded map[string]bool
-	// imageMinAge is how old an image must be to be deleted as unused: minimumImageAge.
-	imageMinAge time.Duration
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -88,7 +86,7 @@ func New(address, namespace string, logDriver LogDriver, netDir string, ranges R
 		return nil, fmt.Errorf("connecting to containerd at %s: %w", address, err)
 	}
 	return &Runtime{client: c, namespace: namespace, net: &network{node: namespace, stateDir: netDir, ranges: ranges}, logDriver: logDriver,
-		preloaded: map[string]bool{}, imageMinAge: minimumImageAge}, nil
+		preloaded: map[string]bool{}}, nil
 }
 
 // Close disconnects from containerd; containers keep running.
