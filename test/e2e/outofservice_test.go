@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -14,9 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	appsv1alpha1 "github.com/kybern/kybern/api/apps/v1alpha1"
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
-	"github.com/kybern/kybern/node-agent/podworker"
 )
 
 // shutDownNode is the node a spec shuts down, as upstream's non-graceful node shutdown.
@@ -28,26 +24,15 @@ var _ = Describe("A node shut down and tainted out-of-service", func() {
 		startAgent(shutDownNode)
 		ns, err := env.NewNamespace(ctx, "e2e-oos")
 		Expect(err).NotTo(HaveOccurred())
-		set := &appsv1alpha1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}}
-		set.Spec.Replicas = ptr.To[int32](1)
-		set.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}
-		set.Spec.Template.Labels = map[string]string{"app": "db"}
+		set := statefulSetOn(ns, shutDownNode, "e2e-a")
 		set.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"},
 			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To("kybern-shared"), AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}
-		hostIn := func(nodes ...string) []corev1.NodeSelectorRequirement {
-			return []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: nodes}}
-		}
 		// The first pod records its node in the claim; every pod prints what it finds there.
-		set.Spec.Template.Spec = corev1.PodSpec{TerminationGracePeriodSeconds: ptr.To[int64](1),
-			Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
-				RequiredDuringSchedulingIgnoredDuringExecution:  &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: hostIn(shutDownNode, "e2e-a")}}},
-				PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{Weight: 100, Preference: corev1.NodeSelectorTerm{MatchExpressions: hostIn(shutDownNode)}}},
-			}},
-			Containers: []corev1.Container{{Name: "db", Image: "busybox",
-				Env:          []corev1.EnvVar{{Name: "NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}},
-				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
-				Command:      []string{"sh", "-c", `[ -f /data/first ] || echo "$NODE" > /data/first; echo "on $NODE, data written on $(cat /data/first)"; exec sleep 3600`}}}}
+		set.Spec.Template.Spec.Containers = []corev1.Container{{Name: "db", Image: "busybox",
+			Env:          []corev1.EnvVar{{Name: "NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}},
+			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+			Command:      []string{"sh", "-c", `[ -f /data/first ] || echo "$NODE" > /data/first; echo "on $NODE, data written on $(cat /data/first)"; exec sleep 3600`}}}
 		Expect(k8s.Create(ctx, set)).To(Succeed())
 		DeferCleanup(func() {
 			Expect(k8s.Delete(ctx, set)).To(Succeed())
@@ -61,16 +46,7 @@ var _ = Describe("A node shut down and tainted out-of-service", func() {
 
 		By("stopping the node's agent; its Node goes NotReady once its Lease is late")
 		stopAgent(shutDownNode)
-		DeferCleanup(func() {
-			// The shut-down node's container still runs: an agent started again for that
-			// name finds it orphaned and removes it, then the node goes for good.
-			startAgent(shutDownNode)
-			Eventually(func() bool {
-				_, err := os.Stat(filepath.Dir(filepath.Dir(podworker.LogPath(filepath.Join(work, "logs"), first, "db", 0))))
-				return os.IsNotExist(err)
-			}).Should(BeTrue(), "the agent removes the orphaned pod's containers, then its logs")
-			retireNode(shutDownNode)
-		})
+		DeferCleanup(func() { removeOrphan(shutDownNode, first) })
 		node := &corev1alpha1.Node{}
 		Eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Name: shutDownNode}, node)).To(Succeed())
