@@ -68,6 +68,7 @@ func (w *Worker) restart(ctx context.Context, pod *corev1alpha1.Pod, c *corev1.C
 		return wait
 	}
 	w.backoff.restarted(c.Name)
+	w.removeOlderAttempts(ctx, pod, c.Name, exited.Attempt)
 	return w.start(ctx, pod, c, exited.Attempt+1)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -323,5 +324,51 @@ func TestAPanicInSyncIsAnErrorThatTheWorkerRetries(t *testing.T) {
 	r.step(latency)
 	if r.container("main").State.Running == nil {
 		t.Fatalf("after the retry: %+v, want the container running", r.container("main").State)
+	}
+}
+
+// TestARestartRemovesAttemptsBeforeThePrevious: as the kubelet's container garbage
+// collection, a restart leaves the running attempt and the one before it, for lastState
+// and logs --previous; older attempts go with their logs, rotated ones too.
+func TestARestartRemovesAttemptsBeforeThePrevious(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, ctr("crash", "sh", "-c", "exit 2"))
+	r := newRig(t, pod)
+	first := LogPath(r.env.LogDir, pod, "crash", 0)
+	if err := os.MkdirAll(filepath.Dir(first), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{first, first + ".20261203-101010", LogPath(r.env.LogDir, pod, "crash", 1)} {
+		if err := os.WriteFile(f, []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.step(0)
+	r.step(latency) // attempt 0 exits
+	r.step(0)       // attempt 1
+	r.step(latency)
+	r.step(0)
+	r.step(backoffInitial) // attempt 2
+	if cs := r.container("crash"); cs.RestartCount != 2 || cs.LastTerminationState.Terminated == nil {
+		t.Fatalf("after two restarts: %+v", cs)
+	}
+	all, err := r.rt.PodContainers(r.ctx, pod.UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts []int32
+	for _, c := range all {
+		attempts = append(attempts, c.Attempt)
+	}
+	slices.Sort(attempts)
+	if !slices.Equal(attempts, []int32{1, 2}) {
+		t.Fatalf("containers left: attempts %v, want 1 (previous) and 2 (running)", attempts)
+	}
+	for _, gone := range []string{first, first + ".20261203-101010"} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Fatalf("log %s of the removed attempt is still there: %v", gone, err)
+		}
+	}
+	if _, err := os.Stat(LogPath(r.env.LogDir, pod, "crash", 1)); err != nil {
+		t.Fatalf("the previous attempt's log is gone: %v", err)
 	}
 }

@@ -84,6 +84,12 @@ var _ = Describe("Pods on real containers", Ordered, func() {
 		Eventually(current(p), 30*time.Second).Should(HaveField("Status.ContainerStatuses", ConsistOf(And(
 			HaveField("RestartCount", int32(2)), HaveField("State.Waiting.Message", ContainSubstring("back-off 20s"))))))
 		Eventually(logOf(p, "main", 1)).Should(ContainSubstring("stdout F try"))
+		By("keeping one dead attempt before the current one, as the kubelet's container garbage collection: attempt 0 went with its log")
+		Eventually(func() bool {
+			_, err := os.Stat(podworker.LogPath(filepath.Join(work, "logs"), p, "main", 0))
+			return os.IsNotExist(err)
+		}).Should(BeTrue(), "attempt 0's log is still there")
+		Expect(logOf(p, "main", 2)()).To(ContainSubstring("stdout F try"))
 	})
 
 	It("runs and restarts a container whose name has the longest length upstream allows", func() {
