@@ -5,13 +5,12 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	kclaims "github.com/kybern/kybern/internal/claims"
 )
 
 // selectedNode is the PersistentVolumeClaim annotation naming the node that keeps the
@@ -47,7 +46,7 @@ func (r *Reconciler) claimsOf(ctx context.Context, pod *corev1alpha1.Pod) (claim
 		if pvc.DeletionTimestamp != nil {
 			return nil, fmt.Sprintf("persistentvolumeclaim %q is being deleted", key.Name), nil
 		}
-		shared, err := r.sharedClaim(ctx, pvc)
+		shared, err := kclaims.Shared(ctx, r, pvc)
 		if err != nil {
 			return nil, "", err
 		}
@@ -57,21 +56,6 @@ func (r *Reconciler) claimsOf(ctx context.Context, pod *corev1alpha1.Pod) (claim
 		claims = append(claims, podClaim{key: key, selected: pvc.Annotations[selectedNode]})
 	}
 	return claims, "", nil
-}
-
-// sharedClaim reports whether pvc is of a shared-directory StorageClass, whose data every
-// node reaches, so that it ties its pods to no node. A class that does not exist is a
-// node-local one, as the node agents take it.
-func (r *Reconciler) sharedClaim(ctx context.Context, pvc *corev1.PersistentVolumeClaim) (bool, error) {
-	className := ptr.Deref(pvc.Spec.StorageClassName, "")
-	if className == "" {
-		return false, nil
-	}
-	class := &storagev1.StorageClass{}
-	if err := r.Get(ctx, types.NamespacedName{Name: className}, class); err != nil {
-		return false, client.IgnoreNotFound(err)
-	}
-	return corev1alpha1.SharedDirectoryClass(class), nil
 }
 
 // volumeNode is the node pod's claims tie it to, counting selections this scheduler made

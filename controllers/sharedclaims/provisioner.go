@@ -7,20 +7,17 @@ package sharedclaims
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
 	"github.com/kybern/kybern/controllers/internal/setup"
+	"github.com/kybern/kybern/internal/claims"
 )
 
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
@@ -49,25 +46,14 @@ func (p *Provisioner) Reconcile(ctx context.Context, req reconcile.Request) (rec
 	if err := p.Get(ctx, req.NamespacedName, pvc); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	className := ptr.Deref(pvc.Spec.StorageClassName, "")
-	if pvc.DeletionTimestamp != nil || pvc.Status.Phase == corev1.ClaimBound || className == "" {
+	if pvc.DeletionTimestamp != nil || pvc.Status.Phase == corev1.ClaimBound {
 		return reconcile.Result{}, nil
 	}
-	class := &storagev1.StorageClass{}
-	if err := p.Get(ctx, types.NamespacedName{Name: className}, class); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if !corev1alpha1.SharedDirectoryClass(class) {
-		return reconcile.Result{}, nil
-	}
-	body, err := json.Marshal(map[string]any{"status": corev1alpha1.BoundStatus(pvc)})
-	if err != nil {
+	shared, err := claims.Shared(ctx, p, pvc)
+	if err != nil || !shared {
 		return reconcile.Result{}, err
 	}
-	if err := p.Status().Patch(ctx, pvc, client.RawPatch(types.MergePatchType, body)); err != nil {
-		return reconcile.Result{}, fmt.Errorf("binding persistentvolumeclaim %s of storageclass %s: %w", req.NamespacedName, className, err)
-	}
-	return reconcile.Result{}, nil
+	return reconcile.Result{}, claims.Bind(ctx, p, pvc)
 }
 
 // claimsOf lists the claims of class.

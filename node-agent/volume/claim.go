@@ -2,20 +2,17 @@ package volume
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	corev1alpha1 "github.com/kybern/kybern/api/core/v1alpha1"
+	"github.com/kybern/kybern/internal/claims"
 )
 
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get
@@ -65,7 +62,7 @@ func (m *Manager) claim(ctx context.Context, namespace, name string) (string, er
 		return "", err
 	}
 	if pvc.Status.Phase != corev1.ClaimBound {
-		if err := m.reportBound(ctx, pvc); err != nil {
+		if err := claims.Bind(ctx, m.Client, pvc); err != nil {
 			return "", err
 		}
 	}
@@ -84,26 +81,15 @@ func claimDir(root string, uid types.UID) (string, error) {
 // uuidPattern is the form of the UIDs the apiserver gives objects.
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// sharedClaim reports whether pvc's StorageClass is a shared-directory one, failing when it
-// is and this node mounts no shared filesystem. A class that does not exist is taken as a
-// node-local one, as kybern has no other provisioner to wait for.
+// sharedClaim reports whether pvc is a shared directory (claims.Shared), failing when it is
+// and this node mounts no shared filesystem.
 func (m *Manager) sharedClaim(ctx context.Context, pvc *corev1.PersistentVolumeClaim) (bool, error) {
-	className := ptr.Deref(pvc.Spec.StorageClassName, "")
-	if className == "" {
-		return false, nil
-	}
-	class := &storagev1.StorageClass{}
-	if err := m.Client.Get(ctx, client.ObjectKey{Name: className}, class); err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return false, fmt.Errorf("reading storageclass %q of persistentvolumeclaim %s/%s: %w", className, pvc.Namespace, pvc.Name, err)
-	}
-	if !corev1alpha1.SharedDirectoryClass(class) {
-		return false, nil
+	shared, err := claims.Shared(ctx, m.Client, pvc)
+	if err != nil || !shared {
+		return false, err
 	}
 	if m.SharedClaimRoot == "" {
-		return false, fmt.Errorf("persistentvolumeclaim %q is of storageclass %q, a shared directory, but node %q has no shared filesystem: mount one on every node and start their agents with --shared-claim-dir", pvc.Name, className, m.NodeName)
+		return false, fmt.Errorf("persistentvolumeclaim %q is of storageclass %q, a shared directory, but node %q has no shared filesystem: mount one on every node and start their agents with --shared-claim-dir", pvc.Name, *pvc.Spec.StorageClassName, m.NodeName)
 	}
 	return true, nil
 }
@@ -126,18 +112,6 @@ func (m *Manager) selectThisNode(ctx context.Context, pvc *corev1.PersistentVolu
 		}
 	default:
 		return fmt.Errorf("persistentvolumeclaim %q is bound to node %q, not %q: its data lives there", pvc.Name, node, m.NodeName)
-	}
-	return nil
-}
-
-// reportBound sets the claim's status Bound, with its access modes and requested storage.
-func (m *Manager) reportBound(ctx context.Context, pvc *corev1.PersistentVolumeClaim) error {
-	body, err := json.Marshal(map[string]any{"status": corev1alpha1.BoundStatus(pvc)})
-	if err != nil {
-		return err
-	}
-	if err := m.Client.Status().Patch(ctx, pvc, client.RawPatch(types.MergePatchType, body)); err != nil {
-		return fmt.Errorf("reporting persistentvolumeclaim %s/%s bound: %w", pvc.Namespace, pvc.Name, err)
 	}
 	return nil
 }
